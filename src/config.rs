@@ -1,0 +1,148 @@
+//! `--config FILE`: TOML settings with safe defaults for everything.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::flow::{FlowLimits, ReassemblyLimits};
+use crate::protocols::tls::TlsVersion;
+use crate::signatures::{RuleSet, Severity};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {reason}")]
+    Invalid { path: String, line: usize, reason: String },
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleOverride {
+    pub enabled: Option<bool>,
+    pub severity: Option<Severity>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReassemblyConfig {
+    pub max_buffered_bytes: usize,
+    pub max_buffered_segments: usize,
+}
+
+impl Default for ReassemblyConfig {
+    fn default() -> Self {
+        let d = ReassemblyLimits::default();
+        ReassemblyConfig {
+            max_buffered_bytes: d.max_buffered_bytes,
+            max_buffered_segments: d.max_buffered_segments,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Lowest acceptable TLS version (rules 1001, 1003): "1.2" unless told otherwise.
+    pub min_tls_version: String,
+    pub flow: FlowLimits,
+    pub reassembly: ReassemblyConfig,
+    /// IPv4 datagrams reassembled at once.
+    pub max_ip_fragments: usize,
+    /// Per-rule overrides, keyed by rule id: `[rules.1001] severity = "medium"`.
+    pub rules: BTreeMap<String, RuleOverride>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            min_tls_version: "1.2".into(),
+            flow: FlowLimits::default(),
+            reassembly: ReassemblyConfig::default(),
+            max_ip_fragments: 1024,
+            rules: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&path.display().to_string(), &text)
+    }
+
+    pub fn parse(name: &str, text: &str) -> Result<Self, ConfigError> {
+        let invalid = |offset: usize, reason: String| ConfigError::Invalid {
+            path: name.to_string(),
+            line: text.get(..offset).map_or(1, |t| t.matches('\n').count() + 1),
+            reason,
+        };
+        let config: Config = toml::from_str(text).map_err(|e| invalid(e.span().map_or(0, |s| s.start), e.message().to_string()))?;
+        if config.min_tls().is_none() {
+            return Err(invalid(0, format!("min_tls_version {:?}: use 1.0, 1.1, 1.2 or 1.3", config.min_tls_version)));
+        }
+        Ok(config)
+    }
+
+    pub fn min_tls(&self) -> Option<TlsVersion> {
+        TlsVersion::parse_config(&self.min_tls_version)
+    }
+
+    pub fn reassembly_limits(&self) -> ReassemblyLimits {
+        ReassemblyLimits {
+            max_buffered_bytes: self.reassembly.max_buffered_bytes,
+            max_buffered_segments: self.reassembly.max_buffered_segments,
+        }
+    }
+
+    /// Applies rule overrides; an override for an unknown rule id is an error.
+    pub fn apply_to(&self, rules: &mut RuleSet) -> Result<(), ConfigError> {
+        for (key, over) in &self.rules {
+            let id: u32 = key.parse().map_err(|_| ConfigError::Invalid {
+                path: "config".into(),
+                line: 0,
+                reason: format!("[rules.{key}]: a rule id is a number"),
+            })?;
+            let Some(rule) = rules.get_mut(id) else {
+                return Err(ConfigError::Invalid {
+                    path: "config".into(),
+                    line: 0,
+                    reason: format!("[rules.{id}]: no rule with this id"),
+                });
+            };
+            if let Some(enabled) = over.enabled {
+                rule.enabled = enabled;
+            }
+            if let Some(severity) = over.severity {
+                rule.severity = severity;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_overrides_and_rejects_unknown_keys() {
+        let c = Config::parse("c.toml", "min_tls_version = \"1.3\"\n[flow]\nmax_flows = 10\n[rules.1001]\nseverity = \"low\"\n").unwrap();
+        assert_eq!(c.min_tls(), Some(TlsVersion::Tls13));
+        assert_eq!(c.flow.max_flows, 10);
+        let mut rules = RuleSet::builtin();
+        c.apply_to(&mut rules).unwrap();
+        assert_eq!(rules.get(1001).map(|r| r.severity), Some(Severity::Low));
+
+        let err = Config::parse("c.toml", "\nmax_flowz = 3\n").unwrap_err().to_string();
+        assert!(err.starts_with("c.toml:2:"), "{err}");
+        assert!(Config::parse("c.toml", "min_tls_version = \"9\"").is_err());
+    }
+}

@@ -1,0 +1,383 @@
+//! The one pass: decode → flow → app layer → facts → policy, and flow ends handed to
+//! the sinks with their alerts. Capture sources and sinks plug in from outside, so
+//! offline analysis and (later) the live sensor share this code.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::capture::Packet;
+use crate::config::Config;
+use crate::decode::{self, DecodeError, DefragLimits, Ipv4Defragmenter, Network, Transport};
+use crate::flow::{Direction, EndReason, FirstPacket, Flow, FlowKey, FlowTable, ReassemblyLimits, StreamChunk, L4};
+use crate::output::{AlertEvent, FlowEvent, Sink, TlsSummary};
+use crate::policy::{Finding, Policy};
+use crate::protocols::tls::TlsFact;
+use crate::protocols::{AppLayer, Fact};
+use crate::timestamp::Timestamp;
+
+/// Evidence strings kept per alert; later matches only count.
+const MAX_EVIDENCE: usize = 5;
+/// Idle flows are looked for once per second of capture time.
+const SWEEP_INTERVAL: u64 = 1_000_000_000;
+/// Long-running flows are checked for the active timeout once a minute.
+const ACTIVE_SWEEP_INTERVAL: u64 = 60_000_000_000;
+
+/// One rule's matches on one flow (DESIGN §5: one alert per flow and rule).
+#[derive(Clone, Debug)]
+struct PendingAlert {
+    rule_id: u32,
+    first_seen: Timestamp,
+    count: u64,
+    kinds: Vec<&'static str>,
+    evidence: Vec<String>,
+}
+
+/// What the engine keeps per flow besides the flow table's own counters.
+pub struct FlowState {
+    app: AppLayer,
+    tls: Option<TlsSummary>,
+    alerts: Vec<PendingAlert>,
+    /// The file the flow's first packet came from.
+    pcap_filename: Arc<str>,
+}
+
+impl FlowState {
+    fn record(&mut self, fact: &Fact) {
+        if let Fact::Tls(tls) = fact {
+            let summary = self.tls.get_or_insert_with(TlsSummary::default);
+            match tls {
+                TlsFact::ClientHello { max_version, sni } => {
+                    summary.client_max_version = Some(*max_version);
+                    summary.sni.clone_from(sni);
+                }
+                TlsFact::ServerHello { version, cipher } => {
+                    summary.version = Some(*version);
+                    summary.cipher = Some(*cipher);
+                }
+            }
+        }
+    }
+
+    fn add_finding(&mut self, ts: Timestamp, finding: Finding) {
+        match self.alerts.iter_mut().find(|a| a.rule_id == finding.rule_id) {
+            Some(alert) => {
+                alert.count += 1;
+                for kind in finding.kinds {
+                    if !alert.kinds.contains(kind) {
+                        alert.kinds.push(kind);
+                    }
+                }
+                if alert.evidence.len() < MAX_EVIDENCE && !alert.evidence.contains(&finding.evidence) {
+                    alert.evidence.push(finding.evidence);
+                }
+            }
+            None => self.alerts.push(PendingAlert {
+                rule_id: finding.rule_id,
+                first_seen: ts,
+                count: 1,
+                kinds: finding.kinds.to_vec(),
+                evidence: vec![finding.evidence],
+            }),
+        }
+    }
+}
+
+/// Counters of the packet path, for the summary and metrics.
+#[derive(Clone, Debug, Default)]
+pub struct EngineStats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub non_ip: u64,
+    pub other_transport: u64,
+    pub decode_errors: BTreeMap<&'static str, u64>,
+    pub flows_created: u64,
+    pub flow_evictions: u64,
+    pub tcp_gaps: u64,
+    pub fragments_reassembled: u64,
+    pub fragment_evictions: u64,
+}
+
+/// Findings → flow end → sink; kept apart from the flow table so a flow ending inside
+/// a table operation can be written without borrowing the table.
+struct Finisher<'s> {
+    policy: &'s Policy,
+    facts: &'s mut Vec<Fact>,
+    findings: &'s mut Vec<Finding>,
+    sink: &'s mut dyn Sink,
+    reassembly: ReassemblyLimits,
+    gaps: &'s mut u64,
+}
+
+impl Finisher<'_> {
+    /// Runs the facts a dissector produced through the policy into the flow.
+    fn judge(&mut self, ts: Timestamp, state: &mut FlowState) {
+        for fact in self.facts.drain(..) {
+            state.record(&fact);
+            self.policy.evaluate(&fact, self.findings);
+        }
+        for finding in self.findings.drain(..) {
+            state.add_finding(ts, finding);
+        }
+    }
+
+    fn end(&mut self, mut flow: Flow<FlowState>, reason: EndReason) {
+        // Whatever waited for a missing segment is delivered now, after a gap.
+        if flow.l4 == L4::Tcp && flow.state.app.wants_payload() {
+            for dir in [Direction::ToServer, Direction::ToClient] {
+                let FlowState { app, .. } = &mut flow.state;
+                let facts = &mut *self.facts;
+                flow.tcp.streams[dir.index()].flush(&mut |chunk| deliver(app, dir, chunk, facts));
+                *self.gaps += flow.tcp.streams[dir.index()].gaps;
+            }
+            let last = flow.last;
+            self.judge(last, &mut flow.state);
+        }
+        self.emit(&mut flow, reason);
+    }
+
+    fn emit(&mut self, flow: &mut Flow<FlowState>, reason: EndReason) {
+        let alerts: Vec<AlertEvent> = flow
+            .state
+            .alerts
+            .drain(..)
+            .filter_map(|a| {
+                let rule = self.policy.rules().get(a.rule_id)?;
+                Some(AlertEvent {
+                    timestamp: a.first_seen,
+                    rule: rule.clone(),
+                    count: a.count,
+                    kinds: a.kinds,
+                    evidence: a.evidence,
+                })
+            })
+            .collect();
+        let event = FlowEvent {
+            flow_id: flow.id,
+            l4: flow.l4,
+            client: flow.client,
+            server: flow.server,
+            app_proto: flow.state.app.app_proto(),
+            start: flow.start,
+            end: flow.last,
+            pkts: flow.pkts,
+            bytes: flow.bytes,
+            encrypted: flow.state.app.encrypted(),
+            tls: flow.state.tls.as_ref(),
+            reason,
+            pcap_filename: &flow.state.pcap_filename,
+            alerts: &alerts,
+        };
+        self.sink.flow_ended(&event);
+    }
+}
+
+fn deliver(app: &mut AppLayer, dir: Direction, chunk: StreamChunk<'_>, facts: &mut Vec<Fact>) {
+    match chunk {
+        StreamChunk::Data(data) => app.on_data(dir, data, facts),
+        StreamChunk::Gap(_) => app.on_gap(dir),
+    }
+}
+
+pub struct Engine {
+    policy: Policy,
+    flows: FlowTable<FlowState>,
+    defrag: Ipv4Defragmenter,
+    reassembly: ReassemblyLimits,
+    facts: Vec<Fact>,
+    findings: Vec<Finding>,
+    current_file: Arc<str>,
+    next_sweep: Timestamp,
+    next_active_sweep: Timestamp,
+    tcp_gaps: u64,
+    stats: EngineStats,
+}
+
+impl Engine {
+    pub fn new(config: &Config, policy: Policy) -> Self {
+        Engine {
+            policy,
+            flows: FlowTable::new(config.flow),
+            defrag: Ipv4Defragmenter::new(DefragLimits {
+                max_datagrams: config.max_ip_fragments,
+                ..DefragLimits::default()
+            }),
+            reassembly: config.reassembly_limits(),
+            facts: Vec::new(),
+            findings: Vec::new(),
+            current_file: Arc::from(""),
+            next_sweep: Timestamp::default(),
+            next_active_sweep: Timestamp::default(),
+            tcp_gaps: 0,
+            stats: EngineStats::default(),
+        }
+    }
+
+    /// Names the source of the packets that follow (`pcap_filename`).
+    pub fn set_source(&mut self, name: &str) {
+        self.current_file = Arc::from(name);
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        let mut s = self.stats.clone();
+        s.flows_created = self.flows.stats.created;
+        s.flow_evictions = self.flows.stats.evicted;
+        s.tcp_gaps = self.tcp_gaps;
+        s.fragments_reassembled = self.defrag.stats.reassembled;
+        s.fragment_evictions = self.defrag.stats.evicted;
+        s
+    }
+
+    pub fn active_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    fn finisher<'s>(
+        policy: &'s Policy,
+        facts: &'s mut Vec<Fact>,
+        findings: &'s mut Vec<Finding>,
+        sink: &'s mut dyn Sink,
+        reassembly: ReassemblyLimits,
+        gaps: &'s mut u64,
+    ) -> Finisher<'s> {
+        Finisher { policy, facts, findings, sink, reassembly, gaps }
+    }
+
+    pub fn process(&mut self, packet: &Packet<'_>, sink: &mut dyn Sink) {
+        self.stats.packets += 1;
+        self.stats.bytes += u64::from(packet.wire_len);
+        let ts = packet.ts;
+        if ts >= self.next_sweep {
+            self.sweep(ts, sink);
+        }
+        let ip = match decode::decode_network(packet.linktype, packet.data) {
+            Ok(Network::Ip(ip)) => ip,
+            Ok(Network::NotIp) => {
+                self.stats.non_ip += 1;
+                return;
+            }
+            Err(e) => return self.decode_error(e),
+        };
+        let reassembled;
+        let transport_bytes = match ip.fragment {
+            None => ip.payload,
+            Some(frag) => match self.defrag.insert(ts, &ip, frag) {
+                Some(whole) => {
+                    reassembled = whole;
+                    &reassembled[..]
+                }
+                None => return,
+            },
+        };
+        let transport = match decode::decode_transport(ip.protocol, transport_bytes) {
+            Ok(t) => t,
+            Err(e) => return self.decode_error(e),
+        };
+        let (l4, src_port, dst_port, payload, tcp) = match transport {
+            Transport::Tcp(seg) => (L4::Tcp, seg.src_port, seg.dst_port, seg.payload, Some(seg)),
+            Transport::Udp(d) => (L4::Udp, d.src_port, d.dst_port, d.payload, None),
+            Transport::Other => {
+                self.stats.other_transport += 1;
+                return;
+            }
+        };
+        let src = (ip.src, src_port);
+        let dst = (ip.dst, dst_port);
+        let key = FlowKey::new(l4, src, dst);
+        let first = FirstPacket {
+            l4,
+            src,
+            dst,
+            syn: tcp.is_some_and(|t| t.flags.syn),
+            ack: tcp.is_some_and(|t| t.flags.ack),
+        };
+        let mut finisher = Self::finisher(
+            &self.policy,
+            &mut self.facts,
+            &mut self.findings,
+            sink,
+            self.reassembly,
+            &mut self.tcp_gaps,
+        );
+        let file = &self.current_file;
+        let flow = self.flows.get_or_create(
+            key,
+            ts,
+            first,
+            |client, server| {
+                FlowState {
+                    app: AppLayer::new(l4, server.1, client.1),
+                    tls: None,
+                    alerts: Vec::new(),
+                    pcap_filename: Arc::clone(file),
+                }
+            },
+            &mut |old, reason| finisher.end(old, reason),
+        );
+        let dir = flow.direction_of(src);
+        flow.pkts[dir.index()] += 1;
+        flow.bytes[dir.index()] += u64::from(packet.wire_len);
+        match tcp {
+            Some(seg) => {
+                let stream = &mut flow.tcp.streams[dir.index()];
+                if seg.flags.syn {
+                    stream.on_syn(seg.seq);
+                }
+                flow.tcp.fin[dir.index()] |= seg.flags.fin;
+                flow.tcp.rst |= seg.flags.rst;
+                if !payload.is_empty() && flow.state.app.wants_payload() {
+                    let FlowState { app, .. } = &mut flow.state;
+                    let facts = &mut *finisher.facts;
+                    stream.on_segment(seg.seq, payload, &finisher.reassembly, &mut |chunk| deliver(app, dir, chunk, facts));
+                }
+            }
+            None => {
+                if flow.state.app.wants_payload() {
+                    flow.state.app.on_data(dir, payload, finisher.facts);
+                }
+            }
+        }
+        if !finisher.facts.is_empty() {
+            finisher.judge(ts, &mut flow.state);
+        }
+    }
+
+    fn decode_error(&mut self, e: DecodeError) {
+        *self.stats.decode_errors.entry(e.reason()).or_default() += 1;
+    }
+
+    fn sweep(&mut self, now: Timestamp, sink: &mut dyn Sink) {
+        self.next_sweep = Timestamp(now.0.saturating_add(SWEEP_INTERVAL));
+        let mut finisher = Self::finisher(
+            &self.policy,
+            &mut self.facts,
+            &mut self.findings,
+            sink,
+            self.reassembly,
+            &mut self.tcp_gaps,
+        );
+        self.flows.expire(now, &mut |flow, reason| finisher.end(flow, reason));
+        if now >= self.next_active_sweep {
+            self.next_active_sweep = Timestamp(now.0.saturating_add(ACTIVE_SWEEP_INTERVAL));
+            self.defrag.expire(now);
+            self.flows.for_each_active_expired(now, |flow| {
+                finisher.emit(flow, EndReason::ActiveTimeout);
+                flow.start = now;
+                flow.pkts = [0; 2];
+                flow.bytes = [0; 2];
+            });
+        }
+    }
+
+    /// Ends every flow: end of input or shutdown.
+    pub fn finish(&mut self, sink: &mut dyn Sink) {
+        let mut finisher = Self::finisher(
+            &self.policy,
+            &mut self.facts,
+            &mut self.findings,
+            sink,
+            self.reassembly,
+            &mut self.tcp_gaps,
+        );
+        self.flows.drain(&mut |flow, reason| finisher.end(flow, reason));
+    }
+}

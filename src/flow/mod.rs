@@ -1,0 +1,379 @@
+//! Bidirectional flows: the key, client/server orientation, counters, timeouts, and a
+//! table whose size is bounded by configuration.
+//!
+//! The table is generic over the per-flow state `T` the engine keeps (application
+//! layer, pending alerts), so this module knows nothing of protocols.
+
+mod reassembly;
+
+pub use reassembly::{ReassemblyLimits, StreamChunk, StreamReassembler};
+
+use std::net::IpAddr;
+
+use hashlink::linked_hash_map::Entry;
+use hashlink::LinkedHashMap;
+use serde::Deserialize;
+
+use crate::timestamp::Timestamp;
+
+pub type Endpoint = (IpAddr, u16);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum L4 {
+    Tcp,
+    Udp,
+}
+
+impl L4 {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            L4::Tcp => "TCP",
+            L4::Udp => "UDP",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    ToServer = 0,
+    ToClient = 1,
+}
+
+impl Direction {
+    pub fn index(self) -> usize {
+        self as usize
+    }
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+}
+
+/// The same key for both directions: endpoints in canonical order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    low: Endpoint,
+    high: Endpoint,
+    l4: L4,
+}
+
+impl FlowKey {
+    pub fn new(l4: L4, a: Endpoint, b: Endpoint) -> Self {
+        if a <= b {
+            FlowKey { low: a, high: b, l4 }
+        } else {
+            FlowKey { low: b, high: a, l4 }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlowLimits {
+    /// Flows tracked at once; the least recently seen is evicted beyond this.
+    pub max_flows: usize,
+    /// Idle seconds before an open TCP flow ends.
+    pub tcp_idle_timeout: u64,
+    /// Idle seconds before a TCP flow that saw FIN from both sides, or RST, ends.
+    pub tcp_closed_timeout: u64,
+    /// Idle seconds before a UDP flow ends.
+    pub udp_idle_timeout: u64,
+    /// A flow still active after this many seconds gets an interim record (NetFlow style).
+    pub active_timeout: u64,
+}
+
+impl Default for FlowLimits {
+    fn default() -> Self {
+        FlowLimits {
+            max_flows: 65_536,
+            tcp_idle_timeout: 300,
+            tcp_closed_timeout: 10,
+            udp_idle_timeout: 60,
+            active_timeout: 3600,
+        }
+    }
+}
+
+/// Why a flow record was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    Timeout,
+    /// Interim record of a long-lived flow; the flow goes on.
+    ActiveTimeout,
+    /// Pushed out by `max_flows`.
+    Evicted,
+    /// End of input (last capture file read, or sensor shutting down).
+    Shutdown,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Timeout => "timeout",
+            EndReason::ActiveTimeout => "active_timeout",
+            EndReason::Evicted => "evicted",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct TcpState {
+    pub streams: [StreamReassembler; 2],
+    pub fin: [bool; 2],
+    pub rst: bool,
+}
+
+pub struct Flow<T> {
+    pub id: u64,
+    pub l4: L4,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    /// Start of the current record (first packet, or the last active-timeout record).
+    pub start: Timestamp,
+    pub last: Timestamp,
+    pub pkts: [u64; 2],
+    pub bytes: [u64; 2],
+    pub tcp: TcpState,
+    pub state: T,
+}
+
+impl<T> Flow<T> {
+    pub fn direction_of(&self, src: Endpoint) -> Direction {
+        if src == self.client {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        }
+    }
+
+    fn idle_timeout(&self, limits: &FlowLimits) -> u64 {
+        match self.l4 {
+            L4::Udp => limits.udp_idle_timeout,
+            L4::Tcp if self.tcp.rst || (self.tcp.fin[0] && self.tcp.fin[1]) => limits.tcp_closed_timeout,
+            L4::Tcp => limits.tcp_idle_timeout,
+        }
+    }
+}
+
+/// How the first packet of a flow tells who is the client.
+#[derive(Clone, Copy, Debug)]
+pub struct FirstPacket {
+    pub l4: L4,
+    pub src: Endpoint,
+    pub dst: Endpoint,
+    pub syn: bool,
+    pub ack: bool,
+}
+
+impl FirstPacket {
+    /// (client, server). A SYN's sender is the client, a SYN-ACK's the server; picked up
+    /// mid-stream, a sender on a well-known port (< 1024) to an ephemeral one is the
+    /// server; otherwise the first sender is the client.
+    fn orientation(&self) -> (Endpoint, Endpoint) {
+        let flip = if self.l4 == L4::Tcp && self.syn {
+            self.ack
+        } else {
+            self.src.1 < 1024 && self.dst.1 >= 1024
+        };
+        if flip {
+            (self.dst, self.src)
+        } else {
+            (self.src, self.dst)
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FlowTableStats {
+    pub created: u64,
+    pub evicted: u64,
+    pub timed_out: u64,
+}
+
+pub struct FlowTable<T> {
+    flows: LinkedHashMap<FlowKey, Flow<T>>,
+    limits: FlowLimits,
+    next_id: u64,
+    expired_keys: Vec<FlowKey>,
+    pub stats: FlowTableStats,
+}
+
+impl<T> FlowTable<T> {
+    pub fn new(limits: FlowLimits) -> Self {
+        FlowTable {
+            flows: LinkedHashMap::new(),
+            limits,
+            next_id: 1,
+            expired_keys: Vec::new(),
+            stats: FlowTableStats::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    pub fn limits(&self) -> &FlowLimits {
+        &self.limits
+    }
+
+    /// The flow for `key`, created (and oriented by `first`) if new. Creating a flow in a
+    /// full table evicts the least recently seen one through `on_end` first.
+    pub fn get_or_create(
+        &mut self,
+        key: FlowKey,
+        ts: Timestamp,
+        first: FirstPacket,
+        make_state: impl FnOnce(Endpoint, Endpoint) -> T,
+        on_end: &mut dyn FnMut(Flow<T>, EndReason),
+    ) -> &mut Flow<T> {
+        if !self.flows.contains_key(&key) {
+            while self.flows.len() >= self.limits.max_flows.max(1) {
+                match self.flows.pop_front() {
+                    Some((_, old)) => {
+                        self.stats.evicted += 1;
+                        on_end(old, EndReason::Evicted);
+                    }
+                    None => break,
+                }
+            }
+        }
+        match self.flows.entry(key) {
+            Entry::Occupied(mut entry) => {
+                // Most recently seen last: the front of the map is the eviction candidate.
+                entry.to_back();
+                let flow = entry.into_mut();
+                flow.last = flow.last.max(ts);
+                flow
+            }
+            Entry::Vacant(entry) => {
+                let (client, server) = first.orientation();
+                let id = self.next_id;
+                self.next_id += 1;
+                self.stats.created += 1;
+                entry.insert(Flow {
+                    id,
+                    l4: first.l4,
+                    client,
+                    server,
+                    start: ts,
+                    last: ts,
+                    pkts: [0; 2],
+                    bytes: [0; 2],
+                    tcp: TcpState::default(),
+                    state: make_state(client, server),
+                })
+            }
+        }
+    }
+
+    /// Ends flows idle past their timeout, oldest first. Flows are kept in last-seen
+    /// order, so the walk stops at the first flow younger than the shortest timeout.
+    pub fn expire(&mut self, now: Timestamp, on_end: &mut dyn FnMut(Flow<T>, EndReason)) {
+        let limits = self.limits;
+        let shortest = limits
+            .tcp_closed_timeout
+            .min(limits.tcp_idle_timeout)
+            .min(limits.udp_idle_timeout)
+            .saturating_mul(1_000_000_000);
+        self.expired_keys.clear();
+        for (key, flow) in self.flows.iter() {
+            let idle = now.since(flow.last);
+            if idle < shortest {
+                break;
+            }
+            if idle >= flow.idle_timeout(&limits).saturating_mul(1_000_000_000) {
+                self.expired_keys.push(*key);
+            }
+        }
+        let expired = std::mem::take(&mut self.expired_keys);
+        for key in &expired {
+            if let Some(flow) = self.flows.remove(key) {
+                self.stats.timed_out += 1;
+                on_end(flow, EndReason::Timeout);
+            }
+        }
+        self.expired_keys = expired;
+    }
+
+    /// Flows running longer than the active timeout, for an interim record.
+    pub fn for_each_active_expired(&mut self, now: Timestamp, mut f: impl FnMut(&mut Flow<T>)) {
+        let active = self.limits.active_timeout.saturating_mul(1_000_000_000);
+        for (_, flow) in self.flows.iter_mut() {
+            if now.since(flow.start) >= active {
+                f(flow);
+            }
+        }
+    }
+
+    /// Ends every flow (end of input).
+    pub fn drain(&mut self, on_end: &mut dyn FnMut(Flow<T>, EndReason)) {
+        while let Some((_, flow)) = self.flows.pop_front() {
+            on_end(flow, EndReason::Shutdown);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn ep(last: u8, port: u16) -> Endpoint {
+        (IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)), port)
+    }
+
+    fn first(src: Endpoint, dst: Endpoint, syn: bool, ack: bool) -> FirstPacket {
+        FirstPacket { l4: L4::Tcp, src, dst, syn, ack }
+    }
+
+    #[test]
+    fn key_is_symmetric() {
+        assert_eq!(FlowKey::new(L4::Tcp, ep(1, 1000), ep(2, 80)), FlowKey::new(L4::Tcp, ep(2, 80), ep(1, 1000)));
+        assert_ne!(FlowKey::new(L4::Tcp, ep(1, 1000), ep(2, 80)), FlowKey::new(L4::Udp, ep(1, 1000), ep(2, 80)));
+    }
+
+    #[test]
+    fn orientation_from_syn_synack_and_ports() {
+        assert_eq!(first(ep(1, 40000), ep(2, 443), true, false).orientation().0, ep(1, 40000));
+        assert_eq!(first(ep(2, 443), ep(1, 40000), true, true).orientation().0, ep(1, 40000));
+        assert_eq!(first(ep(2, 443), ep(1, 40000), false, true).orientation().0, ep(1, 40000));
+        assert_eq!(first(ep(1, 5060), ep(2, 5060), false, false).orientation().0, ep(1, 5060));
+    }
+
+    #[test]
+    fn bounded_with_lru_eviction() {
+        let limits = FlowLimits { max_flows: 3, ..FlowLimits::default() };
+        let mut table: FlowTable<()> = FlowTable::new(limits);
+        let mut ended = Vec::new();
+        for port in 0..10u16 {
+            let f = first(ep(1, 2000 + port), ep(2, 80), true, false);
+            let key = FlowKey::new(L4::Tcp, f.src, f.dst);
+            table.get_or_create(key, Timestamp::from_secs(port as u64), f, |_, _| (), &mut |fl, r| ended.push((fl.id, r)));
+        }
+        assert_eq!(table.len(), 3);
+        assert_eq!(table.stats.evicted, 7);
+        assert_eq!(ended.first(), Some(&(1, EndReason::Evicted)));
+    }
+
+    #[test]
+    fn idle_timeout_per_state() {
+        let mut table: FlowTable<()> = FlowTable::new(FlowLimits::default());
+        let f = first(ep(1, 2000), ep(2, 80), true, false);
+        let key = FlowKey::new(L4::Tcp, f.src, f.dst);
+        table.get_or_create(key, Timestamp::from_secs(0), f, |_, _| (), &mut |_, _| {});
+        let mut ended = 0;
+        table.expire(Timestamp::from_secs(299), &mut |_, _| ended += 1);
+        assert_eq!(ended, 0);
+        table.expire(Timestamp::from_secs(300), &mut |_, _| ended += 1);
+        assert_eq!(ended, 1);
+        assert!(table.is_empty());
+    }
+}

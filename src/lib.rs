@@ -1,0 +1,21 @@
+//! cleartrace: a passive sensor that tells which telephony channels carry personal
+//! data in clear or over weak TLS. See DESIGN.md for the contract.
+//!
+//! The pipeline, left to right: `capture` → `decode` → `flow` → `protocols`
+//! (dissectors emit facts) → `policy` (facts become findings) → `output` (sinks).
+//! `engine` wires one pass; `analyze` drives it over capture files.
+
+#![forbid(unsafe_code)]
+
+pub mod analyze;
+pub mod capture;
+pub mod config;
+pub mod decode;
+pub mod engine;
+pub mod flow;
+pub mod output;
+pub mod personal_data;
+pub mod policy;
+pub mod protocols;
+pub mod signatures;
+pub mod timestamp;

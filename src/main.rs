@@ -1,0 +1,210 @@
+//! The command line (DESIGN §4). Flags, wiring and exit codes only.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use cleartrace::analyze::{analyze_files, capture_files};
+use cleartrace::config::Config;
+use cleartrace::engine::Engine;
+use cleartrace::output::eve::EveWriter;
+use cleartrace::output::summary::Summary;
+use cleartrace::output::Tee;
+use cleartrace::policy::Policy;
+use cleartrace::signatures::{RuleSet, Severity};
+
+/// Exit status when alerts reach `--fail-on`.
+const EXIT_ALERTS: u8 = 3;
+
+#[derive(Parser)]
+#[command(name = "cleartrace", version, about = "Passive compliance sensor for telephony networks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse pcap / pcapng files or folders of them.
+    Analyze(AnalyzeArgs),
+    /// Check or list the signature files.
+    Signatures {
+        #[command(subcommand)]
+        command: SignaturesCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// Capture files, or folders whose captures are all read.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Alerts as JSON lines ("-" = stdout).
+    #[arg(long, default_value = "-")]
+    alerts: String,
+    /// One JSON line per flow at its end.
+    #[arg(long)]
+    flows: Option<PathBuf>,
+    /// Extra or overriding signature files.
+    #[arg(long)]
+    signatures: Option<PathBuf>,
+    /// TOML configuration (minimum TLS version, limits, rule overrides).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Exit with status 3 if any alert is at or above this severity
+    /// (info, low, medium, high, critical).
+    #[arg(long, value_parser = |s: &str| s.parse::<Severity>())]
+    fail_on: Option<Severity>,
+    /// No summary on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+    /// More detail in the summary (decode errors, evictions).
+    #[arg(short, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Subcommand)]
+enum SignaturesCommand {
+    /// Validate signature files; exit 1 with file, line and reason on any error.
+    Check { dir: Option<PathBuf> },
+    /// The rules in force, one line each.
+    List {
+        #[arg(long)]
+        signatures: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn load_rules(signatures: Option<&Path>, config: &Config) -> Result<RuleSet> {
+    let mut rules = RuleSet::builtin();
+    if let Some(dir) = signatures {
+        rules.load_dir(dir)?;
+    }
+    config.apply_to(&mut rules)?;
+    Ok(rules)
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    Ok(match path {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    })
+}
+
+fn open_output(name: &str) -> Result<Box<dyn Write>> {
+    Ok(if name == "-" {
+        Box::new(BufWriter::new(io::stdout()))
+    } else {
+        Box::new(BufWriter::new(File::create(name).with_context(|| format!("{name}: cannot create"))?))
+    })
+}
+
+fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
+    let config = load_config(args.config.as_deref())?;
+    let rules = load_rules(args.signatures.as_deref(), &config)?;
+    let Some(min_tls) = config.min_tls() else {
+        bail!("invalid min_tls_version {:?}", config.min_tls_version);
+    };
+    let files = capture_files(&args.paths)?;
+    if files.is_empty() {
+        bail!("no capture files found in {}", args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    }
+    let alerts = open_output(&args.alerts)?;
+    let flows = match &args.flows {
+        Some(p) => Some(open_output(&p.display().to_string())?),
+        None => None,
+    };
+    let mut eve = EveWriter::new(Some(alerts), flows);
+    let mut summary = Summary::default();
+    let mut engine = Engine::new(&config, Policy::new(rules, min_tls));
+    let show_progress = !args.quiet && io::stderr().is_terminal();
+    let outcome = {
+        let mut tee = Tee(vec![&mut eve, &mut summary]);
+        analyze_files(&files, &mut engine, &mut tee, |done, total| {
+            if show_progress && total > 0 {
+                eprint!("\r{:>3}% of {:.1} MB", done * 100 / total, total as f64 / 1e6);
+            }
+        })
+    };
+    if show_progress {
+        eprint!("\r");
+    }
+    eve.finish().context("writing output")?;
+    if !args.quiet {
+        let s = &outcome.stats;
+        let mut extra = vec![
+            ("flow evictions", s.flow_evictions),
+            ("tcp gaps", s.tcp_gaps),
+            ("ip fragments reassembled", s.fragments_reassembled),
+        ];
+        if args.verbose > 0 {
+            extra.push(("non-IP frames", s.non_ip));
+            extra.push(("other transports", s.other_transport));
+        }
+        extra.extend(s.decode_errors.iter().map(|(reason, n)| (*reason, *n)));
+        eprint!("{}", summary.render(&outcome.throughput, &extra));
+    }
+    if !outcome.errors.is_empty() {
+        for e in &outcome.errors {
+            eprintln!("error: {e}");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    if let (Some(threshold), Some(worst)) = (args.fail_on, summary.worst) {
+        if worst.at_least(threshold) {
+            return Ok(ExitCode::from(EXIT_ALERTS));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
+    match command {
+        SignaturesCommand::Check { dir } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from("signatures"));
+            let mut rules = RuleSet::builtin();
+            match rules.load_dir(&dir) {
+                Ok(()) => {
+                    println!("{}: ok ({} rules in force)", dir.display(), rules.iter().count());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    for p in &e.problems {
+                        eprintln!("{p}");
+                    }
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        SignaturesCommand::List { signatures, config } => {
+            let config = load_config(config.as_deref())?;
+            let rules = load_rules(signatures.as_deref(), &config)?;
+            let mut out = io::stdout().lock();
+            for r in rules.iter() {
+                let state = if r.enabled { "" } else { " (disabled)" };
+                writeln!(out, "{:<6} {:<9} {:<24} {}{state}", r.id, r.severity.as_str(), r.category, r.signature)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => analyze(args),
+        Command::Signatures { command } => signatures(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

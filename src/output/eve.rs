@@ -1,0 +1,209 @@
+//! EVE JSON lines (Suricata conventions, DESIGN §5): `alert` and `flow` events.
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::{FlowEvent, Sink, TlsSummary};
+use crate::timestamp::Timestamp;
+
+#[derive(Serialize)]
+struct Common<'a> {
+    timestamp: Timestamp,
+    flow_id: u64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pcap_filename: &'a str,
+    event_type: &'static str,
+    src_ip: IpAddr,
+    src_port: u16,
+    dest_ip: IpAddr,
+    dest_port: u16,
+    proto: &'static str,
+    app_proto: &'static str,
+}
+
+#[derive(Serialize)]
+struct TlsJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cipher: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sni: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_max_version: Option<&'static str>,
+}
+
+impl<'a> From<&'a TlsSummary> for TlsJson<'a> {
+    fn from(t: &'a TlsSummary) -> Self {
+        TlsJson {
+            version: t.version.map(|v| v.as_str()),
+            cipher: t.cipher.map(|c| c.name()),
+            sni: t.sni.as_deref(),
+            client_max_version: t.client_max_version.map(|v| v.as_str()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct FlowCounters {
+    pkts_toserver: u64,
+    pkts_toclient: u64,
+    bytes_toserver: u64,
+    bytes_toclient: u64,
+    start: Timestamp,
+    end: Timestamp,
+    reason: &'static str,
+    alerted: bool,
+}
+
+#[derive(Serialize)]
+struct FlowJson<'a> {
+    #[serde(flatten)]
+    common: Common<'a>,
+    flow: FlowCounters,
+    encrypted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<TlsJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct AlertInfo<'a> {
+    action: &'static str,
+    signature_id: u32,
+    rev: u32,
+    signature: &'a str,
+    category: &'a str,
+    severity: u8,
+    severity_name: &'static str,
+}
+
+#[derive(Serialize)]
+struct PersonalData<'a> {
+    kinds: &'a [&'static str],
+    count: u64,
+    evidence: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Compliance<'a> {
+    gdpr: &'a [String],
+}
+
+#[derive(Serialize)]
+struct AlertJson<'a> {
+    #[serde(flatten)]
+    common: Common<'a>,
+    alert: AlertInfo<'a>,
+    /// Matches of this rule on this flow (DESIGN §5: one alert per flow and rule).
+    count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    personal_data: Option<PersonalData<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    evidence: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<TlsJson<'a>>,
+    compliance: Compliance<'a>,
+}
+
+/// Writes alerts and/or flow records as JSON lines. Write errors are kept and
+/// reported once at the end rather than aborting the analysis.
+pub struct EveWriter {
+    alerts: Option<Box<dyn Write>>,
+    flows: Option<Box<dyn Write>>,
+    error: Option<io::Error>,
+}
+
+impl EveWriter {
+    pub fn new(alerts: Option<Box<dyn Write>>, flows: Option<Box<dyn Write>>) -> Self {
+        EveWriter {
+            alerts,
+            flows,
+            error: None,
+        }
+    }
+
+    fn write_line(out: &mut Option<Box<dyn Write>>, error: &mut Option<io::Error>, value: &impl Serialize) {
+        let Some(w) = out.as_mut() else { return };
+        if error.is_some() {
+            return;
+        }
+        let result = serde_json::to_writer(&mut *w, value).map_err(io::Error::from).and_then(|()| w.write_all(b"\n"));
+        if let Err(e) = result {
+            *error = Some(e);
+        }
+    }
+
+    /// Flushes both streams; the first write error of the run, if any.
+    pub fn finish(&mut self) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        for w in [self.alerts.as_mut(), self.flows.as_mut()].into_iter().flatten() {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
+impl Sink for EveWriter {
+    fn flow_ended(&mut self, event: &FlowEvent<'_>) {
+        let common = |timestamp, event_type| Common {
+            timestamp,
+            flow_id: event.flow_id,
+            pcap_filename: event.pcap_filename,
+            event_type,
+            src_ip: event.client.0,
+            src_port: event.client.1,
+            dest_ip: event.server.0,
+            dest_port: event.server.1,
+            proto: event.l4.as_str(),
+            app_proto: event.app_proto.as_str(),
+        };
+        for alert in event.alerts {
+            let rule = &alert.rule;
+            let personal_data = (!alert.kinds.is_empty()).then(|| PersonalData {
+                kinds: &alert.kinds,
+                count: alert.count,
+                evidence: &alert.evidence,
+            });
+            let json = AlertJson {
+                common: common(alert.timestamp, "alert"),
+                alert: AlertInfo {
+                    action: "allowed",
+                    signature_id: rule.id,
+                    rev: rule.rev,
+                    signature: &rule.signature,
+                    category: &rule.category,
+                    severity: rule.severity.as_int(),
+                    severity_name: rule.severity.as_str(),
+                },
+                count: alert.count,
+                evidence: if personal_data.is_some() { &[] } else { &alert.evidence },
+                personal_data,
+                tls: event.tls.map(TlsJson::from),
+                compliance: Compliance { gdpr: &rule.gdpr },
+            };
+            Self::write_line(&mut self.alerts, &mut self.error, &json);
+        }
+        if self.flows.is_some() {
+            let json = FlowJson {
+                common: common(event.end, "flow"),
+                flow: FlowCounters {
+                    pkts_toserver: event.pkts[0],
+                    pkts_toclient: event.pkts[1],
+                    bytes_toserver: event.bytes[0],
+                    bytes_toclient: event.bytes[1],
+                    start: event.start,
+                    end: event.end,
+                    reason: event.reason.as_str(),
+                    alerted: !event.alerts.is_empty(),
+                },
+                encrypted: event.encrypted,
+                tls: event.tls.map(TlsJson::from),
+            };
+            Self::write_line(&mut self.flows, &mut self.error, &json);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Sinks: they receive finished flows with their alerts and write them. They decide
+//! nothing; every string they get is already masked.
+
+pub mod eve;
+pub mod summary;
+
+use crate::flow::{EndReason, Endpoint, L4};
+use crate::protocols::tls::{Cipher, TlsVersion};
+use crate::protocols::AppProto;
+use crate::signatures::Rule;
+use crate::timestamp::Timestamp;
+
+/// TLS as seen on one flow.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsSummary {
+    pub version: Option<TlsVersion>,
+    pub cipher: Option<Cipher>,
+    pub sni: Option<String>,
+    pub client_max_version: Option<TlsVersion>,
+}
+
+/// One alert: a rule that matched on a flow, `count` times.
+#[derive(Clone, Debug)]
+pub struct AlertEvent {
+    pub timestamp: Timestamp,
+    pub rule: Rule,
+    pub count: u64,
+    pub kinds: Vec<&'static str>,
+    /// Masked evidence, at most a few distinct lines.
+    pub evidence: Vec<String>,
+}
+
+/// A flow record at its end (or at an active timeout), with the flow's alerts.
+pub struct FlowEvent<'a> {
+    pub flow_id: u64,
+    pub l4: L4,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub app_proto: AppProto,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// [to server, to client]
+    pub pkts: [u64; 2],
+    pub bytes: [u64; 2],
+    pub encrypted: bool,
+    pub tls: Option<&'a TlsSummary>,
+    pub reason: EndReason,
+    pub pcap_filename: &'a str,
+    pub alerts: &'a [AlertEvent],
+}
+
+pub trait Sink {
+    fn flow_ended(&mut self, event: &FlowEvent<'_>);
+}
+
+/// Hands every event to several sinks in turn.
+pub struct Tee<'a>(pub Vec<&'a mut dyn Sink>);
+
+impl Sink for Tee<'_> {
+    fn flow_ended(&mut self, event: &FlowEvent<'_>) {
+        for sink in self.0.iter_mut() {
+            sink.flow_ended(event);
+        }
+    }
+}

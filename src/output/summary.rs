@@ -1,0 +1,117 @@
+//! The end-of-run summary: flows by protocol, encrypted share, TLS versions, alerts by
+//! rule. Collected as a sink so it sees exactly what the other sinks wrote.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::{FlowEvent, Sink};
+use crate::flow::EndReason;
+use crate::signatures::Severity;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProtoCount {
+    pub flows: u64,
+    pub encrypted: u64,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleCount {
+    pub signature: String,
+    pub severity: Severity,
+    pub alerts: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub by_proto: BTreeMap<&'static str, ProtoCount>,
+    pub tls_versions: BTreeMap<&'static str, u64>,
+    pub alerts_by_rule: BTreeMap<u32, RuleCount>,
+    /// The worst severity of any alert, for `--fail-on`.
+    pub worst: Option<Severity>,
+}
+
+impl Sink for Summary {
+    fn flow_ended(&mut self, event: &FlowEvent<'_>) {
+        for alert in event.alerts {
+            let entry = self.alerts_by_rule.entry(alert.rule.id).or_insert_with(|| RuleCount {
+                signature: alert.rule.signature.clone(),
+                severity: alert.rule.severity,
+                alerts: 0,
+            });
+            entry.alerts += 1;
+            self.worst = Some(self.worst.map_or(alert.rule.severity, |w| w.min(alert.rule.severity)));
+        }
+        // An interim record is not a new flow.
+        let bytes = event.bytes[0] + event.bytes[1];
+        let proto = self.by_proto.entry(event.app_proto.as_str()).or_default();
+        proto.bytes += bytes;
+        if event.reason == EndReason::ActiveTimeout {
+            return;
+        }
+        proto.flows += 1;
+        proto.encrypted += u64::from(event.encrypted);
+        if let Some(version) = event.tls.and_then(|t| t.version) {
+            *self.tls_versions.entry(version.as_str()).or_default() += 1;
+        }
+    }
+}
+
+/// Throughput of a run, measured by the caller around the whole read.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Throughput {
+    pub packets: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+impl Throughput {
+    pub fn packets_per_sec(&self) -> f64 {
+        self.packets as f64 / self.seconds.max(1e-9)
+    }
+    pub fn bits_per_sec(&self) -> f64 {
+        self.bytes as f64 * 8.0 / self.seconds.max(1e-9)
+    }
+}
+
+impl Summary {
+    pub fn total_flows(&self) -> u64 {
+        self.by_proto.values().map(|p| p.flows).sum()
+    }
+
+    /// The aligned table printed to stderr.
+    pub fn render(&self, throughput: &Throughput, extra: &[(&str, u64)]) -> String {
+        let mut out = String::new();
+        let total = self.total_flows();
+        let encrypted: u64 = self.by_proto.values().map(|p| p.encrypted).sum();
+        let _ = writeln!(
+            out,
+            "cleartrace: {} packets, {:.1} MB in {:.3} s ({:.0} packets/s, {:.1} Mbit/s)",
+            throughput.packets,
+            throughput.bytes as f64 / 1e6,
+            throughput.seconds,
+            throughput.packets_per_sec(),
+            throughput.bits_per_sec() / 1e6
+        );
+        let share = if total > 0 { 100.0 * encrypted as f64 / total as f64 } else { 0.0 };
+        let _ = writeln!(out, "flows: {total}, encrypted {encrypted} ({share:.0}%)");
+        let _ = writeln!(out, "  {:<10} {:>8} {:>10} {:>12}", "app_proto", "flows", "encrypted", "bytes");
+        for (name, p) in &self.by_proto {
+            let _ = writeln!(out, "  {:<10} {:>8} {:>10} {:>12}", name, p.flows, p.encrypted, p.bytes);
+        }
+        if !self.tls_versions.is_empty() {
+            let versions: Vec<String> = self.tls_versions.iter().map(|(v, n)| format!("{v}: {n}")).collect();
+            let _ = writeln!(out, "tls versions: {}", versions.join(", "));
+        }
+        let alerts: u64 = self.alerts_by_rule.values().map(|r| r.alerts).sum();
+        let _ = writeln!(out, "alerts: {alerts}");
+        for (id, r) in &self.alerts_by_rule {
+            let _ = writeln!(out, "  {id:<6} {:<9} {:>6}  {}", r.severity.as_str(), r.alerts, r.signature);
+        }
+        let notes: Vec<String> = extra.iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{k}: {n}")).collect();
+        if !notes.is_empty() {
+            let _ = writeln!(out, "{}", notes.join(", "));
+        }
+        out
+    }
+}

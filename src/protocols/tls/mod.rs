@@ -1,0 +1,247 @@
+//! TLS over TCP and DTLS over UDP: the hellos are read, the rest is counted as
+//! encrypted. Once the server has chosen and gone encrypted the dissector reports
+//! itself finished, so the engine stops handing it bytes (early exit).
+
+pub mod facts;
+mod parser;
+
+use crate::flow::Direction;
+use crate::protocols::{Fact, Probe};
+
+pub use facts::{Cipher, CipherWeakness, TlsFact, TlsVersion};
+
+/// Our own cap on a handshake message we reassemble (a ClientHello with post-quantum
+/// key shares is ~2 KiB; certificate chains are skipped, not held).
+const MAX_HANDSHAKE_MESSAGE: usize = 64 * 1024;
+/// Record header plus the largest TLSCiphertext (RFC 5246 §6.2.3: 2^14 + 2048).
+const MAX_RECORD_BUFFER: usize = 5 + (1 << 14) + 2048;
+
+/// A TLS record header: handshake, alert, CCS or application data, SSL 3.0 … TLS 1.3
+/// record versions (TLS 1.3 keeps 0x0301/0x0303 on the wire), or an SSLv2 hello.
+pub fn probe_tls(data: &[u8]) -> Probe {
+    match data {
+        [] | [_] | [_, _] => Probe::NeedMore,
+        [20..=23, 3, 0..=4, ..] => Probe::Match,
+        _ if data.len() < 7 => Probe::NeedMore,
+        _ if parser::looks_like_sslv2_hello(data) => Probe::Match,
+        _ => Probe::NoMatch,
+    }
+}
+
+/// A DTLS handshake record of DTLS 1.0, 1.2 or 1.3 (RFC 6347 §4.1, RFC 9147 §4).
+pub fn probe_dtls(data: &[u8]) -> Probe {
+    match data {
+        [22, 0xfe, 0xff | 0xfd | 0xfc, ..] if data.len() >= 13 => Probe::Match,
+        _ => Probe::NoMatch,
+    }
+}
+
+#[derive(Default)]
+struct HalfState {
+    /// Bytes of an incomplete record.
+    record: Vec<u8>,
+    /// Bytes of an incomplete handshake message (it may span records).
+    handshake: Vec<u8>,
+    /// After ChangeCipherSpec / application data: nothing more to read.
+    encrypted: bool,
+    /// Not TLS we can follow any more.
+    broken: bool,
+    /// No record seen yet (an SSLv2 hello can only come first).
+    started: bool,
+}
+
+pub struct TlsDissector {
+    datagram: bool,
+    halves: [HalfState; 2],
+    server_hello: Option<Cipher>,
+}
+
+impl TlsDissector {
+    pub fn stream() -> Self {
+        TlsDissector {
+            datagram: false,
+            halves: Default::default(),
+            server_hello: None,
+        }
+    }
+
+    pub fn datagram() -> Self {
+        TlsDissector {
+            datagram: true,
+            ..Self::stream()
+        }
+    }
+
+    fn emit(&mut self, dir: Direction, fact: TlsFact, facts: &mut Vec<Fact>) {
+        if let TlsFact::ServerHello { version, cipher } = &fact {
+            self.server_hello = Some(*cipher);
+            // TLS 1.3 encrypts everything the server sends after its hello.
+            if version.rank() >= TlsVersion::Tls13.rank() {
+                self.halves[dir.index()].encrypted = true;
+            }
+        }
+        facts.push(Fact::Tls(fact));
+    }
+
+    /// Reads whole records from `input`, returns how many bytes were used.
+    fn read_records(&mut self, dir: Direction, input: &[u8], facts: &mut Vec<Fact>) -> usize {
+        let mut used = 0;
+        while used < input.len() {
+            let rest = &input[used..];
+            let half = &mut self.halves[dir.index()];
+            if !half.started && parser::looks_like_sslv2_hello(rest) {
+                let Some((msg, len)) = parser::sslv2_record(rest) else { break };
+                half.started = true;
+                // After the hellos SSLv2 is encrypted; there is nothing else to learn.
+                half.encrypted = true;
+                used += len;
+                if let Some(fact) = parser::sslv2_fact(msg) {
+                    self.emit(dir, fact, facts);
+                }
+                continue;
+            }
+            half.started = true;
+            match parser::next_record(rest) {
+                parser::Record::Complete { content_type, body, len } => {
+                    used += len;
+                    self.read_record(dir, content_type, body, facts);
+                }
+                parser::Record::Incomplete => break,
+                parser::Record::Invalid => {
+                    self.halves[dir.index()].broken = true;
+                    return input.len();
+                }
+            }
+        }
+        used
+    }
+
+    fn read_record(&mut self, dir: Direction, content_type: u8, body: &[u8], facts: &mut Vec<Fact>) {
+        let half = &mut self.halves[dir.index()];
+        match content_type {
+            parser::CONTENT_HANDSHAKE if !half.encrypted => {
+                let mut pending = std::mem::take(&mut half.handshake);
+                pending.extend_from_slice(body);
+                let mut used = 0;
+                while let Some((msg_type, msg, len)) = parser::next_handshake(&pending[used..]) {
+                    used += len;
+                    if let Some(fact) = parser::handshake_fact(msg_type, msg) {
+                        self.emit(dir, fact, facts);
+                    }
+                }
+                pending.drain(..used);
+                let half = &mut self.halves[dir.index()];
+                if parser::handshake_len(&pending).is_some_and(|l| l > MAX_HANDSHAKE_MESSAGE) {
+                    half.broken = true;
+                } else if !half.encrypted {
+                    half.handshake = pending;
+                }
+            }
+            parser::CONTENT_CHANGE_CIPHER_SPEC | parser::CONTENT_APPLICATION_DATA => {
+                half.encrypted = true;
+                half.handshake = Vec::new();
+            }
+            _ => {}
+        }
+    }
+
+    pub fn on_data(&mut self, dir: Direction, data: &[u8], facts: &mut Vec<Fact>) {
+        if self.datagram {
+            let read = parser::dtls_datagram(data);
+            for fact in read.facts {
+                self.emit(dir, fact, facts);
+            }
+            self.halves[dir.index()].encrypted |= read.encrypted;
+            return;
+        }
+        let half = &self.halves[dir.index()];
+        if half.broken || half.encrypted {
+            return;
+        }
+        if half.record.is_empty() {
+            // Fast path: whole records straight from the segment, no copy.
+            let used = self.read_records(dir, data, facts);
+            let half = &mut self.halves[dir.index()];
+            if !half.broken && !half.encrypted {
+                half.record.extend_from_slice(&data[used..]);
+            }
+        } else {
+            let mut pending = std::mem::take(&mut self.halves[dir.index()].record);
+            pending.extend_from_slice(data);
+            let used = self.read_records(dir, &pending, facts);
+            pending.drain(..used);
+            let half = &mut self.halves[dir.index()];
+            if !half.broken && !half.encrypted {
+                half.record = pending;
+            }
+        }
+        let half = &mut self.halves[dir.index()];
+        if half.record.len() > MAX_RECORD_BUFFER {
+            half.record = Vec::new();
+            half.broken = true;
+        }
+    }
+
+    /// A hole in the stream: record boundaries are lost for good.
+    pub fn on_gap(&mut self, dir: Direction) {
+        let half = &mut self.halves[dir.index()];
+        half.record = Vec::new();
+        half.handshake = Vec::new();
+        half.broken = true;
+    }
+
+    /// Payload is protected: a server hello chose a cipher that encrypts.
+    pub fn encrypted(&self) -> bool {
+        self.server_hello.is_some_and(|c| c.weakness() != Some(CipherWeakness::Null))
+    }
+
+    /// The server has answered and gone quiet-encrypted, or neither side can be read.
+    pub fn finished(&self) -> bool {
+        let server = &self.halves[Direction::ToClient.index()];
+        let client = &self.halves[Direction::ToServer.index()];
+        (self.server_hello.is_some() && server.encrypted) || (client.broken && server.broken)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes() {
+        assert_eq!(probe_tls(&[22, 3, 1, 0, 5]), Probe::Match);
+        assert_eq!(probe_tls(&[22, 3]), Probe::NeedMore);
+        assert_eq!(probe_tls(b"GET / HTTP/1.1\r\n"), Probe::NoMatch);
+        assert_eq!(probe_tls(&[0x80, 0x2e, 1, 3, 1, 0, 0x15]), Probe::Match);
+        assert_eq!(probe_dtls(&[22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]), Probe::Match);
+        assert_eq!(probe_dtls(&[22, 3, 3]), Probe::NoMatch);
+    }
+
+    #[test]
+    fn record_split_over_segments_and_garbage() {
+        // ServerHello (TLS 1.2, 0xc02f) in one record, delivered a byte at a time.
+        let mut body = vec![0x03, 0x03];
+        body.extend_from_slice(&[9; 32]);
+        body.extend_from_slice(&[0, 0xc0, 0x2f, 0]);
+        let mut hs = vec![2, 0, 0, body.len() as u8];
+        hs.extend_from_slice(&body);
+        let mut record = vec![22, 3, 3, 0, hs.len() as u8];
+        record.extend_from_slice(&hs);
+        let mut d = TlsDissector::stream();
+        let mut facts = Vec::new();
+        for b in &record {
+            d.on_data(Direction::ToClient, std::slice::from_ref(b), &mut facts);
+        }
+        assert_eq!(
+            facts,
+            vec![Fact::Tls(TlsFact::ServerHello { version: TlsVersion::Tls12, cipher: Cipher::Tls(0xc02f) })]
+        );
+        d.on_data(Direction::ToClient, &[20, 3, 3, 0, 1, 1], &mut facts);
+        assert!(d.finished() && d.encrypted());
+
+        let mut junk = TlsDissector::stream();
+        junk.on_data(Direction::ToServer, &[22, 3, 3, 0xff, 0xff, 0, 0], &mut facts);
+        junk.on_data(Direction::ToClient, &[0x47; 40], &mut facts);
+        assert!(junk.finished());
+    }
+}
