@@ -244,7 +244,7 @@ impl Engine {
 
     pub fn process(&mut self, packet: &Packet<'_>, sink: &mut dyn Sink) {
         self.stats.packets += 1;
-        self.stats.bytes += u64::from(packet.wire_len);
+        self.stats.bytes += packet.data.len() as u64;
         let ts = packet.ts;
         if ts >= self.next_sweep {
             self.sweep(ts, sink);
@@ -315,7 +315,7 @@ impl Engine {
         );
         let dir = flow.direction_of(src);
         flow.pkts[dir.index()] += 1;
-        flow.bytes[dir.index()] += u64::from(packet.wire_len);
+        flow.bytes[dir.index()] += packet.data.len() as u64;
         match tcp {
             Some(seg) => {
                 let stream = &mut flow.tcp.streams[dir.index()];

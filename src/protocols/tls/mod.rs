@@ -137,6 +137,10 @@ impl TlsDissector {
                     half.handshake = pending;
                 }
             }
+            // In TLS 1.3 middlebox-compatibility mode (RFC 8446 §D.4) a ChangeCipherSpec
+            // also follows a HelloRetryRequest and precedes the second ClientHello, so it
+            // only means "encrypted from here" once a real ServerHello was seen.
+            parser::CONTENT_CHANGE_CIPHER_SPEC if self.server_hello.is_none() => {}
             parser::CONTENT_CHANGE_CIPHER_SPEC | parser::CONTENT_APPLICATION_DATA => {
                 half.encrypted = true;
                 half.handshake = Vec::new();
