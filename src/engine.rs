@@ -298,6 +298,9 @@ impl Engine {
             self.reassembly,
             &mut self.tcp_gaps,
         );
+        if first.syn && !first.ack {
+            self.flows.end_if_closed(&key, &mut |old, reason| finisher.end(old, reason));
+        }
         let file = &self.current_file;
         let flow = self.flows.get_or_create(
             key,

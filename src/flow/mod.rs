@@ -274,6 +274,21 @@ impl<T> FlowTable<T> {
         }
     }
 
+    /// Ends the flow for `key` now if it is closed (FIN both ways or RST): a new SYN on
+    /// the same 5-tuple starts a new connection (port reuse), not more of the old one.
+    pub fn end_if_closed(&mut self, key: &FlowKey, on_end: &mut dyn FnMut(Flow<T>, EndReason)) {
+        let closed = self
+            .flows
+            .get(key)
+            .is_some_and(|f| f.l4 == L4::Tcp && (f.tcp.rst || (f.tcp.fin[0] && f.tcp.fin[1])));
+        if closed {
+            if let Some(flow) = self.flows.remove(key) {
+                self.stats.timed_out += 1;
+                on_end(flow, EndReason::Timeout);
+            }
+        }
+    }
+
     /// Ends flows idle past their timeout, oldest first. Flows are kept in last-seen
     /// order, so the walk stops at the first flow younger than the shortest timeout.
     pub fn expire(&mut self, now: Timestamp, on_end: &mut dyn FnMut(Flow<T>, EndReason)) {

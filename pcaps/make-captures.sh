@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# Regenerate the cleartrace test captures in pcaps/ from real peers on loopback.
+#
+#   sudo pcaps/make-captures.sh            # all captures
+#   sudo pcaps/make-captures.sh tls13 dtls12.pcap   # only those (name with or without extension)
+#
+# Runs as root on Debian 12.  Every server binds 127.0.0.1 only; every capture
+# is taken on the loopback device (one on "any").  A throwaway self-signed
+# RSA-2048 certificate is made in a temp dir and deleted at exit: no key is
+# ever written into the repository.
+#
+# The credentials below are PLANTED LEAK-TEST SECRETS: they exist only so that
+# tests can check that cleartrace never writes them out.  They are not real.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=$HERE
+TOOLS=$HERE/tools
+
+BASIC_USER='alice.martin';  BASIC_PASS='Tr0ub4dor-LEAKCHECK-1'
+DIGEST_USER='bob.dupont';   DIGEST_PASS='Hunter2-LEAKCHECK-2'
+PROXY_USER='carol.proxy';   PROXY_PASS='Proxy-LEAKCHECK-3'
+NONSTD_USER='dave.nonstd';  NONSTD_PASS='Port-LEAKCHECK-4'
+
+log() { printf '== %s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (tcpdump on lo, port 443)"
+
+# --- tools ------------------------------------------------------------------
+need=()
+command -v tcpdump  >/dev/null || need+=(tcpdump)
+command -v openssl  >/dev/null || need+=(openssl)
+command -v curl     >/dev/null || need+=(curl)
+command -v python3  >/dev/null || need+=(python3)
+command -v mergecap >/dev/null || need+=(wireshark-common)
+command -v capinfos >/dev/null || need+=(wireshark-common)
+command -v ss       >/dev/null || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+    log "installing: ${need[*]}"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
+fi
+
+# --- temp dir, process bookkeeping -------------------------------------------
+TMP=$(mktemp -d /tmp/cleartrace-pcaps.XXXXXX)
+chmod 755 "$TMP"            # tcpdump may drop privileges; keep it able to write
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
+    for p in "${PIDS[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+    exec 3>&- 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+forget_pid() {  # remove $1 from PIDS
+    local p keep=()
+    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+stop_pid() {  # stop_pid PID [SIGNAL]: wait up to 5 s for it to exit by itself, then signal it
+    local pid=$1 sig=${2:-TERM} i
+    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -"$sig" "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    forget_pid "$pid"
+}
+
+# --- certificate ---------------------------------------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 7 \
+    -subj '/CN=cleartrace-test.example.test' \
+    -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>/dev/null
+WEBROOT=$TMP/www
+mkdir -p "$WEBROOT"
+printf '<html><body>PBX provisioning</body></html>\n' >"$WEBROOT/index.html"
+
+# --- helpers ------------------------------------------------------------------
+port_free() {  # port_free PROTO PORT
+    local flag=-Hltn; [ "$1" = udp ] && flag=-Hlun
+    [ -z "$(ss $flag "sport = :$2")" ]
+}
+
+wait_listen() {  # wait_listen PROTO PORT
+    local flag=-Hltn i; [ "$1" = udp ] && flag=-Hlun
+    for i in $(seq 100); do
+        [ -n "$(ss $flag "sport = :$2")" ] && return 0
+        sleep 0.1
+    done
+    die "nothing listening on $1/$2"
+}
+
+CAP_PID=
+start_capture() {  # start_capture FILE FILTER TCPDUMP-ARGS...
+    local file=$1 filter=$2 i; shift 2
+    rm -f "$TMP/$file"
+    tcpdump -Z root -U "$@" -w "$TMP/$file" "$filter" 2>"$TMP/$file.tcpdump.log" &
+    CAP_PID=$!
+    PIDS+=("$CAP_PID")
+    for i in $(seq 100); do
+        grep -qs 'listening on' "$TMP/$file.tcpdump.log" && break
+        sleep 0.1
+    done
+    grep -qs 'listening on' "$TMP/$file.tcpdump.log" || die "tcpdump did not start: $(cat "$TMP/$file.tcpdump.log")"
+    sleep 1
+}
+
+stop_capture() {  # stop_capture FILE
+    sleep 1
+    # SIGINT is what you would press; a background job of a non-interactive
+    # shell ignores SIGINT, so send SIGTERM, which tcpdump handles the same
+    # way (flushes and closes the file).
+    kill -TERM "$CAP_PID" 2>/dev/null || true
+    wait "$CAP_PID" 2>/dev/null || true
+    forget_pid "$CAP_PID"
+    [ -s "$TMP/$1" ] || die "$1: empty capture"
+}
+
+publish() {  # publish FILE: move a verified capture into pcaps/
+    cp "$TMP/$1" "$OUT/$1.tmp"
+    mv -f "$OUT/$1.tmp" "$OUT/$1"
+    log "$1: $(capinfos -c -M "$OUT/$1" | awk -F': *' '/Number of packets/{print $2}') packets, $(stat -c %s "$OUT/$1") bytes"
+}
+
+count() {  # count FILE BPF-FILTER: packets matching in a capture
+    tcpdump -nn -r "$1" "$2" 2>/dev/null | wc -l
+}
+
+# First TLS record of a TCP payload / DTLS record of a UDP payload.  On loopback
+# every flight starts at a segment boundary, so this is enough for a sanity check.
+TLS_SH='tcp[((tcp[12]&0xf0)>>2)] = 22 and tcp[((tcp[12]&0xf0)>>2)+5] = 2'
+TLS_ALERT='tcp[((tcp[12]&0xf0)>>2)] = 21'
+DTLS_SH='udp[8] = 22 and udp[8+13] = 2'
+
+check_server_hello() {  # check_server_hello FILE tcp|udp
+    local f=$TMP/$1 n
+    if [ "$2" = udp ]; then n=$(count "$f" "$DTLS_SH"); else n=$(count "$f" "$TLS_SH"); fi
+    [ "$n" -ge 1 ] || die "$1: no ServerHello in capture (see $TMP/$1.*.log)"
+}
+
+check_payload() {  # check_payload FILE FIXED-STRING: string present in some packet
+    tcpdump -nn -A -r "$TMP/$1" 2>/dev/null | grep -qF -- "$2" || die "$1: '$2' not found in capture"
+}
+
+# tls_capture FILE tcp|udp PORT "SERVER ARGS" "CLIENT ARGS" TCPDUMP-ARGS...
+# Server: openssl s_server (one connection), stdin a FIFO the script writes a
+# reply line into.  Client: openssl s_client fed one line, then EOF (it sends
+# close_notify and exits).
+tls_capture() {
+    local file=$1 proto=$2 port=$3 sargs=$4 cargs=$5 srv_pid i; shift 5
+    local -a sa ca
+    read -r -a sa <<<"$sargs"
+    read -r -a ca <<<"$cargs"
+    log "$file: s_server ${sargs} | s_client ${cargs} ($proto/$port)"
+    port_free "$proto" "$port" || die "$proto port $port is in use"
+
+    rm -f "$TMP/srv.in"; mkfifo "$TMP/srv.in"
+    exec 3<>"$TMP/srv.in"
+    openssl s_server -accept "127.0.0.1:$port" -cert "$TMP/cert.pem" -key "$TMP/key.pem" \
+        -naccept 1 "${sa[@]}" <"$TMP/srv.in" >"$TMP/$file.server.log" 2>&1 &
+    srv_pid=$!
+    PIDS+=("$srv_pid")
+    for i in $(seq 100); do grep -qs ACCEPT "$TMP/$file.server.log" && break; sleep 0.1; done
+    grep -qs ACCEPT "$TMP/$file.server.log" || die "$file: s_server did not start: $(cat "$TMP/$file.server.log")"
+
+    start_capture "$file" "$proto port $port" "$@"
+    # the server answers one line 0.8 s into the connection
+    ( sleep 0.8; echo "world from server" >&3 ) &
+    PIDS+=("$!")
+    # the client may legitimately fail (rejected handshake): don't abort on it
+    ( echo "hello from client"; sleep 1.5 ) |
+        timeout 20 openssl s_client -connect "127.0.0.1:$port" "${ca[@]}" \
+        >"$TMP/$file.client.log" 2>&1 || true
+    stop_pid "$srv_pid"
+    stop_capture "$file"
+    exec 3>&-
+    rm -f "$TMP/srv.in"
+}
+
+# http_capture FILE PORT SERVER-KIND CURL-ARGS...   SERVER-KIND: static|digest|proxy
+http_capture() {
+    local file=$1 port=$2 kind=$3 srv_pid; shift 3
+    log "$file: $kind server on tcp/$port, curl $*"
+    port_free tcp "$port" || die "tcp port $port is in use"
+    case $kind in
+        static) python3 -u -m http.server --bind 127.0.0.1 --directory "$WEBROOT" "$port" \
+                    >"$TMP/$file.server.log" 2>&1 & ;;
+        digest) python3 -u "$TOOLS/digest_server.py" "$port" >"$TMP/$file.server.log" 2>&1 & ;;
+        proxy)  python3 -u "$TOOLS/proxy_server.py" "$port" >"$TMP/$file.server.log" 2>&1 & ;;
+        *) die "unknown server kind $kind" ;;
+    esac
+    srv_pid=$!
+    PIDS+=("$srv_pid")
+    wait_listen tcp "$port"
+    start_capture "$file" "tcp port $port" -i lo
+    timeout 20 curl -s -o "$TMP/$file.body" "$@"
+    stop_capture "$file"
+    kill -TERM "$srv_pid" 2>/dev/null || true
+    stop_pid "$srv_pid"
+}
+
+# --- which captures -------------------------------------------------------------
+ALL=(tls10 tls11 tls12 tls13 tls12-null-cipher tls12-port-12622 tls-server-picks-11
+     tls-client-only-old-rejected dtls12 dtls10 tls12-any-sll2 tls13-nanosecond
+     mixed-linktypes http-basic http-digest http-proxy-basic http-plain http-port-5080)
+if [ $# -gt 0 ]; then
+    WANT=()
+    for a in "$@"; do a=${a%.pcap}; a=${a%.pcapng}; WANT+=("$a"); done
+else
+    WANT=("${ALL[@]}")
+fi
+wanted() { local w; for w in "${WANT[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
+
+LEGACY='DEFAULT@SECLEVEL=0'   # TLS/DTLS < 1.2 needs security level 0 in OpenSSL 3
+
+# --- TLS over TCP ------------------------------------------------------------------
+if wanted tls10; then
+    tls_capture tls10.pcap tcp 4433 "-tls1 -cipher $LEGACY" "-tls1 -cipher $LEGACY" -i lo
+    check_server_hello tls10.pcap tcp; publish tls10.pcap
+fi
+if wanted tls11; then
+    tls_capture tls11.pcap tcp 4433 "-tls1_1 -cipher $LEGACY" "-tls1_1 -cipher $LEGACY" -i lo
+    check_server_hello tls11.pcap tcp; publish tls11.pcap
+fi
+if wanted tls12; then
+    tls_capture tls12.pcap tcp 443 "-tls1_2" "-tls1_2 -servername pbx.example.test" -i lo
+    check_server_hello tls12.pcap tcp; check_payload tls12.pcap pbx.example.test; publish tls12.pcap
+fi
+if wanted tls13; then
+    tls_capture tls13.pcap tcp 443 "-tls1_3" "-tls1_3 -servername portal.example.test" -i lo
+    check_server_hello tls13.pcap tcp; check_payload tls13.pcap portal.example.test; publish tls13.pcap
+fi
+if wanted tls12-null-cipher; then
+    tls_capture tls12-null-cipher.pcap tcp 443 "-tls1_2 -cipher NULL-SHA256@SECLEVEL=0" \
+        "-tls1_2 -cipher NULL-SHA256@SECLEVEL=0" -i lo
+    check_server_hello tls12-null-cipher.pcap tcp
+    # NULL cipher: the application data travels in clear inside the records
+    check_payload tls12-null-cipher.pcap 'hello from client'
+    publish tls12-null-cipher.pcap
+fi
+if wanted tls12-port-12622; then
+    tls_capture tls12-port-12622.pcap tcp 12622 "-tls1_2" "-tls1_2 -servername omm.example.test" -i lo
+    check_server_hello tls12-port-12622.pcap tcp; publish tls12-port-12622.pcap
+fi
+if wanted tls-server-picks-11; then
+    # server capped at TLS 1.1, client offers up to TLS 1.3 (supported_versions)
+    tls_capture tls-server-picks-11.pcap tcp 4433 "-tls1_1 -cipher $LEGACY" "-cipher $LEGACY" -i lo
+    check_server_hello tls-server-picks-11.pcap tcp; publish tls-server-picks-11.pcap
+fi
+if wanted tls-client-only-old-rejected; then
+    # server TLS 1.2+ only, client TLS 1.0 only: protocol_version alert, no ServerHello
+    tls_capture tls-client-only-old-rejected.pcap tcp 4433 "-min_protocol TLSv1.2" \
+        "-tls1 -cipher $LEGACY" -i lo
+    f=$TMP/tls-client-only-old-rejected.pcap
+    [ "$(count "$f" "$TLS_SH")" -eq 0 ] || die "tls-client-only-old-rejected: unexpected ServerHello"
+    [ "$(count "$f" "$TLS_ALERT")" -ge 1 ] || die "tls-client-only-old-rejected: no TLS alert"
+    publish tls-client-only-old-rejected.pcap
+fi
+
+# --- DTLS over UDP -------------------------------------------------------------------
+if wanted dtls12; then
+    tls_capture dtls12.pcap udp 4444 "-dtls1_2" "-dtls1_2" -i lo
+    check_server_hello dtls12.pcap udp; publish dtls12.pcap
+fi
+if wanted dtls10; then
+    tls_capture dtls10.pcap udp 4444 "-dtls1 -cipher $LEGACY" "-dtls1 -cipher $LEGACY" -i lo
+    check_server_hello dtls10.pcap udp; publish dtls10.pcap
+fi
+
+# --- link types / timestamp formats ---------------------------------------------------
+if wanted tls12-any-sll2; then
+    tls_capture tls12-any-sll2.pcap tcp 8443 "-tls1_2" "-tls1_2 -servername manager.example.test" \
+        -i any -y LINUX_SLL2
+    check_server_hello tls12-any-sll2.pcap tcp
+    tcpdump -r "$TMP/tls12-any-sll2.pcap" -c 1 2>&1 >/dev/null | grep -q 'LINUX_SLL2' \
+        || die "tls12-any-sll2: link type is not LINUX_SLL2"
+    publish tls12-any-sll2.pcap
+fi
+if wanted tls13-nanosecond; then
+    tls_capture tls13-nanosecond.pcap tcp 443 "-tls1_3" "-tls1_3 -servername portal.example.test" \
+        -i lo --time-stamp-precision nano
+    check_server_hello tls13-nanosecond.pcap tcp
+    magic=$(od -An -tx4 -N4 "$TMP/tls13-nanosecond.pcap" | tr -d ' ')
+    [ "$magic" = a1b23c4d ] || die "tls13-nanosecond: magic is $magic, not a1b23c4d"
+    publish tls13-nanosecond.pcap
+fi
+if wanted mixed-linktypes; then
+    for f in tls12.pcap tls12-any-sll2.pcap; do
+        [ -s "$OUT/$f" ] || die "mixed-linktypes needs $f (generate it first)"
+    done
+    log "mixed-linktypes.pcapng: mergecap tls12.pcap tls12-any-sll2.pcap"
+    mergecap -F pcapng -w "$TMP/mixed-linktypes.pcapng" "$OUT/tls12.pcap" "$OUT/tls12-any-sll2.pcap"
+    encs=$(capinfos -E "$TMP/mixed-linktypes.pcapng")
+    grep -q 'Ethernet' <<<"$encs" && grep -qi 'SLL2\|cooked.*v2' <<<"$encs" \
+        || die "mixed-linktypes: expected Ethernet + SLL2 interfaces, got: $encs"
+    publish mixed-linktypes.pcapng
+fi
+
+# --- HTTP ------------------------------------------------------------------------------
+if wanted http-basic; then
+    http_capture http-basic.pcap 8080 static -u "$BASIC_USER:$BASIC_PASS" http://127.0.0.1:8080/
+    check_payload http-basic.pcap 'Authorization: Basic '; publish http-basic.pcap
+fi
+if wanted http-digest; then
+    http_capture http-digest.pcap 8081 digest --digest -u "$DIGEST_USER:$DIGEST_PASS" \
+        http://127.0.0.1:8081/provisioning/
+    check_payload http-digest.pcap 'WWW-Authenticate: Digest'
+    check_payload http-digest.pcap 'Authorization: Digest username="bob.dupont"'
+    check_payload http-digest.pcap 'HTTP/1.1 200'
+    publish http-digest.pcap
+fi
+if wanted http-proxy-basic; then
+    http_capture http-proxy-basic.pcap 3128 proxy -x http://127.0.0.1:3128 \
+        --proxy-user "$PROXY_USER:$PROXY_PASS" http://intranet.example.test/
+    check_payload http-proxy-basic.pcap 'Proxy-Authorization: Basic '
+    check_payload http-proxy-basic.pcap 'GET http://intranet.example.test/'
+    publish http-proxy-basic.pcap
+fi
+if wanted http-plain; then
+    http_capture http-plain.pcap 8080 static http://127.0.0.1:8080/
+    tcpdump -nn -A -r "$TMP/http-plain.pcap" 2>/dev/null | grep -qi 'authorization:' \
+        && die "http-plain: unexpected Authorization header"
+    check_payload http-plain.pcap 'GET / HTTP/1.1'; publish http-plain.pcap
+fi
+if wanted http-port-5080; then
+    http_capture http-port-5080.pcap 5080 static -u "$NONSTD_USER:$NONSTD_PASS" http://127.0.0.1:5080/
+    check_payload http-port-5080.pcap 'Authorization: Basic '; publish http-port-5080.pcap
+fi
+
+log "done"

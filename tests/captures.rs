@@ -1,0 +1,261 @@
+//! End to end over the bundled captures (`pcaps/`, made by `pcaps/make-captures.sh`
+//! with real OpenSSL, curl and Python peers): run the binary, check what it reports.
+//!
+//! Two layers: a hand-written table of the findings each capture must produce (from
+//! the tshark-verified facts in `pcaps/README.md`), and a snapshot of every JSON line
+//! (`pcaps/expected/<capture>.jsonl`) so any change in output is seen. Refresh the
+//! snapshots with `CLEARTRACE_BLESS=1 cargo test --test captures` after checking the diff.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// What one capture must produce.
+struct Expect {
+    file: &'static str,
+    /// Rule ids alerted, sorted.
+    rules: &'static [u32],
+    app_proto: &'static str,
+    /// Negotiated version, cipher, SNI, client max version, for TLS captures.
+    tls: Option<(Option<&'static str>, Option<&'static str>, Option<&'static str>, &'static str)>,
+    encrypted: bool,
+}
+
+const EXPECTED: &[Expect] = &[
+    Expect {
+        file: "tls10.pcap",
+        rules: &[1001, 1003],
+        app_proto: "tls",
+        tls: Some((Some("TLS 1.0"), Some("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"), None, "TLS 1.0")),
+        encrypted: true,
+    },
+    Expect {
+        file: "tls11.pcap",
+        rules: &[1001, 1003],
+        app_proto: "tls",
+        tls: Some((Some("TLS 1.1"), Some("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"), None, "TLS 1.1")),
+        encrypted: true,
+    },
+    Expect {
+        file: "tls12.pcap",
+        rules: &[],
+        app_proto: "tls",
+        tls: Some((Some("TLS 1.2"), Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"), Some("pbx.example.test"), "TLS 1.2")),
+        encrypted: true,
+    },
+    Expect {
+        file: "tls13.pcap",
+        rules: &[],
+        app_proto: "tls",
+        tls: Some((Some("TLS 1.3"), Some("TLS_AES_256_GCM_SHA384"), Some("portal.example.test"), "TLS 1.3")),
+        encrypted: true,
+    },
+    Expect {
+        file: "tls12-null-cipher.pcap",
+        rules: &[1002],
+        app_proto: "tls",
+        tls: Some((Some("TLS 1.2"), Some("TLS_RSA_WITH_NULL_SHA256"), None, "TLS 1.2")),
+        encrypted: false,
+    },
+    Expect {
+        file: "tls12-port-12622.pcap",
+        rules: &[],
+        app_proto: "tls",
+        tls: Some((Some("TLS 1.2"), Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"), Some("omm.example.test"), "TLS 1.2")),
+        encrypted: true,
+    },
+    Expect {
+        file: "tls-server-picks-11.pcap",
+        rules: &[1001],
+        app_proto: "tls",
+        tls: Some((Some("TLS 1.1"), Some("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"), None, "TLS 1.3")),
+        encrypted: true,
+    },
+];
+
+fn pcaps() -> PathBuf {
+    common::repo().join("pcaps")
+}
+
+/// The events of one run, with `pcap_filename` reduced to the file name so snapshots
+/// do not depend on where the repository is.
+fn normalised(run: &common::Run) -> Vec<Value> {
+    let mut lines: Vec<Value> = run.alerts.iter().chain(run.flows.iter()).cloned().collect();
+    for v in &mut lines {
+        if let Some(name) = v["pcap_filename"].as_str() {
+            let base = Path::new(name).file_name().map(|n| n.to_string_lossy().into_owned());
+            v["pcap_filename"] = Value::from(base.unwrap_or_default());
+        }
+    }
+    lines
+}
+
+#[test]
+fn bundled_captures_report_exact_findings() {
+    for e in EXPECTED {
+        let path = pcaps().join(e.file);
+        let run = common::analyze(&[&path], &["--quiet"]);
+        assert_eq!(run.output.status.code(), Some(0), "{}: {}", e.file, run.stderr);
+        let rules: Vec<u64> = {
+            let mut r: Vec<u64> = run.alerts.iter().filter_map(|a| a["alert"]["signature_id"].as_u64()).collect();
+            r.sort_unstable();
+            r
+        };
+        let want: Vec<u64> = e.rules.iter().map(|&r| u64::from(r)).collect();
+        assert_eq!(rules, want, "{}: rules", e.file);
+        for a in &run.alerts {
+            assert_eq!(a["event_type"], "alert");
+            assert_eq!(a["count"], 1, "{}: {a}", e.file);
+            assert_eq!(a["app_proto"], e.app_proto, "{}", e.file);
+        }
+        // One application flow per capture (the exchange itself).
+        let app_flows: Vec<&Value> = run.flows.iter().filter(|f| f["app_proto"] != "failed").collect();
+        assert_eq!(app_flows.len(), 1, "{}: {:?}", e.file, run.flows);
+        let flow = app_flows[0];
+        assert_eq!(flow["app_proto"], e.app_proto, "{}", e.file);
+        assert_eq!(flow["encrypted"], e.encrypted, "{}", e.file);
+        if let Some((version, cipher, sni, client_max)) = e.tls {
+            let tls = &flow["tls"];
+            assert_eq!(tls["version"].as_str(), version, "{}", e.file);
+            assert_eq!(tls["cipher"].as_str(), cipher, "{}", e.file);
+            assert_eq!(tls["sni"].as_str(), sni, "{}", e.file);
+            assert_eq!(tls["client_max_version"].as_str(), Some(client_max), "{}", e.file);
+        }
+    }
+}
+
+#[test]
+fn every_bundled_capture_has_expectations_and_snapshot() {
+    let listed: BTreeSet<&str> = EXPECTED.iter().map(|e| e.file).collect();
+    let bless = std::env::var_os("CLEARTRACE_BLESS").is_some();
+    let mut names: Vec<String> = std::fs::read_dir(pcaps())
+        .expect("pcaps/")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng"))
+        .collect();
+    names.sort();
+    assert!(!names.is_empty());
+    for name in &names {
+        assert!(listed.contains(name.as_str()), "{name} has no entry in EXPECTED");
+        let run = common::analyze(&[&pcaps().join(name)], &["--quiet"]);
+        let got = normalised(&run);
+        let snapshot = pcaps().join("expected").join(format!("{name}.jsonl"));
+        if bless {
+            let text: String = got.iter().map(|v| format!("{v}\n")).collect();
+            std::fs::create_dir_all(snapshot.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&snapshot, text).expect("write snapshot");
+            continue;
+        }
+        let text = std::fs::read_to_string(&snapshot).unwrap_or_else(|_| panic!("{} missing", snapshot.display()));
+        let want: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("snapshot JSON")).collect();
+        assert_eq!(got, want, "{name}: output differs from {}", snapshot.display());
+    }
+}
+
+#[test]
+fn folder_argument_reads_every_capture_and_skips_other_files() {
+    let run = common::analyze(&[&pcaps()], &[]);
+    assert_eq!(run.output.status.code(), Some(0), "{}", run.stderr);
+    let files: BTreeSet<String> = run
+        .flows
+        .iter()
+        .filter_map(|f| f["pcap_filename"].as_str())
+        .filter_map(|p| Path::new(p).file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    let listed: BTreeSet<String> = EXPECTED.iter().map(|e| e.file.to_string()).collect();
+    assert_eq!(files, listed);
+    // The summary on stderr.
+    assert!(run.stderr.contains("packets/s"), "{}", run.stderr);
+    assert!(run.stderr.contains("1001"), "{}", run.stderr);
+}
+
+#[test]
+fn fail_on_sets_exit_status() {
+    let tls10 = pcaps().join("tls10.pcap");
+    let high = common::analyze(&[&tls10], &["--quiet", "--fail-on", "high"]);
+    assert_eq!(high.output.status.code(), Some(3));
+    assert_eq!(high.alerts.len(), 2, "alerts are written before the exit status");
+    let critical = common::analyze(&[&tls10], &["--quiet", "--fail-on", "critical"]);
+    assert_eq!(critical.output.status.code(), Some(0));
+    let bad = common::analyze(&[&tls10], &["--fail-on", "severe"]);
+    assert_eq!(bad.output.status.code(), Some(2), "usage error");
+}
+
+/// Offsets of the records of a little-endian µs pcap: (start, end) of each.
+fn pcap_records(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let mut at = 24;
+    let mut out = Vec::new();
+    while at + 16 <= bytes.len() {
+        let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().expect("4 bytes")) as usize;
+        out.push((at, at + 16 + caplen));
+        at += 16 + caplen;
+    }
+    out
+}
+
+#[test]
+fn truncated_capture_names_file_and_offset_and_keeps_results() {
+    let bytes = std::fs::read(pcaps().join("tls10.pcap")).expect("read");
+    let records = pcap_records(&bytes);
+    // Cut inside the last record: everything before it is a complete exchange.
+    let (start, end) = *records.last().expect("records");
+    let dir = common::tempdir();
+    let cut = dir.join("cut.pcap");
+    std::fs::write(&cut, &bytes[..(start + end) / 2]).expect("write");
+    let run = common::analyze(&[&cut], &[]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.stderr);
+    let expected = format!("{}: truncated at byte offset {start}", cut.display());
+    assert!(run.stderr.contains(&expected), "want {expected:?} in {}", run.stderr);
+    let rules: BTreeSet<u64> = run.alerts.iter().filter_map(|a| a["alert"]["signature_id"].as_u64()).collect();
+    assert_eq!(rules, BTreeSet::from([1001, 1003]), "results before the cut are kept");
+    assert_eq!(run.flows.len(), 1);
+
+    // Cut at every record boundary: never a panic, always a clean end or error.
+    for (s, _) in &records {
+        std::fs::write(&cut, &bytes[..*s]).expect("write");
+        let run = common::analyze(&[&cut], &["--quiet"]);
+        assert_eq!(run.output.status.code(), Some(0), "cut at {s}: {}", run.stderr);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn not_a_capture_is_a_clear_error() {
+    let dir = common::tempdir();
+    let junk = dir.join("notes.pcap");
+    std::fs::write(&junk, b"this is not a capture file at all").expect("write");
+    let run = common::analyze(&[&junk, &pcaps().join("tls10.pcap")], &[]);
+    assert_eq!(run.output.status.code(), Some(1));
+    assert!(run.stderr.contains("notes.pcap: not a pcap or pcapng file"), "{}", run.stderr);
+    assert_eq!(run.alerts.len(), 2, "the good file is still analysed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn signatures_check_reports_file_line_reason() {
+    let bin = env!("CARGO_BIN_EXE_cleartrace");
+    let ok = std::process::Command::new(bin)
+        .args(["signatures", "check"])
+        .arg(common::repo().join("signatures"))
+        .output()
+        .expect("run");
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let dir = common::tempdir();
+    std::fs::write(
+        dir.join("local.toml"),
+        "[[rule]]\nid = 9001\nsignature = \"x\"\ncategory = \"c\"\nseverity = \"loud\"\n",
+    )
+    .expect("write");
+    let bad = std::process::Command::new(bin).args(["signatures", "check"]).arg(&dir).output().expect("run");
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("local.toml:5:"), "{stderr}");
+    let list = std::process::Command::new(bin).args(["signatures", "list"]).output().expect("run");
+    let listing = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(listing.lines().count(), 19, "{listing}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
