@@ -33,13 +33,23 @@ impl Sink for CountingSink {
 
 fn load() -> Vec<Frame> {
     let corpus = Path::new("../shared/corpus/pcaps/bench__ndpi_all_sequential.pcap");
-    let inputs = if corpus.exists() { vec![corpus.to_path_buf()] } else { vec![PathBuf::from("pcaps")] };
+    let inputs = if corpus.exists() {
+        vec![corpus.to_path_buf()]
+    } else {
+        vec![PathBuf::from("pcaps")]
+    };
     let mut frames = Vec::new();
     for file in capture_files(&inputs).unwrap_or_default() {
-        let Ok(mut capture) = CaptureFile::open(&file) else { continue };
+        let Ok(mut capture) = CaptureFile::open(&file) else {
+            continue;
+        };
         // A corrupt tail only ends this file early; the frames before it are benched.
         let _ = capture.read_packets(|p| {
-            frames.push(Frame { ts: p.ts, linktype: p.linktype, data: p.data.to_vec() })
+            frames.push(Frame {
+                ts: p.ts,
+                linktype: p.linktype,
+                data: p.data.to_vec(),
+            })
         });
     }
     frames
@@ -54,10 +64,16 @@ fn packet_path(c: &mut Criterion) {
     group.bench_function(format!("{} packets", frames.len()), |b| {
         b.iter(|| {
             let config = Config::default();
-            let mut engine = Engine::new(&config, Policy::new(RuleSet::builtin(), TlsVersion::Tls12));
+            let mut engine =
+                Engine::new(&config, Policy::new(RuleSet::builtin(), TlsVersion::Tls12));
             let mut sink = CountingSink::default();
             for f in &frames {
-                let packet = Packet { ts: f.ts, linktype: f.linktype, data: &f.data, wire_len: f.data.len() as u32 };
+                let packet = Packet {
+                    ts: f.ts,
+                    linktype: f.linktype,
+                    data: &f.data,
+                    wire_len: f.data.len() as u32,
+                };
                 engine.process(&packet, &mut sink);
             }
             engine.finish(&mut sink);

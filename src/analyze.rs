@@ -20,7 +20,10 @@ const CAPTURE_MAGICS: [[u8; 4]; 5] = [
 
 fn is_capture(path: &Path) -> bool {
     let mut magic = [0u8; 4];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && CAPTURE_MAGICS.contains(&magic)
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && CAPTURE_MAGICS.contains(&magic)
 }
 
 /// The files to read: plain arguments as given, folders walked in name order keeping
@@ -71,7 +74,11 @@ pub fn analyze_files(
 ) -> AnalyzeOutcome {
     let started = Instant::now();
     let mut errors = Vec::new();
-    let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
     let mut done = 0u64;
     for path in files {
         let mut capture = match CaptureFile::open(path) {

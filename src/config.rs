@@ -17,7 +17,11 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     #[error("{path}:{line}: {reason}")]
-    Invalid { path: String, line: usize, reason: String },
+    Invalid {
+        path: String,
+        line: usize,
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -81,12 +85,21 @@ impl Config {
     pub fn parse(name: &str, text: &str) -> Result<Self, ConfigError> {
         let invalid = |offset: usize, reason: String| ConfigError::Invalid {
             path: name.to_string(),
-            line: text.get(..offset).map_or(1, |t| t.matches('\n').count() + 1),
+            line: text
+                .get(..offset)
+                .map_or(1, |t| t.matches('\n').count() + 1),
             reason,
         };
-        let config: Config = toml::from_str(text).map_err(|e| invalid(e.span().map_or(0, |s| s.start), e.message().to_string()))?;
+        let config: Config = toml::from_str(text)
+            .map_err(|e| invalid(e.span().map_or(0, |s| s.start), e.message().to_string()))?;
         if config.min_tls().is_none() {
-            return Err(invalid(0, format!("min_tls_version {:?}: use 1.0, 1.1, 1.2 or 1.3", config.min_tls_version)));
+            return Err(invalid(
+                0,
+                format!(
+                    "min_tls_version {:?}: use 1.0, 1.1, 1.2 or 1.3",
+                    config.min_tls_version
+                ),
+            ));
         }
         Ok(config)
     }
@@ -134,14 +147,20 @@ mod tests {
 
     #[test]
     fn parses_overrides_and_rejects_unknown_keys() {
-        let c = Config::parse("c.toml", "min_tls_version = \"1.3\"\n[flow]\nmax_flows = 10\n[rules.1001]\nseverity = \"low\"\n").unwrap();
+        let c = Config::parse(
+            "c.toml",
+            "min_tls_version = \"1.3\"\n[flow]\nmax_flows = 10\n[rules.1001]\nseverity = \"low\"\n",
+        )
+        .unwrap();
         assert_eq!(c.min_tls(), Some(TlsVersion::Tls13));
         assert_eq!(c.flow.max_flows, 10);
         let mut rules = RuleSet::builtin();
         c.apply_to(&mut rules).unwrap();
         assert_eq!(rules.get(1001).map(|r| r.severity), Some(Severity::Low));
 
-        let err = Config::parse("c.toml", "\nmax_flowz = 3\n").unwrap_err().to_string();
+        let err = Config::parse("c.toml", "\nmax_flowz = 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("c.toml:2:"), "{err}");
         assert!(Config::parse("c.toml", "min_tls_version = \"9\"").is_err());
     }

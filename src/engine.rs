@@ -8,7 +8,9 @@ use std::sync::Arc;
 use crate::capture::Packet;
 use crate::config::Config;
 use crate::decode::{self, DecodeError, DefragLimits, Ipv4Defragmenter, Network, Transport};
-use crate::flow::{Direction, EndReason, FirstPacket, Flow, FlowKey, FlowTable, ReassemblyLimits, StreamChunk, L4};
+use crate::flow::{
+    Direction, EndReason, FirstPacket, Flow, FlowKey, FlowTable, ReassemblyLimits, StreamChunk, L4,
+};
 use crate::output::{AlertEvent, FlowEvent, Sink, TlsSummary};
 use crate::policy::{Finding, Policy};
 use crate::protocols::tls::TlsFact;
@@ -59,7 +61,11 @@ impl FlowState {
     }
 
     fn add_finding(&mut self, ts: Timestamp, finding: Finding) {
-        match self.alerts.iter_mut().find(|a| a.rule_id == finding.rule_id) {
+        match self
+            .alerts
+            .iter_mut()
+            .find(|a| a.rule_id == finding.rule_id)
+        {
             Some(alert) => {
                 alert.count += 1;
                 for kind in finding.kinds {
@@ -67,7 +73,9 @@ impl FlowState {
                         alert.kinds.push(kind);
                     }
                 }
-                if alert.evidence.len() < MAX_EVIDENCE && !alert.evidence.contains(&finding.evidence) {
+                if alert.evidence.len() < MAX_EVIDENCE
+                    && !alert.evidence.contains(&finding.evidence)
+                {
                     alert.evidence.push(finding.evidence);
                 }
             }
@@ -239,7 +247,14 @@ impl Engine {
         reassembly: ReassemblyLimits,
         gaps: &'s mut u64,
     ) -> Finisher<'s> {
-        Finisher { policy, facts, findings, sink, reassembly, gaps }
+        Finisher {
+            policy,
+            facts,
+            findings,
+            sink,
+            reassembly,
+            gaps,
+        }
     }
 
     pub fn process(&mut self, packet: &Packet<'_>, sink: &mut dyn Sink) {
@@ -299,20 +314,19 @@ impl Engine {
             &mut self.tcp_gaps,
         );
         if first.syn && !first.ack {
-            self.flows.end_if_closed(&key, &mut |old, reason| finisher.end(old, reason));
+            self.flows
+                .end_if_closed(&key, &mut |old, reason| finisher.end(old, reason));
         }
         let file = &self.current_file;
         let flow = self.flows.get_or_create(
             key,
             ts,
             first,
-            |client, server| {
-                FlowState {
-                    app: AppLayer::new(l4, server.1, client.1),
-                    tls: None,
-                    alerts: Vec::new(),
-                    pcap_filename: Arc::clone(file),
-                }
+            |client, server| FlowState {
+                app: AppLayer::new(l4, server.1, client.1),
+                tls: None,
+                alerts: Vec::new(),
+                pcap_filename: Arc::clone(file),
             },
             &mut |old, reason| finisher.end(old, reason),
         );
@@ -330,7 +344,9 @@ impl Engine {
                 if !payload.is_empty() && flow.state.app.wants_payload() {
                     let FlowState { app, .. } = &mut flow.state;
                     let facts = &mut *finisher.facts;
-                    stream.on_segment(seg.seq, payload, &finisher.reassembly, &mut |chunk| deliver(app, dir, chunk, facts));
+                    stream.on_segment(seg.seq, payload, &finisher.reassembly, &mut |chunk| {
+                        deliver(app, dir, chunk, facts)
+                    });
                 }
             }
             None => {
@@ -358,7 +374,8 @@ impl Engine {
             self.reassembly,
             &mut self.tcp_gaps,
         );
-        self.flows.expire(now, &mut |flow, reason| finisher.end(flow, reason));
+        self.flows
+            .expire(now, &mut |flow, reason| finisher.end(flow, reason));
         if now >= self.next_active_sweep {
             self.next_active_sweep = Timestamp(now.0.saturating_add(ACTIVE_SWEEP_INTERVAL));
             self.defrag.expire(now);
@@ -381,6 +398,7 @@ impl Engine {
             self.reassembly,
             &mut self.tcp_gaps,
         );
-        self.flows.drain(&mut |flow, reason| finisher.end(flow, reason));
+        self.flows
+            .drain(&mut |flow, reason| finisher.end(flow, reason));
     }
 }

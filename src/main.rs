@@ -21,7 +21,11 @@ use cleartrace::signatures::{RuleSet, Severity};
 const EXIT_ALERTS: u8 = 3;
 
 #[derive(Parser)]
-#[command(name = "cleartrace", version, about = "Passive compliance sensor for telephony networks")]
+#[command(
+    name = "cleartrace",
+    version,
+    about = "Passive compliance sensor for telephony networks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -100,7 +104,9 @@ fn open_output(name: &str) -> Result<Box<dyn Write>> {
     Ok(if name == "-" {
         Box::new(BufWriter::new(io::stdout()))
     } else {
-        Box::new(BufWriter::new(File::create(name).with_context(|| format!("{name}: cannot create"))?))
+        Box::new(BufWriter::new(
+            File::create(name).with_context(|| format!("{name}: cannot create"))?,
+        ))
     })
 }
 
@@ -112,14 +118,28 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     };
     let files = capture_files(&args.paths)?;
     if files.is_empty() {
-        bail!("no capture files found in {}", args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        bail!(
+            "no capture files found in {}",
+            args.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
-    let alerts = open_output(&args.alerts)?;
-    let flows = match &args.flows {
-        Some(p) => Some(open_output(&p.display().to_string())?),
-        None => None,
+    let same_stream = args
+        .flows
+        .as_ref()
+        .is_some_and(|f| f.as_os_str() == args.alerts.as_str());
+    let mut eve = if same_stream {
+        EveWriter::combined(open_output(&args.alerts)?)
+    } else {
+        let flows = match &args.flows {
+            Some(p) => Some(open_output(&p.display().to_string())?),
+            None => None,
+        };
+        EveWriter::new(Some(open_output(&args.alerts)?), flows)
     };
-    let mut eve = EveWriter::new(Some(alerts), flows);
     let mut summary = Summary::default();
     let mut engine = Engine::new(&config, Policy::new(rules, min_tls));
     let show_progress = !args.quiet && io::stderr().is_terminal();
@@ -127,7 +147,11 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         let mut tee = Tee(vec![&mut eve, &mut summary]);
         analyze_files(&files, &mut engine, &mut tee, |done, total| {
             if show_progress && total > 0 {
-                eprint!("\r{:>3}% of {:.1} MB", done * 100 / total, total as f64 / 1e6);
+                eprint!(
+                    "\r{:>3}% of {:.1} MB",
+                    done * 100 / total,
+                    total as f64 / 1e6
+                );
             }
         })
     };
@@ -170,7 +194,11 @@ fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
             let mut rules = RuleSet::builtin();
             match rules.load_dir(&dir) {
                 Ok(()) => {
-                    println!("{}: ok ({} rules in force)", dir.display(), rules.iter().count());
+                    println!(
+                        "{}: ok ({} rules in force)",
+                        dir.display(),
+                        rules.iter().count()
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
@@ -187,7 +215,14 @@ fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
             let mut out = io::stdout().lock();
             for r in rules.iter() {
                 let state = if r.enabled { "" } else { " (disabled)" };
-                writeln!(out, "{:<6} {:<9} {:<24} {}{state}", r.id, r.severity.as_str(), r.category, r.signature)?;
+                writeln!(
+                    out,
+                    "{:<6} {:<9} {:<24} {}{state}",
+                    r.id,
+                    r.severity.as_str(),
+                    r.category,
+                    r.signature
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }

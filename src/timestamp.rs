@@ -10,7 +10,10 @@ pub struct Timestamp(pub u64);
 
 impl Timestamp {
     pub const fn from_secs_nanos(secs: u64, nanos: u32) -> Self {
-        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos as u64))
+        Timestamp(
+            secs.saturating_mul(1_000_000_000)
+                .saturating_add(nanos as u64),
+        )
     }
 
     pub const fn from_secs(secs: u64) -> Self {

@@ -36,13 +36,16 @@ fn negotiated_tls_versions_match_manifest() {
     let mut disagreements = Vec::new();
     for line in manifest.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
-        let (Some(file), Some(protocols), Some(truth)) = (cols.first(), cols.get(6), cols.get(7)) else {
+        let (Some(file), Some(protocols), Some(truth)) = (cols.first(), cols.get(6), cols.get(7))
+        else {
             continue;
         };
         if file.starts_with("bench__") {
             continue;
         }
-        let Some(expected) = manifest_tls_versions(protocols, truth) else { continue };
+        let Some(expected) = manifest_tls_versions(protocols, truth) else {
+            continue;
+        };
         let run = common::analyze(&[&corpus.join("pcaps").join(file)], &["--quiet"]);
         let seen: BTreeSet<String> = run
             .flows
@@ -51,11 +54,19 @@ fn negotiated_tls_versions_match_manifest() {
             .collect();
         checked += 1;
         if seen != expected {
-            disagreements.push(format!("{file}: manifest {expected:?}, cleartrace {seen:?}"));
+            disagreements.push(format!(
+                "{file}: manifest {expected:?}, cleartrace {seen:?}"
+            ));
         }
     }
-    eprintln!("corpus TLS agreement: {} of {checked}", checked - disagreements.len());
-    assert!(checked >= 15, "only {checked} corpus captures with TLS found");
+    eprintln!(
+        "corpus TLS agreement: {} of {checked}",
+        checked - disagreements.len()
+    );
+    assert!(
+        checked >= 15,
+        "only {checked} corpus captures with TLS found"
+    );
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
 
@@ -63,15 +74,31 @@ fn negotiated_tls_versions_match_manifest() {
 /// without a panic, keep its results, and account for what it could not decode.
 #[test]
 fn whole_corpus_runs_without_panic() {
-    let Some(corpus) = common::corpus() else { return };
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
     let run = common::analyze(&[&corpus.join("pcaps")], &[]);
     let code = run.output.status.code();
-    assert!(matches!(code, Some(0) | Some(1)), "exit {code:?}\n{}", run.stderr);
+    assert!(
+        matches!(code, Some(0) | Some(1)),
+        "exit {code:?}\n{}",
+        run.stderr
+    );
     assert!(run.flows.len() > 5000, "{} flows", run.flows.len());
     assert!(run.stderr.contains("malformed_ip"), "{}", run.stderr);
     // Every flow record has the DESIGN §5 fields.
     for f in &run.flows {
-        for field in ["timestamp", "flow_id", "src_ip", "src_port", "dest_ip", "dest_port", "proto", "app_proto", "pcap_filename"] {
+        for field in [
+            "timestamp",
+            "flow_id",
+            "src_ip",
+            "src_port",
+            "dest_ip",
+            "dest_port",
+            "proto",
+            "app_proto",
+            "pcap_filename",
+        ] {
             assert!(!f[field].is_null(), "{field} missing in {f}");
         }
     }

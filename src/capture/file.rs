@@ -103,7 +103,10 @@ impl CaptureFile {
 
     /// Calls `on_packet` for every frame in file order. Stops at the first format error;
     /// every frame before it has been delivered, so callers keep what they found.
-    pub fn read_packets(&mut self, mut on_packet: impl FnMut(Packet<'_>)) -> Result<(), CaptureError> {
+    pub fn read_packets(
+        &mut self,
+        mut on_packet: impl FnMut(Packet<'_>),
+    ) -> Result<(), CaptureError> {
         let mut buffer_len = INITIAL_BUFFER;
         loop {
             let offset = self.position();
@@ -111,7 +114,8 @@ impl CaptureFile {
                 Ok((len, block)) => {
                     let packet = match &block {
                         PcapBlockOwned::LegacyHeader(header) => {
-                            self.legacy = Some((header.network.0, header.is_nanosecond_precision()));
+                            self.legacy =
+                                Some((header.network.0, header.is_nanosecond_precision()));
                             None
                         }
                         PcapBlockOwned::Legacy(frame) => {
@@ -149,13 +153,19 @@ impl CaptureFile {
                                 return Err(CaptureError::Corrupt {
                                     path: self.path.clone(),
                                     offset,
-                                    reason: format!("packet refers to undeclared interface {}", epb.if_id),
+                                    reason: format!(
+                                        "packet refers to undeclared interface {}",
+                                        epb.if_id
+                                    ),
                                 });
                             };
                             let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                            let nanos = u128::from(ticks) * 1_000_000_000 / u128::from(iface.units_per_sec);
-                            let nanos = (nanos as i128 + i128::from(iface.offset_secs) * 1_000_000_000)
-                                .clamp(0, i128::from(u64::MAX)) as u64;
+                            let nanos =
+                                u128::from(ticks) * 1_000_000_000 / u128::from(iface.units_per_sec);
+                            let nanos = (nanos as i128
+                                + i128::from(iface.offset_secs) * 1_000_000_000)
+                                .clamp(0, i128::from(u64::MAX))
+                                as u64;
                             Some(Packet {
                                 ts: Timestamp(nanos),
                                 linktype: iface.linktype,

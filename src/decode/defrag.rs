@@ -85,7 +85,12 @@ impl Ipv4Defragmenter {
     }
 
     /// Adds one fragment; returns the transport bytes once the datagram is whole.
-    pub fn insert(&mut self, ts: Timestamp, packet: &IpPacket<'_>, frag: FragmentInfo) -> Option<Vec<u8>> {
+    pub fn insert(
+        &mut self,
+        ts: Timestamp,
+        packet: &IpPacket<'_>,
+        frag: FragmentInfo,
+    ) -> Option<Vec<u8>> {
         let key = DatagramKey {
             src: packet.src,
             dst: packet.dst,
@@ -100,7 +105,12 @@ impl Ipv4Defragmenter {
         if !self.partials.contains_key(&key) && self.partials.len() >= self.limits.max_datagrams {
             self.expire(ts);
             if self.partials.len() >= self.limits.max_datagrams {
-                if let Some(oldest) = self.partials.iter().min_by_key(|(_, p)| p.first_seen).map(|(k, _)| *k) {
+                if let Some(oldest) = self
+                    .partials
+                    .iter()
+                    .min_by_key(|(_, p)| p.first_seen)
+                    .map(|(k, _)| *k)
+                {
                     self.partials.remove(&oldest);
                     self.stats.evicted += 1;
                 }
@@ -139,7 +149,8 @@ impl Ipv4Defragmenter {
     pub fn expire(&mut self, now: Timestamp) {
         let timeout = self.limits.timeout_secs.saturating_mul(1_000_000_000);
         let before = self.partials.len();
-        self.partials.retain(|_, p| now.since(p.first_seen) < timeout);
+        self.partials
+            .retain(|_, p| now.since(p.first_seen) < timeout);
         self.stats.timed_out += (before - self.partials.len()) as u64;
     }
 
@@ -169,9 +180,17 @@ mod tests {
         let a = [1u8; 16];
         let b = [2u8; 5];
         let t = Timestamp::from_secs(1);
-        let last = FragmentInfo { id: 7, offset: 16, more: false };
+        let last = FragmentInfo {
+            id: 7,
+            offset: 16,
+            more: false,
+        };
         assert!(d.insert(t, &piece(&b), last).is_none());
-        let first = FragmentInfo { id: 7, offset: 0, more: true };
+        let first = FragmentInfo {
+            id: 7,
+            offset: 0,
+            more: true,
+        };
         let whole = d.insert(t, &piece(&a), first).expect("complete");
         assert_eq!(whole.len(), 21);
         assert_eq!(&whole[16..], &b);
@@ -180,10 +199,21 @@ mod tests {
 
     #[test]
     fn bounded_and_expiring() {
-        let mut d = Ipv4Defragmenter::new(DefragLimits { max_datagrams: 4, timeout_secs: 30 });
+        let mut d = Ipv4Defragmenter::new(DefragLimits {
+            max_datagrams: 4,
+            timeout_secs: 30,
+        });
         let data = [0u8; 8];
         for id in 0..100u16 {
-            d.insert(Timestamp::from_secs(1), &piece(&data), FragmentInfo { id, offset: 0, more: true });
+            d.insert(
+                Timestamp::from_secs(1),
+                &piece(&data),
+                FragmentInfo {
+                    id,
+                    offset: 0,
+                    more: true,
+                },
+            );
         }
         assert_eq!(d.pending(), 4);
         assert_eq!(d.stats.evicted, 96);
@@ -196,8 +226,28 @@ mod tests {
         let mut d = Ipv4Defragmenter::new(DefragLimits::default());
         let data = [0u8; 9];
         let t = Timestamp::from_secs(1);
-        assert!(d.insert(t, &piece(&data), FragmentInfo { id: 1, offset: 0, more: true }).is_none());
-        assert!(d.insert(t, &piece(&data), FragmentInfo { id: 2, offset: 65_530, more: false }).is_none());
+        assert!(d
+            .insert(
+                t,
+                &piece(&data),
+                FragmentInfo {
+                    id: 1,
+                    offset: 0,
+                    more: true
+                }
+            )
+            .is_none());
+        assert!(d
+            .insert(
+                t,
+                &piece(&data),
+                FragmentInfo {
+                    id: 2,
+                    offset: 65_530,
+                    more: false
+                }
+            )
+            .is_none());
         assert_eq!(d.stats.invalid, 2);
         assert_eq!(d.pending(), 0);
     }

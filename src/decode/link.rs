@@ -39,7 +39,10 @@ pub(super) fn network_payload(linktype: i32, frame: &[u8]) -> Result<Option<&[u8
     match linktype {
         linktype::ETHERNET => {
             let ether_type = be16(frame, 12).ok_or(DecodeError::TruncatedLink)?;
-            ether_payload(ether_type, frame.get(14..).ok_or(DecodeError::TruncatedLink)?)
+            ether_payload(
+                ether_type,
+                frame.get(14..).ok_or(DecodeError::TruncatedLink)?,
+            )
         }
         // Linux cooked v1: 16-byte header, protocol at 14.
         linktype::LINUX_SLL => {
@@ -117,20 +120,39 @@ mod tests {
     #[test]
     fn ethernet_plain_vlan_and_qinq() {
         let plain = ether(ETHERTYPE_IPV4, &[], &IPV4_MIN);
-        assert_eq!(network_payload(linktype::ETHERNET, &plain), Ok(Some(&IPV4_MIN[..])));
+        assert_eq!(
+            network_payload(linktype::ETHERNET, &plain),
+            Ok(Some(&IPV4_MIN[..]))
+        );
         let vlan = ether(ETHERTYPE_IPV4, &[(ETHERTYPE_VLAN, 100)], &IPV4_MIN);
-        assert_eq!(network_payload(linktype::ETHERNET, &vlan), Ok(Some(&IPV4_MIN[..])));
-        let qinq = ether(ETHERTYPE_IPV4, &[(ETHERTYPE_QINQ, 10), (ETHERTYPE_VLAN, 20)], &IPV4_MIN);
-        assert_eq!(network_payload(linktype::ETHERNET, &qinq), Ok(Some(&IPV4_MIN[..])));
+        assert_eq!(
+            network_payload(linktype::ETHERNET, &vlan),
+            Ok(Some(&IPV4_MIN[..]))
+        );
+        let qinq = ether(
+            ETHERTYPE_IPV4,
+            &[(ETHERTYPE_QINQ, 10), (ETHERTYPE_VLAN, 20)],
+            &IPV4_MIN,
+        );
+        assert_eq!(
+            network_payload(linktype::ETHERNET, &qinq),
+            Ok(Some(&IPV4_MIN[..]))
+        );
     }
 
     #[test]
     fn ethernet_non_ip_and_truncated() {
         let arp = ether(0x0806, &[], &[0; 28]);
         assert_eq!(network_payload(linktype::ETHERNET, &arp), Ok(None));
-        assert_eq!(network_payload(linktype::ETHERNET, &[0; 13]), Err(DecodeError::TruncatedLink));
+        assert_eq!(
+            network_payload(linktype::ETHERNET, &[0; 13]),
+            Err(DecodeError::TruncatedLink)
+        );
         let cut_tag = ether(ETHERTYPE_VLAN, &[], &[0, 1]);
-        assert_eq!(network_payload(linktype::ETHERNET, &cut_tag), Err(DecodeError::TruncatedLink));
+        assert_eq!(
+            network_payload(linktype::ETHERNET, &cut_tag),
+            Err(DecodeError::TruncatedLink)
+        );
     }
 
     #[test]
@@ -145,28 +167,52 @@ mod tests {
         let mut sll = vec![0u8; 14];
         sll.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
         sll.extend_from_slice(&IPV4_MIN);
-        assert_eq!(network_payload(linktype::LINUX_SLL, &sll), Ok(Some(&IPV4_MIN[..])));
+        assert_eq!(
+            network_payload(linktype::LINUX_SLL, &sll),
+            Ok(Some(&IPV4_MIN[..]))
+        );
         let mut sll2 = ETHERTYPE_IPV4.to_be_bytes().to_vec();
         sll2.extend_from_slice(&[0u8; 18]);
         sll2.extend_from_slice(&IPV4_MIN);
-        assert_eq!(network_payload(linktype::LINUX_SLL2, &sll2), Ok(Some(&IPV4_MIN[..])));
+        assert_eq!(
+            network_payload(linktype::LINUX_SLL2, &sll2),
+            Ok(Some(&IPV4_MIN[..]))
+        );
     }
 
     #[test]
     fn bsd_loopback_both_byte_orders() {
         let mut le = AF_INET.to_le_bytes().to_vec();
         le.extend_from_slice(&IPV4_MIN);
-        assert_eq!(network_payload(linktype::NULL, &le), Ok(Some(&IPV4_MIN[..])));
+        assert_eq!(
+            network_payload(linktype::NULL, &le),
+            Ok(Some(&IPV4_MIN[..]))
+        );
         let mut be = 30u32.to_be_bytes().to_vec();
         be.extend_from_slice(&IPV4_MIN);
-        assert_eq!(network_payload(linktype::NULL, &be), Ok(Some(&IPV4_MIN[..])));
-        assert_eq!(network_payload(linktype::LOOP, &be), Ok(Some(&IPV4_MIN[..])));
-        assert_eq!(network_payload(linktype::NULL, &[2, 0]), Err(DecodeError::TruncatedLink));
+        assert_eq!(
+            network_payload(linktype::NULL, &be),
+            Ok(Some(&IPV4_MIN[..]))
+        );
+        assert_eq!(
+            network_payload(linktype::LOOP, &be),
+            Ok(Some(&IPV4_MIN[..]))
+        );
+        assert_eq!(
+            network_payload(linktype::NULL, &[2, 0]),
+            Err(DecodeError::TruncatedLink)
+        );
     }
 
     #[test]
     fn raw_and_unknown() {
-        assert_eq!(network_payload(linktype::RAW, &IPV4_MIN), Ok(Some(&IPV4_MIN[..])));
-        assert_eq!(network_payload(147, &IPV4_MIN), Err(DecodeError::UnsupportedLinktype));
+        assert_eq!(
+            network_payload(linktype::RAW, &IPV4_MIN),
+            Ok(Some(&IPV4_MIN[..]))
+        );
+        assert_eq!(
+            network_payload(147, &IPV4_MIN),
+            Err(DecodeError::UnsupportedLinktype)
+        );
     }
 }

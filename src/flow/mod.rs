@@ -62,9 +62,17 @@ pub struct FlowKey {
 impl FlowKey {
     pub fn new(l4: L4, a: Endpoint, b: Endpoint) -> Self {
         if a <= b {
-            FlowKey { low: a, high: b, l4 }
+            FlowKey {
+                low: a,
+                high: b,
+                l4,
+            }
         } else {
-            FlowKey { low: b, high: a, l4 }
+            FlowKey {
+                low: b,
+                high: a,
+                l4,
+            }
         }
     }
 }
@@ -152,7 +160,9 @@ impl<T> Flow<T> {
     fn idle_timeout(&self, limits: &FlowLimits) -> u64 {
         match self.l4 {
             L4::Udp => limits.udp_idle_timeout,
-            L4::Tcp if self.tcp.rst || (self.tcp.fin[0] && self.tcp.fin[1]) => limits.tcp_closed_timeout,
+            L4::Tcp if self.tcp.rst || (self.tcp.fin[0] && self.tcp.fin[1]) => {
+                limits.tcp_closed_timeout
+            }
             L4::Tcp => limits.tcp_idle_timeout,
         }
     }
@@ -346,32 +356,67 @@ mod tests {
     }
 
     fn first(src: Endpoint, dst: Endpoint, syn: bool, ack: bool) -> FirstPacket {
-        FirstPacket { l4: L4::Tcp, src, dst, syn, ack }
+        FirstPacket {
+            l4: L4::Tcp,
+            src,
+            dst,
+            syn,
+            ack,
+        }
     }
 
     #[test]
     fn key_is_symmetric() {
-        assert_eq!(FlowKey::new(L4::Tcp, ep(1, 1000), ep(2, 80)), FlowKey::new(L4::Tcp, ep(2, 80), ep(1, 1000)));
-        assert_ne!(FlowKey::new(L4::Tcp, ep(1, 1000), ep(2, 80)), FlowKey::new(L4::Udp, ep(1, 1000), ep(2, 80)));
+        assert_eq!(
+            FlowKey::new(L4::Tcp, ep(1, 1000), ep(2, 80)),
+            FlowKey::new(L4::Tcp, ep(2, 80), ep(1, 1000))
+        );
+        assert_ne!(
+            FlowKey::new(L4::Tcp, ep(1, 1000), ep(2, 80)),
+            FlowKey::new(L4::Udp, ep(1, 1000), ep(2, 80))
+        );
     }
 
     #[test]
     fn orientation_from_syn_synack_and_ports() {
-        assert_eq!(first(ep(1, 40000), ep(2, 443), true, false).orientation().0, ep(1, 40000));
-        assert_eq!(first(ep(2, 443), ep(1, 40000), true, true).orientation().0, ep(1, 40000));
-        assert_eq!(first(ep(2, 443), ep(1, 40000), false, true).orientation().0, ep(1, 40000));
-        assert_eq!(first(ep(1, 5060), ep(2, 5060), false, false).orientation().0, ep(1, 5060));
+        assert_eq!(
+            first(ep(1, 40000), ep(2, 443), true, false).orientation().0,
+            ep(1, 40000)
+        );
+        assert_eq!(
+            first(ep(2, 443), ep(1, 40000), true, true).orientation().0,
+            ep(1, 40000)
+        );
+        assert_eq!(
+            first(ep(2, 443), ep(1, 40000), false, true).orientation().0,
+            ep(1, 40000)
+        );
+        assert_eq!(
+            first(ep(1, 5060), ep(2, 5060), false, false)
+                .orientation()
+                .0,
+            ep(1, 5060)
+        );
     }
 
     #[test]
     fn bounded_with_lru_eviction() {
-        let limits = FlowLimits { max_flows: 3, ..FlowLimits::default() };
+        let limits = FlowLimits {
+            max_flows: 3,
+            ..FlowLimits::default()
+        };
         let mut table: FlowTable<()> = FlowTable::new(limits);
         let mut ended = Vec::new();
         for port in 0..10u16 {
             let f = first(ep(1, 2000 + port), ep(2, 80), true, false);
             let key = FlowKey::new(L4::Tcp, f.src, f.dst);
-            table.get_or_create(key, Timestamp::from_secs(port as u64), f, |_, _| (), &mut |fl, r| ended.push((fl.id, r)));
+            table.get_or_create(
+                key,
+                Timestamp::from_secs(port as u64),
+                f,
+                |_, _| (),
+                &mut |fl, r| ended.push((fl.id, r)),
+            );
         }
         assert_eq!(table.len(), 3);
         assert_eq!(table.stats.evicted, 7);

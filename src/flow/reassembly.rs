@@ -95,7 +95,10 @@ impl StreamReassembler {
 
     fn earliest_pending(&self) -> Option<u32> {
         let next = self.next_seq?;
-        self.pending.iter().map(|(s, _)| *s).min_by_key(|s| distance(next, *s))
+        self.pending
+            .iter()
+            .map(|(s, _)| *s)
+            .min_by_key(|s| distance(next, *s))
     }
 
     fn skip_to_earliest(&mut self, candidate: u32, deliver: &mut dyn FnMut(StreamChunk<'_>)) {
@@ -130,7 +133,11 @@ impl StreamReassembler {
     /// Delivers buffered segments that have become in order.
     fn drain(&mut self, deliver: &mut dyn FnMut(StreamChunk<'_>)) {
         while let Some(next) = self.next_seq {
-            let Some(i) = self.pending.iter().position(|(s, _)| distance(next, *s) <= 0) else {
+            let Some(i) = self
+                .pending
+                .iter()
+                .position(|(s, _)| distance(next, *s) <= 0)
+            else {
                 break;
             };
             let (seq, data) = self.pending.swap_remove(i);
@@ -163,7 +170,12 @@ mod tests {
     #[test]
     fn in_order_retransmit_overlap() {
         let (out, gaps) = run(
-            &[(1000, b"abc"), (1000, b"abc"), (1002, b"cdef"), (1006, b"g")],
+            &[
+                (1000, b"abc"),
+                (1000, b"abc"),
+                (1002, b"cdef"),
+                (1006, b"g"),
+            ],
             ReassemblyLimits::default(),
         );
         assert_eq!(out, b"abcdefg");
@@ -172,7 +184,10 @@ mod tests {
 
     #[test]
     fn out_of_order_is_reordered() {
-        let (out, gaps) = run(&[(1003, b"def"), (1000, b"abc")], ReassemblyLimits::default());
+        let (out, gaps) = run(
+            &[(1003, b"def"), (1000, b"abc")],
+            ReassemblyLimits::default(),
+        );
         assert_eq!(out, b"abcdef");
         assert!(gaps.is_empty());
     }

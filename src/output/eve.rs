@@ -112,6 +112,9 @@ struct AlertJson<'a> {
 pub struct EveWriter {
     alerts: Option<Box<dyn Write>>,
     flows: Option<Box<dyn Write>>,
+    /// Flow records go to the alerts stream (both asked for the same file or stdout):
+    /// one writer, so lines never interleave mid-way.
+    flows_with_alerts: bool,
     error: Option<io::Error>,
 }
 
@@ -120,16 +123,31 @@ impl EveWriter {
         EveWriter {
             alerts,
             flows,
+            flows_with_alerts: false,
             error: None,
         }
     }
 
-    fn write_line(out: &mut Option<Box<dyn Write>>, error: &mut Option<io::Error>, value: &impl Serialize) {
+    /// Alerts and flow records in one stream.
+    pub fn combined(out: Box<dyn Write>) -> Self {
+        EveWriter {
+            flows_with_alerts: true,
+            ..Self::new(Some(out), None)
+        }
+    }
+
+    fn write_line(
+        out: &mut Option<Box<dyn Write>>,
+        error: &mut Option<io::Error>,
+        value: &impl Serialize,
+    ) {
         let Some(w) = out.as_mut() else { return };
         if error.is_some() {
             return;
         }
-        let result = serde_json::to_writer(&mut *w, value).map_err(io::Error::from).and_then(|()| w.write_all(b"\n"));
+        let result = serde_json::to_writer(&mut *w, value)
+            .map_err(io::Error::from)
+            .and_then(|()| w.write_all(b"\n"));
         if let Err(e) = result {
             *error = Some(e);
         }
@@ -140,7 +158,10 @@ impl EveWriter {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        for w in [self.alerts.as_mut(), self.flows.as_mut()].into_iter().flatten() {
+        for w in [self.alerts.as_mut(), self.flows.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             w.flush()?;
         }
         Ok(())
@@ -180,14 +201,18 @@ impl Sink for EveWriter {
                     severity_name: rule.severity.as_str(),
                 },
                 count: alert.count,
-                evidence: if personal_data.is_some() { &[] } else { &alert.evidence },
+                evidence: if personal_data.is_some() {
+                    &[]
+                } else {
+                    &alert.evidence
+                },
                 personal_data,
                 tls: event.tls.map(TlsJson::from),
                 compliance: Compliance { gdpr: &rule.gdpr },
             };
             Self::write_line(&mut self.alerts, &mut self.error, &json);
         }
-        if self.flows.is_some() {
+        if self.flows.is_some() || self.flows_with_alerts {
             let json = FlowJson {
                 common: common(event.end, "flow"),
                 flow: FlowCounters {
@@ -203,7 +228,12 @@ impl Sink for EveWriter {
                 encrypted: event.encrypted,
                 tls: event.tls.map(TlsJson::from),
             };
-            Self::write_line(&mut self.flows, &mut self.error, &json);
+            let out = if self.flows_with_alerts {
+                &mut self.alerts
+            } else {
+                &mut self.flows
+            };
+            Self::write_line(out, &mut self.error, &json);
         }
     }
 }

@@ -34,13 +34,19 @@ pub struct Summary {
 impl Sink for Summary {
     fn flow_ended(&mut self, event: &FlowEvent<'_>) {
         for alert in event.alerts {
-            let entry = self.alerts_by_rule.entry(alert.rule.id).or_insert_with(|| RuleCount {
-                signature: alert.rule.signature.clone(),
-                severity: alert.rule.severity,
-                alerts: 0,
-            });
+            let entry = self
+                .alerts_by_rule
+                .entry(alert.rule.id)
+                .or_insert_with(|| RuleCount {
+                    signature: alert.rule.signature.clone(),
+                    severity: alert.rule.severity,
+                    alerts: 0,
+                });
             entry.alerts += 1;
-            self.worst = Some(self.worst.map_or(alert.rule.severity, |w| w.min(alert.rule.severity)));
+            self.worst = Some(
+                self.worst
+                    .map_or(alert.rule.severity, |w| w.min(alert.rule.severity)),
+            );
         }
         // An interim record is not a new flow.
         let bytes = event.bytes[0] + event.bytes[1];
@@ -93,22 +99,48 @@ impl Summary {
             throughput.packets_per_sec(),
             throughput.bits_per_sec() / 1e6
         );
-        let share = if total > 0 { 100.0 * encrypted as f64 / total as f64 } else { 0.0 };
+        let share = if total > 0 {
+            100.0 * encrypted as f64 / total as f64
+        } else {
+            0.0
+        };
         let _ = writeln!(out, "flows: {total}, encrypted {encrypted} ({share:.0}%)");
-        let _ = writeln!(out, "  {:<10} {:>8} {:>10} {:>12}", "app_proto", "flows", "encrypted", "bytes");
+        let _ = writeln!(
+            out,
+            "  {:<10} {:>8} {:>10} {:>12}",
+            "app_proto", "flows", "encrypted", "bytes"
+        );
         for (name, p) in &self.by_proto {
-            let _ = writeln!(out, "  {:<10} {:>8} {:>10} {:>12}", name, p.flows, p.encrypted, p.bytes);
+            let _ = writeln!(
+                out,
+                "  {:<10} {:>8} {:>10} {:>12}",
+                name, p.flows, p.encrypted, p.bytes
+            );
         }
         if !self.tls_versions.is_empty() {
-            let versions: Vec<String> = self.tls_versions.iter().map(|(v, n)| format!("{v}: {n}")).collect();
+            let versions: Vec<String> = self
+                .tls_versions
+                .iter()
+                .map(|(v, n)| format!("{v}: {n}"))
+                .collect();
             let _ = writeln!(out, "tls versions: {}", versions.join(", "));
         }
         let alerts: u64 = self.alerts_by_rule.values().map(|r| r.alerts).sum();
         let _ = writeln!(out, "alerts: {alerts}");
         for (id, r) in &self.alerts_by_rule {
-            let _ = writeln!(out, "  {id:<6} {:<9} {:>6}  {}", r.severity.as_str(), r.alerts, r.signature);
+            let _ = writeln!(
+                out,
+                "  {id:<6} {:<9} {:>6}  {}",
+                r.severity.as_str(),
+                r.alerts,
+                r.signature
+            );
         }
-        let notes: Vec<String> = extra.iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{k}: {n}")).collect();
+        let notes: Vec<String> = extra
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
         if !notes.is_empty() {
             let _ = writeln!(out, "{}", notes.join(", "));
         }

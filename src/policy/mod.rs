@@ -36,9 +36,19 @@ impl Policy {
         &self.rules
     }
 
-    fn push(&self, out: &mut Vec<Finding>, rule_id: u32, kinds: &'static [&'static str], evidence: String) {
+    fn push(
+        &self,
+        out: &mut Vec<Finding>,
+        rule_id: u32,
+        kinds: &'static [&'static str],
+        evidence: String,
+    ) {
         if self.rules.get(rule_id).is_some_and(|r| r.enabled) {
-            out.push(Finding { rule_id, kinds, evidence });
+            out.push(Finding {
+                rule_id,
+                kinds,
+                evidence,
+            });
         }
     }
 
@@ -46,15 +56,30 @@ impl Policy {
         match fact {
             Fact::Tls(TlsFact::ClientHello { max_version, .. }) => {
                 if max_version.rank() < self.min_tls.rank() {
-                    self.push(out, RULE_CLIENT_BELOW_MIN, &[], format!("client offers at most {}", max_version.as_str()));
+                    self.push(
+                        out,
+                        RULE_CLIENT_BELOW_MIN,
+                        &[],
+                        format!("client offers at most {}", max_version.as_str()),
+                    );
                 }
             }
             Fact::Tls(TlsFact::ServerHello { version, cipher }) => {
                 if version.rank() < self.min_tls.rank() {
-                    self.push(out, RULE_TLS_BELOW_MIN, &[], format!("negotiated {}", version.as_str()));
+                    self.push(
+                        out,
+                        RULE_TLS_BELOW_MIN,
+                        &[],
+                        format!("negotiated {}", version.as_str()),
+                    );
                 }
                 if let Some(weakness) = cipher.weakness() {
-                    self.push(out, RULE_WEAK_CIPHER, &[], format!("cipher {} ({})", cipher.name(), weakness.as_str()));
+                    self.push(
+                        out,
+                        RULE_WEAK_CIPHER,
+                        &[],
+                        format!("cipher {} ({})", cipher.name(), weakness.as_str()),
+                    );
                 }
             }
             Fact::Http(HttpFact::Credentials(creds)) => {
@@ -65,7 +90,11 @@ impl Policy {
                     _ => mask::secret("token", creds.secret_len),
                 };
                 let evidence = match user {
-                    Some(user) => format!("{}: {} user {user}, {secret}", creds.header, creds.scheme.as_str()),
+                    Some(user) => format!(
+                        "{}: {} user {user}, {secret}",
+                        creds.header,
+                        creds.scheme.as_str()
+                    ),
                     None => format!("{}: {}, {secret}", creds.header, creds.scheme.as_str()),
                 };
                 self.push(out, RULE_CLEARTEXT_CREDENTIALS, &["credentials"], evidence);
@@ -89,12 +118,23 @@ mod tests {
     #[test]
     fn tls_rules_follow_minimum() {
         let p = Policy::new(RuleSet::builtin(), TlsVersion::Tls12);
-        let sh = |version| Fact::Tls(TlsFact::ServerHello { version, cipher: Cipher::Tls(0x003b) });
-        let ids: Vec<u32> = eval(&p, sh(TlsVersion::Tls10)).iter().map(|f| f.rule_id).collect();
+        let sh = |version| {
+            Fact::Tls(TlsFact::ServerHello {
+                version,
+                cipher: Cipher::Tls(0x003b),
+            })
+        };
+        let ids: Vec<u32> = eval(&p, sh(TlsVersion::Tls10))
+            .iter()
+            .map(|f| f.rule_id)
+            .collect();
         assert_eq!(ids, vec![1001, 1002]);
         assert_eq!(eval(&p, sh(TlsVersion::Dtls12)).len(), 1);
         let strict = Policy::new(RuleSet::builtin(), TlsVersion::Tls13);
-        let ch = Fact::Tls(TlsFact::ClientHello { max_version: TlsVersion::Tls12, sni: None });
+        let ch = Fact::Tls(TlsFact::ClientHello {
+            max_version: TlsVersion::Tls12,
+            sni: None,
+        });
         assert_eq!(eval(&strict, ch.clone())[0].rule_id, 1003);
         assert!(eval(&p, ch).is_empty());
     }
@@ -109,7 +149,10 @@ mod tests {
         }));
         let p = Policy::new(RuleSet::builtin(), TlsVersion::Tls12);
         let found = eval(&p, fact.clone());
-        assert_eq!(found[0].evidence, "Authorization: Basic user a***, password present (7 chars)");
+        assert_eq!(
+            found[0].evidence,
+            "Authorization: Basic user a***, password present (7 chars)"
+        );
         let mut rules = RuleSet::builtin();
         if let Some(r) = rules.get_mut(6001) {
             r.enabled = false;

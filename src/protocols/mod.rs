@@ -64,7 +64,9 @@ const DETECTORS: &[Detector] = &[
     Detector {
         app_proto: AppProto::Tls,
         l4: L4::Tcp,
-        ports: &[443, 465, 636, 802, 853, 990, 993, 995, 3269, 5061, 6514, 8443, 8883, 12622],
+        ports: &[
+            443, 465, 636, 802, 853, 990, 993, 995, 3269, 5061, 6514, 8443, 8883, 12622,
+        ],
         probe: tls::probe_tls,
         start: || Dissector::Tls(tls::TlsDissector::stream()),
     },
@@ -199,7 +201,11 @@ impl AppLayer {
                 dissector.on_data(dir, data, facts);
             }
             State::Failed => {}
-            State::Detecting { chunks, bytes, held } => {
+            State::Detecting {
+                chunks,
+                bytes,
+                held,
+            } => {
                 *chunks += 1;
                 *bytes += data.len();
                 let held_dir = &mut held[dir.index()];
@@ -243,7 +249,10 @@ enum Detection {
 fn detect(l4: L4, (server_port, client_port): (u16, u16), data: &[u8]) -> Detection {
     let hinted = |d: &&Detector| d.ports.contains(&server_port) || d.ports.contains(&client_port);
     let candidates = DETECTORS.iter().filter(|d| d.l4 == l4);
-    let ordered = candidates.clone().filter(hinted).chain(candidates.filter(|d| !hinted(d)));
+    let ordered = candidates
+        .clone()
+        .filter(hinted)
+        .chain(candidates.filter(|d| !hinted(d)));
     let mut need_more = false;
     for detector in ordered {
         match (detector.probe)(data) {
@@ -269,12 +278,20 @@ mod tests {
         let mut facts = Vec::new();
         app.on_data(Direction::ToServer, b"GE", &mut facts);
         assert_eq!(app.app_proto(), AppProto::Failed);
-        app.on_data(Direction::ToServer, b"T / HTTP/1.1\r\nAuthorization: Basic dTpw\r\n\r\n", &mut facts);
+        app.on_data(
+            Direction::ToServer,
+            b"T / HTTP/1.1\r\nAuthorization: Basic dTpw\r\n\r\n",
+            &mut facts,
+        );
         assert_eq!(app.app_proto(), AppProto::Http);
         assert_eq!(facts.len(), 1);
 
         let mut tls_on_80 = AppLayer::new(L4::Tcp, 80, 40000);
-        tls_on_80.on_data(Direction::ToServer, &[22, 3, 1, 0, 4, 1, 0, 0, 0], &mut facts);
+        tls_on_80.on_data(
+            Direction::ToServer,
+            &[22, 3, 1, 0, 4, 1, 0, 0, 0],
+            &mut facts,
+        );
         assert_eq!(tls_on_80.app_proto(), AppProto::Tls);
     }
 

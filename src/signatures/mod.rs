@@ -59,7 +59,9 @@ impl std::str::FromStr for Severity {
             "medium" => Ok(Severity::Medium),
             "low" => Ok(Severity::Low),
             "info" => Ok(Severity::Info),
-            _ => Err(format!("unknown severity {s:?} (critical, high, medium, low, info)")),
+            _ => Err(format!(
+                "unknown severity {s:?} (critical, high, medium, low, info)"
+            )),
         }
     }
 }
@@ -136,7 +138,9 @@ pub struct RuleSet {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset.min(text.len())).map_or(1, |t| t.lines().count().max(1) + usize::from(t.ends_with('\n')))
+    text.get(..offset.min(text.len())).map_or(1, |t| {
+        t.lines().count().max(1) + usize::from(t.ends_with('\n'))
+    })
 }
 
 /// Parses and checks one rule file; either all its rules or its problems.
@@ -157,10 +161,20 @@ fn parse_rules(file: &Path, text: &str) -> Result<Vec<Rule>, Vec<SignatureProble
         let at = spanned.span().start;
         let def = spanned.into_inner();
         if let Some(first) = seen.insert(def.id, at) {
-            problems.push(problem(at, format!("rule id {} defined twice (first at line {})", def.id, line_of(text, first))));
+            problems.push(problem(
+                at,
+                format!(
+                    "rule id {} defined twice (first at line {})",
+                    def.id,
+                    line_of(text, first)
+                ),
+            ));
         }
         if def.signature.trim().is_empty() {
-            problems.push(problem(at, format!("rule {}: empty signature text", def.id)));
+            problems.push(problem(
+                at,
+                format!("rule {}: empty signature text", def.id),
+            ));
         }
         if def.category.trim().is_empty() {
             problems.push(problem(at, format!("rule {}: empty category", def.id)));
@@ -205,11 +219,12 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, SignatureProblem> {
 impl RuleSet {
     /// The rules compiled into the binary.
     pub fn builtin() -> Self {
-        let rules = parse_rules(Path::new(BUILTIN_NAME), BUILTIN_RULES).unwrap_or_else(|problems| {
-            // The file is part of the build and checked by the test suite; this only
-            // triggers for a broken checkout.
-            panic!("built-in rules invalid: {problems:?}")
-        });
+        let rules =
+            parse_rules(Path::new(BUILTIN_NAME), BUILTIN_RULES).unwrap_or_else(|problems| {
+                // The file is part of the build and checked by the test suite; this only
+                // triggers for a broken checkout.
+                panic!("built-in rules invalid: {problems:?}")
+            });
         RuleSet {
             rules: rules.into_iter().map(|r| (r.id, r)).collect(),
         }
@@ -275,9 +290,15 @@ mod tests {
         let ids: Vec<u32> = rules.iter().map(|r| r.id).collect();
         assert_eq!(
             ids,
-            vec![1001, 1002, 1003, 2001, 2002, 2003, 2004, 2005, 3001, 3002, 4001, 4002, 4003, 5001, 5002, 6001, 6002, 6003, 7001]
+            vec![
+                1001, 1002, 1003, 2001, 2002, 2003, 2004, 2005, 3001, 3002, 4001, 4002, 4003, 5001,
+                5002, 6001, 6002, 6003, 7001
+            ]
         );
-        assert_eq!(rules.get(2003).map(|r| r.severity), Some(Severity::Critical));
+        assert_eq!(
+            rules.get(2003).map(|r| r.severity),
+            Some(Severity::Critical)
+        );
     }
 
     #[test]
@@ -288,9 +309,14 @@ mod tests {
         assert_eq!(problems[0].line, 7);
         assert!(problems[0].reason.contains("defined twice"));
 
-        let bad = "[[rule]]\nid = 9002\nsignature = \"a\"\ncategory = \"c\"\nseverity = \"severe\"\n";
+        let bad =
+            "[[rule]]\nid = 9002\nsignature = \"a\"\ncategory = \"c\"\nseverity = \"severe\"\n";
         let problems = parse_rules(Path::new("y.toml"), bad).unwrap_err();
         assert_eq!(problems[0].line, 5);
-        assert!(problems[0].reason.contains("unknown variant"), "{}", problems[0].reason);
+        assert!(
+            problems[0].reason.contains("unknown variant"),
+            "{}",
+            problems[0].reason
+        );
     }
 }

@@ -15,8 +15,19 @@ const MAX_USER: usize = 256;
 
 /// RFC 9110 §9 methods plus the WebDAV ones seen on provisioning servers.
 const METHODS: [&[u8]; 13] = [
-    b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ",
-    b"PROPFIND ", b"PROPPATCH ", b"MKCOL ", b"REPORT ",
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"HEAD ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
+    b"PROPFIND ",
+    b"PROPPATCH ",
+    b"MKCOL ",
+    b"REPORT ",
 ];
 
 pub fn probe_http(data: &[u8]) -> Probe {
@@ -104,7 +115,9 @@ fn credentials(header: &'static str, value: &[u8]) -> Option<HttpCredentials> {
         let param = |name: &str| {
             rest.split(',').find_map(|p| {
                 let (k, v) = p.split_once('=')?;
-                k.trim().eq_ignore_ascii_case(name).then(|| v.trim().trim_matches('"').to_string())
+                k.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().trim_matches('"').to_string())
             })
         };
         HttpCredentials {
@@ -166,7 +179,11 @@ impl HttpDissector {
                     let skip = usize::try_from(left).unwrap_or(usize::MAX).min(data.len());
                     data = &data[skip..];
                     let left = left - skip as u64;
-                    self.state = if left == 0 { RequestState::Head } else { RequestState::Body(left) };
+                    self.state = if left == 0 {
+                        RequestState::Head
+                    } else {
+                        RequestState::Body(left)
+                    };
                 }
                 RequestState::Head => {
                     let before = self.head.len();
@@ -207,15 +224,25 @@ impl HttpDissector {
         for header in request.headers.iter() {
             let name = header.name;
             if name.eq_ignore_ascii_case("authorization") {
-                facts.extend(credentials("Authorization", header.value).map(|c| Fact::Http(HttpFact::Credentials(c))));
+                facts.extend(
+                    credentials("Authorization", header.value)
+                        .map(|c| Fact::Http(HttpFact::Credentials(c))),
+                );
             } else if name.eq_ignore_ascii_case("proxy-authorization") {
                 facts.extend(
-                    credentials("Proxy-Authorization", header.value).map(|c| Fact::Http(HttpFact::Credentials(c))),
+                    credentials("Proxy-Authorization", header.value)
+                        .map(|c| Fact::Http(HttpFact::Credentials(c))),
                 );
             } else if name.eq_ignore_ascii_case("content-length") {
-                body = std::str::from_utf8(header.value).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+                body = std::str::from_utf8(header.value)
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = header.value.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked"));
+                chunked = header
+                    .value
+                    .windows(7)
+                    .any(|w| w.eq_ignore_ascii_case(b"chunked"));
             }
         }
         self.state = if chunked {
@@ -270,8 +297,16 @@ mod tests {
         assert_eq!(creds[0].scheme, AuthScheme::Digest);
         assert_eq!(creds[0].user.as_deref(), Some("bob"));
         assert_eq!(creds[0].secret_len, 32);
-        assert!(creds_of(&[b"GET / HTTP/1.1\r\nAuthorization: Basic !!!\r\n\r\n"])[0].user.is_none());
-        assert!(creds_of(&[b"\x00\x01garbage\r\n\r\n", b"GET / HTTP/1.1\r\nAuthorization: Basic dTpwdw==\r\n\r\n"]).is_empty());
+        assert!(
+            creds_of(&[b"GET / HTTP/1.1\r\nAuthorization: Basic !!!\r\n\r\n"])[0]
+                .user
+                .is_none()
+        );
+        assert!(creds_of(&[
+            b"\x00\x01garbage\r\n\r\n",
+            b"GET / HTTP/1.1\r\nAuthorization: Basic dTpwdw==\r\n\r\n"
+        ])
+        .is_empty());
     }
 
     #[test]

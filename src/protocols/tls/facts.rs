@@ -68,8 +68,15 @@ impl TlsVersion {
 
     /// Parses the configuration form: `1.2`, `TLS 1.2`, `tls1.2`, `SSLv3`.
     pub fn parse_config(s: &str) -> Option<Self> {
-        let norm: String = s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
-        let norm = norm.strip_prefix("tls").unwrap_or(&norm).trim_start_matches('v');
+        let norm: String = s
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let norm = norm
+            .strip_prefix("tls")
+            .unwrap_or(&norm)
+            .trim_start_matches('v');
         match norm {
             "1.0" | "1" => Some(TlsVersion::Tls10),
             "1.1" => Some(TlsVersion::Tls11),
@@ -117,12 +124,32 @@ impl CipherWeakness {
 /// SSLv2 cipher kinds (SSL 2.0 draft, appendix C); every one uses an MD5 MAC.
 const SSL2_CIPHERS: [(u32, &str, CipherWeakness); 7] = [
     (0x010080, "SSL_CK_RC4_128_WITH_MD5", CipherWeakness::Rc4),
-    (0x020080, "SSL_CK_RC4_128_EXPORT40_WITH_MD5", CipherWeakness::Export),
-    (0x030080, "SSL_CK_RC2_128_CBC_WITH_MD5", CipherWeakness::Md5Mac),
-    (0x040080, "SSL_CK_RC2_128_CBC_EXPORT40_WITH_MD5", CipherWeakness::Export),
-    (0x050080, "SSL_CK_IDEA_128_CBC_WITH_MD5", CipherWeakness::Md5Mac),
+    (
+        0x020080,
+        "SSL_CK_RC4_128_EXPORT40_WITH_MD5",
+        CipherWeakness::Export,
+    ),
+    (
+        0x030080,
+        "SSL_CK_RC2_128_CBC_WITH_MD5",
+        CipherWeakness::Md5Mac,
+    ),
+    (
+        0x040080,
+        "SSL_CK_RC2_128_CBC_EXPORT40_WITH_MD5",
+        CipherWeakness::Export,
+    ),
+    (
+        0x050080,
+        "SSL_CK_IDEA_128_CBC_WITH_MD5",
+        CipherWeakness::Md5Mac,
+    ),
     (0x060040, "SSL_CK_DES_64_CBC_WITH_MD5", CipherWeakness::Des),
-    (0x0700c0, "SSL_CK_DES_192_EDE3_CBC_WITH_MD5", CipherWeakness::TripleDes),
+    (
+        0x0700c0,
+        "SSL_CK_DES_192_EDE3_CBC_WITH_MD5",
+        CipherWeakness::TripleDes,
+    ),
 ];
 
 impl Cipher {
@@ -196,15 +223,24 @@ mod tests {
     fn cipher_classes() {
         assert_eq!(Cipher::Tls(0x003b).weakness(), Some(CipherWeakness::Null)); // RSA_WITH_NULL_SHA256
         assert_eq!(Cipher::Tls(0x0005).weakness(), Some(CipherWeakness::Rc4)); // RSA_WITH_RC4_128_SHA
-        assert_eq!(Cipher::Tls(0x000a).weakness(), Some(CipherWeakness::TripleDes));
+        assert_eq!(
+            Cipher::Tls(0x000a).weakness(),
+            Some(CipherWeakness::TripleDes)
+        );
         assert_eq!(Cipher::Tls(0x0009).weakness(), Some(CipherWeakness::Des));
         assert_eq!(Cipher::Tls(0x0003).weakness(), Some(CipherWeakness::Export));
-        assert_eq!(Cipher::Tls(0x0034).weakness(), Some(CipherWeakness::Anonymous)); // DH_anon AES128
+        assert_eq!(
+            Cipher::Tls(0x0034).weakness(),
+            Some(CipherWeakness::Anonymous)
+        ); // DH_anon AES128
         assert_eq!(Cipher::Tls(0x0004).weakness(), Some(CipherWeakness::Rc4)); // RC4_128_MD5: RC4 first
         assert_eq!(Cipher::Tls(0xc02f).weakness(), None);
         assert_eq!(Cipher::Tls(0x1301).weakness(), None);
         assert_eq!(Cipher::Tls(0x00ae).weakness(), None); // PSK_WITH_AES_128_CBC_SHA256
-        assert_eq!(Cipher::Tls(0xc02f).name(), "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+        assert_eq!(
+            Cipher::Tls(0xc02f).name(),
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+        );
         assert_eq!(Cipher::Tls(0xfefe).name(), "0xFEFE");
         assert_eq!(Cipher::Ssl2(0x010080).weakness(), Some(CipherWeakness::Rc4));
     }

@@ -90,7 +90,9 @@ impl TlsDissector {
             let rest = &input[used..];
             let half = &mut self.halves[dir.index()];
             if !half.started && parser::looks_like_sslv2_hello(rest) {
-                let Some((msg, len)) = parser::sslv2_record(rest) else { break };
+                let Some((msg, len)) = parser::sslv2_record(rest) else {
+                    break;
+                };
                 half.started = true;
                 // After the hellos SSLv2 is encrypted; there is nothing else to learn.
                 half.encrypted = true;
@@ -102,7 +104,11 @@ impl TlsDissector {
             }
             half.started = true;
             match parser::next_record(rest) {
-                parser::Record::Complete { content_type, body, len } => {
+                parser::Record::Complete {
+                    content_type,
+                    body,
+                    len,
+                } => {
                     used += len;
                     self.read_record(dir, content_type, body, facts);
                 }
@@ -116,7 +122,13 @@ impl TlsDissector {
         used
     }
 
-    fn read_record(&mut self, dir: Direction, content_type: u8, body: &[u8], facts: &mut Vec<Fact>) {
+    fn read_record(
+        &mut self,
+        dir: Direction,
+        content_type: u8,
+        body: &[u8],
+        facts: &mut Vec<Fact>,
+    ) {
         let half = &mut self.halves[dir.index()];
         match content_type {
             parser::CONTENT_HANDSHAKE if !half.encrypted => {
@@ -196,7 +208,8 @@ impl TlsDissector {
 
     /// Payload is protected: a server hello chose a cipher that encrypts.
     pub fn encrypted(&self) -> bool {
-        self.server_hello.is_some_and(|c| c.weakness() != Some(CipherWeakness::Null))
+        self.server_hello
+            .is_some_and(|c| c.weakness() != Some(CipherWeakness::Null))
     }
 
     /// The server has answered and gone quiet-encrypted, or neither side can be read.
@@ -217,7 +230,10 @@ mod tests {
         assert_eq!(probe_tls(&[22, 3]), Probe::NeedMore);
         assert_eq!(probe_tls(b"GET / HTTP/1.1\r\n"), Probe::NoMatch);
         assert_eq!(probe_tls(&[0x80, 0x2e, 1, 3, 1, 0, 0x15]), Probe::Match);
-        assert_eq!(probe_dtls(&[22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]), Probe::Match);
+        assert_eq!(
+            probe_dtls(&[22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]),
+            Probe::Match
+        );
         assert_eq!(probe_dtls(&[22, 3, 3]), Probe::NoMatch);
     }
 
@@ -238,13 +254,20 @@ mod tests {
         }
         assert_eq!(
             facts,
-            vec![Fact::Tls(TlsFact::ServerHello { version: TlsVersion::Tls12, cipher: Cipher::Tls(0xc02f) })]
+            vec![Fact::Tls(TlsFact::ServerHello {
+                version: TlsVersion::Tls12,
+                cipher: Cipher::Tls(0xc02f)
+            })]
         );
         d.on_data(Direction::ToClient, &[20, 3, 3, 0, 1, 1], &mut facts);
         assert!(d.finished() && d.encrypted());
 
         let mut junk = TlsDissector::stream();
-        junk.on_data(Direction::ToServer, &[22, 3, 3, 0xff, 0xff, 0, 0], &mut facts);
+        junk.on_data(
+            Direction::ToServer,
+            &[22, 3, 3, 0xff, 0xff, 0, 0],
+            &mut facts,
+        );
         junk.on_data(Direction::ToClient, &[0x47; 40], &mut facts);
         assert!(junk.finished());
     }

@@ -166,14 +166,21 @@ pub fn sslv2_fact(msg: &[u8]) -> Option<TlsFact> {
             })
         }
         SSLV2_SERVER_HELLO => {
-            let field = |at: usize| Some(usize::from(u16::from_be_bytes([*msg.get(at)?, *msg.get(at + 1)?])));
+            let field = |at: usize| {
+                Some(usize::from(u16::from_be_bytes([
+                    *msg.get(at)?,
+                    *msg.get(at + 1)?,
+                ])))
+            };
             let cert_len = field(5)?;
             let specs_len = field(7)?;
             let specs = msg.get(11 + cert_len..11 + cert_len + specs_len)?;
             let first = specs.get(..3)?;
             Some(TlsFact::ServerHello {
                 version: TlsVersion::Ssl2,
-                cipher: Cipher::Ssl2(u32::from(first[0]) << 16 | u32::from(first[1]) << 8 | u32::from(first[2])),
+                cipher: Cipher::Ssl2(
+                    u32::from(first[0]) << 16 | u32::from(first[1]) << 8 | u32::from(first[2]),
+                ),
             })
         }
         _ => None,
@@ -183,7 +190,9 @@ pub fn sslv2_fact(msg: &[u8]) -> Option<TlsFact> {
 /// Whether this looks like the start of an SSLv2 hello (client or server).
 pub fn looks_like_sslv2_hello(buf: &[u8]) -> bool {
     match (buf.first(), buf.get(2), buf.get(3), buf.get(4)) {
-        (Some(b0), Some(&SSLV2_CLIENT_HELLO), Some(&major), Some(_)) => b0 & 0x80 != 0 && (major == 0 || major == 3),
+        (Some(b0), Some(&SSLV2_CLIENT_HELLO), Some(&major), Some(_)) => {
+            b0 & 0x80 != 0 && (major == 0 || major == 3)
+        }
         (Some(b0), Some(&SSLV2_SERVER_HELLO), _, _) => {
             b0 & 0x80 != 0 && buf.get(5..7) == Some(&[0x00, 0x02][..])
         }
@@ -214,11 +223,14 @@ pub fn dtls_datagram(mut datagram: &[u8]) -> DtlsDatagram {
         match header.content_type.0 {
             CONTENT_HANDSHAKE if header.epoch == 0 => {
                 let mut messages = fragment;
-                while let Ok((more, DTLSMessage::Handshake(msg))) = parse_dtls_message_handshake(messages) {
+                while let Ok((more, DTLSMessage::Handshake(msg))) =
+                    parse_dtls_message_handshake(messages)
+                {
                     messages = more;
                     match msg.body {
                         DTLSMessageHandshakeBody::ClientHello(hello) => {
-                            out.facts.push(client_hello_fact(hello.version.0, hello.ext));
+                            out.facts
+                                .push(client_hello_fact(hello.version.0, hello.ext));
                         }
                         DTLSMessageHandshakeBody::ServerHello(hello) => {
                             out.facts.extend(server_hello_fact(&hello));
@@ -257,26 +269,44 @@ mod tests {
         let fact = handshake_fact(HANDSHAKE_SERVER_HELLO, &server_hello([7; 32], true));
         assert_eq!(
             fact,
-            Some(TlsFact::ServerHello { version: TlsVersion::Tls13, cipher: Cipher::Tls(0xc02f) })
+            Some(TlsFact::ServerHello {
+                version: TlsVersion::Tls13,
+                cipher: Cipher::Tls(0xc02f)
+            })
         );
         let fact = handshake_fact(HANDSHAKE_SERVER_HELLO, &server_hello([7; 32], false));
         assert_eq!(
             fact,
-            Some(TlsFact::ServerHello { version: TlsVersion::Tls12, cipher: Cipher::Tls(0xc02f) })
+            Some(TlsFact::ServerHello {
+                version: TlsVersion::Tls12,
+                cipher: Cipher::Tls(0xc02f)
+            })
         );
     }
 
     #[test]
     fn hello_retry_request_is_skipped() {
-        assert_eq!(handshake_fact(HANDSHAKE_SERVER_HELLO, &server_hello(HELLO_RETRY_REQUEST_RANDOM, true)), None);
+        assert_eq!(
+            handshake_fact(
+                HANDSHAKE_SERVER_HELLO,
+                &server_hello(HELLO_RETRY_REQUEST_RANDOM, true)
+            ),
+            None
+        );
     }
 
     #[test]
     fn handshake_framing_rejects_short() {
         assert!(next_handshake(&[2, 0, 0, 5, 1, 2]).is_none());
-        assert_eq!(next_handshake(&[2, 0, 0, 1, 9, 7]), Some((2, &[9u8][..], 5)));
+        assert_eq!(
+            next_handshake(&[2, 0, 0, 1, 9, 7]),
+            Some((2, &[9u8][..], 5))
+        );
         assert!(matches!(next_record(&[22, 3, 3, 0]), Record::Incomplete));
-        assert!(matches!(next_record(&[22, 3, 3, 0xff, 0xff]), Record::Invalid));
+        assert!(matches!(
+            next_record(&[22, 3, 3, 0xff, 0xff]),
+            Record::Invalid
+        ));
     }
 
     #[test]
@@ -285,7 +315,10 @@ mod tests {
         let msg = [4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 0, 0xaa, 0x01, 0x00, 0x80];
         assert_eq!(
             sslv2_fact(&msg),
-            Some(TlsFact::ServerHello { version: TlsVersion::Ssl2, cipher: Cipher::Ssl2(0x010080) })
+            Some(TlsFact::ServerHello {
+                version: TlsVersion::Ssl2,
+                cipher: Cipher::Ssl2(0x010080)
+            })
         );
         assert_eq!(sslv2_fact(&msg[..12]), None);
     }
