@@ -105,25 +105,32 @@ pub struct EngineStats {
     pub fragment_evictions: u64,
 }
 
-/// Findings → flow end → sink; kept apart from the flow table so a flow ending inside
-/// a table operation can be written without borrowing the table.
-struct Finisher<'s> {
-    policy: &'s Policy,
-    facts: &'s mut Vec<Fact>,
-    findings: &'s mut Vec<Finding>,
-    sink: &'s mut dyn Sink,
+/// What judging a flow needs besides the flow itself: the policy and reusable buffers.
+/// Kept apart from the flow table so a flow ending inside a table operation can be
+/// judged and written without borrowing the table.
+struct Judge {
+    policy: Policy,
+    facts: Vec<Fact>,
+    findings: Vec<Finding>,
     reassembly: ReassemblyLimits,
-    gaps: &'s mut u64,
+    tcp_gaps: u64,
+}
+
+/// A judge with the sink of the current call.
+struct Finisher<'s> {
+    judge: &'s mut Judge,
+    sink: &'s mut dyn Sink,
 }
 
 impl Finisher<'_> {
     /// Runs the facts a dissector produced through the policy into the flow.
     fn judge(&mut self, ts: Timestamp, state: &mut FlowState) {
-        for fact in self.facts.drain(..) {
+        let judge = &mut *self.judge;
+        for fact in judge.facts.drain(..) {
             state.record(&fact);
-            self.policy.evaluate(&fact, self.findings);
+            judge.policy.evaluate(&fact, &mut judge.findings);
         }
-        for finding in self.findings.drain(..) {
+        for finding in judge.findings.drain(..) {
             state.add_finding(ts, finding);
         }
     }
@@ -133,9 +140,9 @@ impl Finisher<'_> {
         if flow.l4 == L4::Tcp && flow.state.app.wants_payload() {
             for dir in [Direction::ToServer, Direction::ToClient] {
                 let FlowState { app, .. } = &mut flow.state;
-                let facts = &mut *self.facts;
+                let facts = &mut self.judge.facts;
                 flow.tcp.streams[dir.index()].flush(&mut |chunk| deliver(app, dir, chunk, facts));
-                *self.gaps += flow.tcp.streams[dir.index()].gaps;
+                self.judge.tcp_gaps += flow.tcp.streams[dir.index()].gaps;
             }
             let last = flow.last;
             self.judge(last, &mut flow.state);
@@ -149,7 +156,7 @@ impl Finisher<'_> {
             .alerts
             .drain(..)
             .filter_map(|a| {
-                let rule = self.policy.rules().get(a.rule_id)?;
+                let rule = self.judge.policy.rules().get(a.rule_id)?;
                 Some(AlertEvent {
                     timestamp: a.first_seen,
                     rule: rule.clone(),
@@ -187,35 +194,33 @@ fn deliver(app: &mut AppLayer, dir: Direction, chunk: StreamChunk<'_>, facts: &m
 }
 
 pub struct Engine {
-    policy: Policy,
+    judge: Judge,
     flows: FlowTable<FlowState>,
     defrag: Ipv4Defragmenter,
-    reassembly: ReassemblyLimits,
-    facts: Vec<Fact>,
-    findings: Vec<Finding>,
     current_file: Arc<str>,
     next_sweep: Timestamp,
     next_active_sweep: Timestamp,
-    tcp_gaps: u64,
     stats: EngineStats,
 }
 
 impl Engine {
     pub fn new(config: &Config, policy: Policy) -> Self {
         Engine {
-            policy,
+            judge: Judge {
+                policy,
+                facts: Vec::new(),
+                findings: Vec::new(),
+                reassembly: config.reassembly_limits(),
+                tcp_gaps: 0,
+            },
             flows: FlowTable::new(config.flow),
             defrag: Ipv4Defragmenter::new(DefragLimits {
                 max_datagrams: config.max_ip_fragments,
                 ..DefragLimits::default()
             }),
-            reassembly: config.reassembly_limits(),
-            facts: Vec::new(),
-            findings: Vec::new(),
             current_file: Arc::from(""),
             next_sweep: Timestamp::default(),
             next_active_sweep: Timestamp::default(),
-            tcp_gaps: 0,
             stats: EngineStats::default(),
         }
     }
@@ -229,7 +234,7 @@ impl Engine {
         let mut s = self.stats.clone();
         s.flows_created = self.flows.stats.created;
         s.flow_evictions = self.flows.stats.evicted;
-        s.tcp_gaps = self.tcp_gaps;
+        s.tcp_gaps = self.judge.tcp_gaps;
         s.fragments_reassembled = self.defrag.stats.reassembled;
         s.fragment_evictions = self.defrag.stats.evicted;
         s
@@ -237,24 +242,6 @@ impl Engine {
 
     pub fn active_flows(&self) -> usize {
         self.flows.len()
-    }
-
-    fn finisher<'s>(
-        policy: &'s Policy,
-        facts: &'s mut Vec<Fact>,
-        findings: &'s mut Vec<Finding>,
-        sink: &'s mut dyn Sink,
-        reassembly: ReassemblyLimits,
-        gaps: &'s mut u64,
-    ) -> Finisher<'s> {
-        Finisher {
-            policy,
-            facts,
-            findings,
-            sink,
-            reassembly,
-            gaps,
-        }
     }
 
     pub fn process(&mut self, packet: &Packet<'_>, sink: &mut dyn Sink) {
@@ -305,14 +292,10 @@ impl Engine {
             syn: tcp.is_some_and(|t| t.flags.syn),
             ack: tcp.is_some_and(|t| t.flags.ack),
         };
-        let mut finisher = Self::finisher(
-            &self.policy,
-            &mut self.facts,
-            &mut self.findings,
+        let mut finisher = Finisher {
+            judge: &mut self.judge,
             sink,
-            self.reassembly,
-            &mut self.tcp_gaps,
-        );
+        };
         if first.syn && !first.ack {
             self.flows
                 .end_if_closed(&key, &mut |old, reason| finisher.end(old, reason));
@@ -343,19 +326,23 @@ impl Engine {
                 flow.tcp.rst |= seg.flags.rst;
                 if !payload.is_empty() && flow.state.app.wants_payload() {
                     let FlowState { app, .. } = &mut flow.state;
-                    let facts = &mut *finisher.facts;
-                    stream.on_segment(seg.seq, payload, &finisher.reassembly, &mut |chunk| {
+                    let Judge {
+                        facts, reassembly, ..
+                    } = &mut *finisher.judge;
+                    stream.on_segment(seg.seq, payload, reassembly, &mut |chunk| {
                         deliver(app, dir, chunk, facts)
                     });
                 }
             }
             None => {
                 if flow.state.app.wants_payload() {
-                    flow.state.app.on_data(dir, payload, finisher.facts);
+                    flow.state
+                        .app
+                        .on_data(dir, payload, &mut finisher.judge.facts);
                 }
             }
         }
-        if !finisher.facts.is_empty() {
+        if !finisher.judge.facts.is_empty() {
             finisher.judge(ts, &mut flow.state);
         }
     }
@@ -366,14 +353,10 @@ impl Engine {
 
     fn sweep(&mut self, now: Timestamp, sink: &mut dyn Sink) {
         self.next_sweep = Timestamp(now.0.saturating_add(SWEEP_INTERVAL));
-        let mut finisher = Self::finisher(
-            &self.policy,
-            &mut self.facts,
-            &mut self.findings,
+        let mut finisher = Finisher {
+            judge: &mut self.judge,
             sink,
-            self.reassembly,
-            &mut self.tcp_gaps,
-        );
+        };
         self.flows
             .expire(now, &mut |flow, reason| finisher.end(flow, reason));
         if now >= self.next_active_sweep {
@@ -390,14 +373,10 @@ impl Engine {
 
     /// Ends every flow: end of input or shutdown.
     pub fn finish(&mut self, sink: &mut dyn Sink) {
-        let mut finisher = Self::finisher(
-            &self.policy,
-            &mut self.facts,
-            &mut self.findings,
+        let mut finisher = Finisher {
+            judge: &mut self.judge,
             sink,
-            self.reassembly,
-            &mut self.tcp_gaps,
-        );
+        };
         self.flows
             .drain(&mut |flow, reason| finisher.end(flow, reason));
     }
