@@ -476,3 +476,41 @@ fn no_planted_secret_reaches_any_output() {
         assert!(!everything.contains(&wire), "base64 credentials leaked");
     }
 }
+
+#[test]
+fn max_flows_evicts_and_counts() {
+    let dir = common::tempdir();
+    let config = dir.join("small.toml");
+    std::fs::write(
+        &config,
+        "[flow]\nmax_flows = 1\ntcp_closed_timeout = 3600\n",
+    )
+    .expect("write");
+    let config = config.display().to_string();
+    let run = common::analyze(
+        &[&pcaps().join("mixed-linktypes.pcapng")],
+        &["--config", &config],
+    );
+    assert_eq!(run.output.status.code(), Some(0), "{}", run.stderr);
+    let reasons: Vec<&str> = run
+        .flows
+        .iter()
+        .filter_map(|f| f["flow"]["reason"].as_str())
+        .collect();
+    assert_eq!(reasons, vec!["evicted", "shutdown"]);
+    assert!(run.stderr.contains("flow evictions: 1"), "{}", run.stderr);
+    // Both flows were judged in full before and after the eviction.
+    let versions: Vec<&str> = run
+        .flows
+        .iter()
+        .filter_map(|f| f["tls"]["version"].as_str())
+        .collect();
+    assert_eq!(versions, vec!["TLS 1.2", "TLS 1.2"]);
+
+    std::fs::write(dir.join("bad.toml"), "[flow]\nmax_flowz = 1\n").expect("write");
+    let bad = dir.join("bad.toml").display().to_string();
+    let run = common::analyze(&[&pcaps().join("tls12.pcap")], &["--config", &bad]);
+    assert_eq!(run.output.status.code(), Some(1));
+    assert!(run.stderr.contains("bad.toml:2:"), "{}", run.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}
