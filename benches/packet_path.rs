@@ -9,9 +9,6 @@ use cleartrace::capture::{CaptureFile, Packet};
 use cleartrace::config::Config;
 use cleartrace::engine::Engine;
 use cleartrace::output::{FlowEvent, Sink};
-use cleartrace::policy::Policy;
-use cleartrace::protocols::tls::TlsVersion;
-use cleartrace::signatures::RuleSet;
 use cleartrace::timestamp::Timestamp;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -64,8 +61,7 @@ fn packet_path(c: &mut Criterion) {
     group.bench_function(format!("{} packets", frames.len()), |b| {
         b.iter(|| {
             let config = Config::default();
-            let mut engine =
-                Engine::new(&config, Policy::new(RuleSet::builtin(), TlsVersion::Tls12));
+            let mut engine = Engine::with_builtin_signatures(&config);
             let mut sink = CountingSink::default();
             for f in &frames {
                 let packet = Packet {

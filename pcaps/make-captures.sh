@@ -3,6 +3,7 @@
 #
 #   sudo pcaps/make-captures.sh            # all captures
 #   sudo pcaps/make-captures.sh tls13 dtls12.pcap   # only those (name with or without extension)
+#   sudo pcaps/make-captures.sh pd          # only the pd-* (planted personal data) captures
 #
 # Runs as root on Debian 12.  Every server binds 127.0.0.1 only; every capture
 # is taken on the loopback device (one on "any").  A throwaway self-signed
@@ -11,6 +12,9 @@
 #
 # The credentials below are PLANTED LEAK-TEST SECRETS: they exist only so that
 # tests can check that cleartrace never writes them out.  They are not real.
+# The same holds for the personal data planted in the pd-* captures (test card
+# numbers, example IBANs, example.com address, Ofcom drama-range phone number,
+# specimen SSN / NINO): all fake, there to be found and never written unmasked.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,6 +25,14 @@ BASIC_USER='alice.martin';  BASIC_PASS='Tr0ub4dor-LEAKCHECK-1'
 DIGEST_USER='bob.dupont';   DIGEST_PASS='Hunter2-LEAKCHECK-2'
 PROXY_USER='carol.proxy';   PROXY_PASS='Proxy-LEAKCHECK-3'
 NONSTD_USER='dave.nonstd';  NONSTD_PASS='Port-LEAKCHECK-4'
+
+# planted personal data (pd-* captures); the JSON ones live in tools/pd_http_server.py,
+# the CDR records in tools/cdr_feed.py
+PD_CARD_VISA='4111 1111 1111 1111'; PD_CARD_MC='5500-0000-0000-0004'
+PD_IBAN_DE='DE89 3704 0044 0532 0130 00'; PD_IBAN_GB='GB82WEST12345698765432'
+PD_EMAIL='jane.doe@example.com'; PD_PHONE='+44 1632 960961'
+PD_SSN='123-45-6789'; PD_NINO='AB 12 34 56 C'
+PD_PASS='S3cr3t-LEAKCHECK-5'; PD_PIN='4096'
 
 log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
@@ -36,6 +48,7 @@ command -v python3  >/dev/null || need+=(python3)
 command -v mergecap >/dev/null || need+=(wireshark-common)
 command -v capinfos >/dev/null || need+=(wireshark-common)
 command -v ss       >/dev/null || need+=(iproute2)
+command -v logger   >/dev/null || need+=(bsdutils)
 if [ ${#need[@]} -gt 0 ]; then
     log "installing: ${need[*]}"
     apt-get update
@@ -148,12 +161,28 @@ check_payload() {  # check_payload FILE FIXED-STRING: string present in some pac
     tcpdump -nn -A -r "$TMP/$1" 2>/dev/null | grep -qF -- "$2" || die "$1: '$2' not found in capture"
 }
 
+# Raw bytes of the capture file (any packet, any offset; a value split over two
+# packets would not match, which on loopback with these small writes does not happen).
+check_bytes() {  # check_bytes FILE FIXED-STRING...: every string present
+    local f=$1 s; shift
+    for s in "$@"; do grep -aqF -- "$s" "$TMP/$f" || die "$f: bytes '$s' not found in capture"; done
+}
+check_no_bytes() {  # check_no_bytes FILE FIXED-STRING...: none of the strings present
+    local f=$1 s; shift
+    for s in "$@"; do ! grep -aqF -- "$s" "$TMP/$f" || die "$f: bytes '$s' unexpectedly in capture"; done
+}
+check_syns() {  # check_syns FILE N: exactly N TCP connections (bare SYNs)
+    local n; n=$(count "$TMP/$1" 'tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-syn')
+    [ "$n" -eq "$2" ] || die "$1: $n TCP connections, expected $2"
+}
+
 # tls_capture FILE tcp|udp PORT "SERVER ARGS" "CLIENT ARGS" TCPDUMP-ARGS...
 # Server: openssl s_server (one connection), stdin a FIFO the script writes a
-# reply line into.  Client: openssl s_client fed one line, then EOF (it sends
-# close_notify and exits).
+# reply line into.  Client: openssl s_client fed one line ($TLS_CLIENT_LINE,
+# default "hello from client"), then EOF (it sends close_notify and exits).
 tls_capture() {
-    local file=$1 proto=$2 port=$3 sargs=$4 cargs=$5 srv_pid i; shift 5
+    local file=$1 proto=$2 port=$3 sargs=$4 cargs=$5 srv_pid i
+    local line=${TLS_CLIENT_LINE:-hello from client}; shift 5
     local -a sa ca
     read -r -a sa <<<"$sargs"
     read -r -a ca <<<"$cargs"
@@ -174,7 +203,7 @@ tls_capture() {
     ( sleep 0.8; echo "world from server" >&3 ) &
     PIDS+=("$!")
     # the client may legitimately fail (rejected handshake): don't abort on it
-    ( echo "hello from client"; sleep 1.5 ) |
+    ( echo "$line"; sleep 1.5 ) |
         timeout 20 openssl s_client -connect "127.0.0.1:$port" "${ca[@]}" \
         >"$TMP/$file.client.log" 2>&1 || true
     stop_pid "$srv_pid"
@@ -183,7 +212,7 @@ tls_capture() {
     rm -f "$TMP/srv.in"
 }
 
-# http_capture FILE PORT SERVER-KIND CURL-ARGS...   SERVER-KIND: static|digest|proxy
+# http_capture FILE PORT SERVER-KIND CURL-ARGS...   SERVER-KIND: static|digest|proxy|pd
 http_capture() {
     local file=$1 port=$2 kind=$3 srv_pid; shift 3
     log "$file: $kind server on tcp/$port, curl $*"
@@ -193,6 +222,7 @@ http_capture() {
                     >"$TMP/$file.server.log" 2>&1 & ;;
         digest) python3 -u "$TOOLS/digest_server.py" "$port" >"$TMP/$file.server.log" 2>&1 & ;;
         proxy)  python3 -u "$TOOLS/proxy_server.py" "$port" >"$TMP/$file.server.log" 2>&1 & ;;
+        pd)     python3 -u "$TOOLS/pd_http_server.py" "$port" >"$TMP/$file.server.log" 2>&1 & ;;
         *) die "unknown server kind $kind" ;;
     esac
     srv_pid=$!
@@ -208,10 +238,18 @@ http_capture() {
 # --- which captures -------------------------------------------------------------
 ALL=(tls10 tls11 tls12 tls13 tls12-null-cipher tls12-port-12622 tls-server-picks-11
      tls-client-only-old-rejected dtls12 dtls10 tls12-any-sll2 tls13-nanosecond
-     mixed-linktypes http-basic http-digest http-proxy-basic http-plain http-port-5080)
+     mixed-linktypes http-basic http-digest http-proxy-basic http-plain http-port-5080
+     pd-http-form pd-http-json pd-http-gzip pd-cdr-tcp pd-syslog-udp pd-tls13-encrypted)
 if [ $# -gt 0 ]; then
     WANT=()
-    for a in "$@"; do a=${a%.pcap}; a=${a%.pcapng}; WANT+=("$a"); done
+    for a in "$@"; do
+        a=${a%.pcap}; a=${a%.pcapng}
+        if [ "$a" = pd ]; then      # group: every pd-* capture
+            for w in "${ALL[@]}"; do [ "${w#pd-}" = "$w" ] || WANT+=("$w"); done
+        else
+            WANT+=("$a")
+        fi
+    done
 else
     WANT=("${ALL[@]}")
 fi

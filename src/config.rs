@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::flow::{FlowLimits, ReassemblyLimits};
+use crate::policy::suppress::Suppression;
 use crate::protocols::tls::TlsVersion;
 use crate::signatures::{RuleSet, Severity};
 
@@ -50,6 +51,21 @@ impl Default for ReassemblyConfig {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct ScanConfig {
+    /// Bytes of one flow handed to the personal-data scanner, both directions together.
+    pub max_bytes_per_flow: usize,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            max_bytes_per_flow: 1 << 20,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Lowest acceptable TLS version (rules 1001, 1003): "1.2" unless told otherwise.
     pub min_tls_version: String,
@@ -59,6 +75,9 @@ pub struct Config {
     pub max_ip_fragments: usize,
     /// Per-rule overrides, keyed by rule id: `[rules.1001] severity = "medium"`.
     pub rules: BTreeMap<String, RuleOverride>,
+    pub scan: ScanConfig,
+    /// `[[suppress]]` entries: alerts that must not be raised, each with its reason.
+    pub suppress: Vec<Suppression>,
 }
 
 impl Default for Config {
@@ -69,6 +88,8 @@ impl Default for Config {
             reassembly: ReassemblyConfig::default(),
             max_ip_fragments: 1024,
             rules: BTreeMap::new(),
+            scan: ScanConfig::default(),
+            suppress: Vec::new(),
         }
     }
 }
@@ -92,6 +113,15 @@ impl Config {
         };
         let config: Config = toml::from_str(text)
             .map_err(|e| invalid(e.span().map_or(0, |s| s.start), e.message().to_string()))?;
+        for (i, s) in config.suppress.iter().enumerate() {
+            if let Err(reason) = s.check() {
+                let at = text
+                    .match_indices("[[suppress]]")
+                    .nth(i)
+                    .map_or(0, |(at, _)| at);
+                return Err(invalid(at, reason));
+            }
+        }
         if config.min_tls().is_none() {
             return Err(invalid(
                 0,
@@ -137,6 +167,15 @@ impl Config {
                 rule.severity = severity;
             }
         }
+        for s in &self.suppress {
+            if rules.get(s.rule).is_none() {
+                return Err(ConfigError::Invalid {
+                    path: "config".into(),
+                    line: 0,
+                    reason: format!("[[suppress]] for rule {}: no rule with this id", s.rule),
+                });
+            }
+        }
         Ok(())
     }
 }
@@ -163,5 +202,16 @@ mod tests {
             .to_string();
         assert!(err.starts_with("c.toml:2:"), "{err}");
         assert!(Config::parse("c.toml", "min_tls_version = \"9\"").is_err());
+
+        let sup = "[[suppress]]\nrule = 6001\ndst = \"10.0.0.0/8\"\nreason = \"lab\"\nexpires = \"2027-01-31\"\n";
+        let c = Config::parse("c.toml", sup).unwrap();
+        assert_eq!(c.suppress.len(), 1);
+        let no_reason = "\n[[suppress]]\nrule = 6001\nreason = \"\"\n";
+        assert!(Config::parse("c.toml", no_reason)
+            .unwrap_err()
+            .to_string()
+            .starts_with("c.toml:2:"));
+        let bad_date = "[[suppress]]\nrule = 6001\nreason = \"x\"\nexpires = \"31.01.2027\"\n";
+        assert!(Config::parse("c.toml", bad_date).is_err());
     }
 }

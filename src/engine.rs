@@ -12,9 +12,11 @@ use crate::flow::{
     Direction, EndReason, FirstPacket, Flow, FlowKey, FlowTable, ReassemblyLimits, StreamChunk, L4,
 };
 use crate::output::{AlertEvent, FlowEvent, Sink, TlsSummary};
+use crate::personal_data::Scanner;
 use crate::policy::{Finding, Policy};
 use crate::protocols::tls::TlsFact;
 use crate::protocols::{AppLayer, Fact};
+use crate::signatures::Severity;
 use crate::timestamp::Timestamp;
 
 /// Evidence strings kept per alert; later matches only count.
@@ -32,6 +34,7 @@ struct PendingAlert {
     count: u64,
     kinds: Vec<&'static str>,
     evidence: Vec<String>,
+    severity_floor: Option<Severity>,
 }
 
 /// What the engine keeps per flow besides the flow table's own counters.
@@ -61,31 +64,38 @@ impl FlowState {
     }
 
     fn add_finding(&mut self, ts: Timestamp, finding: Finding) {
-        match self
+        let alert = match self
             .alerts
-            .iter_mut()
-            .find(|a| a.rule_id == finding.rule_id)
+            .iter()
+            .position(|a| a.rule_id == finding.rule_id)
         {
-            Some(alert) => {
-                alert.count += 1;
-                for kind in finding.kinds {
-                    if !alert.kinds.contains(kind) {
-                        alert.kinds.push(kind);
-                    }
-                }
-                if alert.evidence.len() < MAX_EVIDENCE
-                    && !alert.evidence.contains(&finding.evidence)
-                {
-                    alert.evidence.push(finding.evidence);
-                }
+            Some(i) => &mut self.alerts[i],
+            None => {
+                self.alerts.push(PendingAlert {
+                    rule_id: finding.rule_id,
+                    first_seen: ts,
+                    count: 0,
+                    kinds: Vec::new(),
+                    evidence: Vec::new(),
+                    severity_floor: None,
+                });
+                let last = self.alerts.len() - 1;
+                &mut self.alerts[last]
             }
-            None => self.alerts.push(PendingAlert {
-                rule_id: finding.rule_id,
-                first_seen: ts,
-                count: 1,
-                kinds: finding.kinds.to_vec(),
-                evidence: vec![finding.evidence],
-            }),
+        };
+        alert.count += finding.count;
+        for kind in finding.kinds {
+            if !alert.kinds.contains(&kind) {
+                alert.kinds.push(kind);
+            }
+        }
+        for evidence in finding.evidence {
+            if alert.evidence.len() < MAX_EVIDENCE && !alert.evidence.contains(&evidence) {
+                alert.evidence.push(evidence);
+            }
+        }
+        if let Some(floor) = finding.severity_floor {
+            alert.severity_floor = Some(alert.severity_floor.map_or(floor, |s| s.min(floor)));
         }
     }
 }
@@ -110,6 +120,8 @@ pub struct EngineStats {
 /// judged and written without borrowing the table.
 struct Judge {
     policy: Policy,
+    scanner: Scanner,
+    scan_budget: usize,
     facts: Vec<Fact>,
     findings: Vec<Finding>,
     reassembly: ReassemblyLimits,
@@ -126,9 +138,10 @@ impl Finisher<'_> {
     /// Runs the facts a dissector produced through the policy into the flow.
     fn judge(&mut self, ts: Timestamp, state: &mut FlowState) {
         let judge = &mut *self.judge;
+        let app_proto = state.app.app_proto();
         for fact in judge.facts.drain(..) {
             state.record(&fact);
-            judge.policy.evaluate(&fact, &mut judge.findings);
+            judge.policy.evaluate(&fact, app_proto, &mut judge.findings);
         }
         for finding in judge.findings.drain(..) {
             state.add_finding(ts, finding);
@@ -140,25 +153,36 @@ impl Finisher<'_> {
         if flow.l4 == L4::Tcp && flow.state.app.wants_payload() {
             for dir in [Direction::ToServer, Direction::ToClient] {
                 let FlowState { app, .. } = &mut flow.state;
-                let facts = &mut self.judge.facts;
-                flow.tcp.streams[dir.index()].flush(&mut |chunk| deliver(app, dir, chunk, facts));
+                let Judge { facts, scanner, .. } = &mut *self.judge;
+                flow.tcp.streams[dir.index()]
+                    .flush(&mut |chunk| deliver(app, dir, chunk, facts, scanner));
                 self.judge.tcp_gaps += flow.tcp.streams[dir.index()].gaps;
             }
-            let last = flow.last;
-            self.judge(last, &mut flow.state);
         }
+        flow.state.app.on_end(&mut self.judge.facts);
+        let last = flow.last;
+        self.judge(last, &mut flow.state);
         self.emit(&mut flow, reason);
     }
 
     fn emit(&mut self, flow: &mut Flow<FlowState>, reason: EndReason) {
-        let alerts: Vec<AlertEvent> = flow
+        let policy = &mut self.judge.policy;
+        let (client, server) = (flow.client, flow.server);
+        let kept: Vec<PendingAlert> = flow
             .state
             .alerts
             .drain(..)
+            .filter(|a| !policy.suppressed(a.rule_id, client, server))
+            .collect();
+        let alerts: Vec<AlertEvent> = kept
+            .into_iter()
             .filter_map(|a| {
-                let rule = self.judge.policy.rules().get(a.rule_id)?;
+                let rule = policy.rules().get(a.rule_id)?;
                 Some(AlertEvent {
                     timestamp: a.first_seen,
+                    severity: a
+                        .severity_floor
+                        .map_or(rule.severity, |f| f.min(rule.severity)),
                     rule: rule.clone(),
                     count: a.count,
                     kinds: a.kinds,
@@ -186,9 +210,15 @@ impl Finisher<'_> {
     }
 }
 
-fn deliver(app: &mut AppLayer, dir: Direction, chunk: StreamChunk<'_>, facts: &mut Vec<Fact>) {
+fn deliver(
+    app: &mut AppLayer,
+    dir: Direction,
+    chunk: StreamChunk<'_>,
+    facts: &mut Vec<Fact>,
+    scanner: &Scanner,
+) {
     match chunk {
-        StreamChunk::Data(data) => app.on_data(dir, data, facts),
+        StreamChunk::Data(data) => app.on_data(dir, data, facts, scanner),
         StreamChunk::Gap(_) => app.on_gap(dir),
     }
 }
@@ -204,10 +234,12 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(config: &Config, policy: Policy) -> Self {
+    pub fn new(config: &Config, policy: Policy, scanner: Scanner) -> Self {
         Engine {
             judge: Judge {
                 policy,
+                scanner,
+                scan_budget: config.scan.max_bytes_per_flow,
                 facts: Vec::new(),
                 findings: Vec::new(),
                 reassembly: config.reassembly_limits(),
@@ -225,6 +257,20 @@ impl Engine {
         }
     }
 
+    /// An engine with the built-in signatures and no suppressions (benches, tests).
+    pub fn with_builtin_signatures(config: &Config) -> Self {
+        let sigs = crate::signatures::Signatures::builtin();
+        let min_tls = config
+            .min_tls()
+            .unwrap_or(crate::protocols::tls::TlsVersion::Tls12);
+        let policy = Policy::new(
+            sigs.rules,
+            min_tls,
+            crate::policy::suppress::Suppressions::default(),
+        );
+        Engine::new(config, policy, Scanner::new(sigs.patterns))
+    }
+
     /// Names the source of the packets that follow (`pcap_filename`).
     pub fn set_source(&mut self, name: &str) {
         self.current_file = Arc::from(name);
@@ -238,6 +284,10 @@ impl Engine {
         s.fragments_reassembled = self.defrag.stats.reassembled;
         s.fragment_evictions = self.defrag.stats.evicted;
         s
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.judge.policy
     }
 
     pub fn active_flows(&self) -> usize {
@@ -301,12 +351,13 @@ impl Engine {
                 .end_if_closed(&key, &mut |old, reason| finisher.end(old, reason));
         }
         let file = &self.current_file;
+        let scan_budget = finisher.judge.scan_budget;
         let flow = self.flows.get_or_create(
             key,
             ts,
             first,
             |client, server| FlowState {
-                app: AppLayer::new(l4, server.1, client.1),
+                app: AppLayer::new(l4, server.1, client.1, scan_budget),
                 tls: None,
                 alerts: Vec::new(),
                 pcap_filename: Arc::clone(file),
@@ -327,18 +378,20 @@ impl Engine {
                 if !payload.is_empty() && flow.state.app.wants_payload() {
                     let FlowState { app, .. } = &mut flow.state;
                     let Judge {
-                        facts, reassembly, ..
+                        facts,
+                        reassembly,
+                        scanner,
+                        ..
                     } = &mut *finisher.judge;
                     stream.on_segment(seg.seq, payload, reassembly, &mut |chunk| {
-                        deliver(app, dir, chunk, facts)
+                        deliver(app, dir, chunk, facts, scanner)
                     });
                 }
             }
             None => {
                 if flow.state.app.wants_payload() {
-                    flow.state
-                        .app
-                        .on_data(dir, payload, &mut finisher.judge.facts);
+                    let Judge { facts, scanner, .. } = &mut *finisher.judge;
+                    flow.state.app.on_data(dir, payload, facts, scanner);
                 }
             }
         }

@@ -14,8 +14,11 @@ use cleartrace::engine::Engine;
 use cleartrace::output::eve::EveWriter;
 use cleartrace::output::summary::Summary;
 use cleartrace::output::Tee;
+use cleartrace::personal_data::Scanner;
+use cleartrace::policy::suppress::Suppressions;
 use cleartrace::policy::Policy;
-use cleartrace::signatures::{RuleSet, Severity};
+use cleartrace::signatures::{Severity, Signatures};
+use cleartrace::timestamp::Timestamp;
 
 /// Exit status when alerts reach `--fail-on`.
 const EXIT_ALERTS: u8 = 3;
@@ -84,13 +87,13 @@ enum SignaturesCommand {
     },
 }
 
-fn load_rules(signatures: Option<&Path>, config: &Config) -> Result<RuleSet> {
-    let mut rules = RuleSet::builtin();
+fn load_signatures(signatures: Option<&Path>, config: &Config) -> Result<Signatures> {
+    let mut sigs = Signatures::builtin();
     if let Some(dir) = signatures {
-        rules.load_dir(dir)?;
+        sigs.load_dir(dir)?;
     }
-    config.apply_to(&mut rules)?;
-    Ok(rules)
+    config.apply_to(&mut sigs.rules)?;
+    Ok(sigs)
 }
 
 fn load_config(path: Option<&Path>) -> Result<Config> {
@@ -112,7 +115,16 @@ fn open_output(name: &str) -> Result<Box<dyn Write>> {
 
 fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
-    let rules = load_rules(args.signatures.as_deref(), &config)?;
+    let sigs = load_signatures(args.signatures.as_deref(), &config)?;
+    let scanner = Scanner::new(sigs.patterns);
+    let suppressions = Suppressions::new(&config.suppress, &Timestamp::now().date());
+    for expired in suppressions.expired() {
+        eprintln!(
+            "warning: suppression expired on {} and no longer applies: {}",
+            expired.expires.as_deref().unwrap_or("?"),
+            expired.describe()
+        );
+    }
     let Some(min_tls) = config.min_tls() else {
         bail!("invalid min_tls_version {:?}", config.min_tls_version);
     };
@@ -141,7 +153,11 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         EveWriter::new(Some(open_output(&args.alerts)?), flows)
     };
     let mut summary = Summary::default();
-    let mut engine = Engine::new(&config, Policy::new(rules, min_tls));
+    let mut engine = Engine::new(
+        &config,
+        Policy::new(sigs.rules, min_tls, suppressions),
+        scanner,
+    );
     let show_progress = !args.quiet && io::stderr().is_terminal();
     let outcome = {
         let mut tee = Tee(vec![&mut eve, &mut summary]);
@@ -172,6 +188,9 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         }
         extra.extend(s.decode_errors.iter().map(|(reason, n)| (*reason, *n)));
         eprint!("{}", summary.render(&outcome.throughput, &extra));
+        for (suppression, held) in engine.policy().suppressions().applied() {
+            eprintln!("suppressed: {held} alert(s) by {}", suppression.describe());
+        }
     }
     if !outcome.errors.is_empty() {
         for e in &outcome.errors {
@@ -191,18 +210,20 @@ fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
     match command {
         SignaturesCommand::Check { dir } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from("signatures"));
-            let mut rules = RuleSet::builtin();
-            match rules.load_dir(&dir) {
+            let mut sigs = Signatures::builtin();
+            let loaded = sigs.load_dir(&dir).map_err(|e| e.problems);
+            match loaded {
                 Ok(()) => {
                     println!(
-                        "{}: ok ({} rules in force)",
+                        "{}: ok ({} rules, {} patterns in force)",
                         dir.display(),
-                        rules.iter().count()
+                        sigs.rules.iter().count(),
+                        sigs.patterns.len()
                     );
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(e) => {
-                    for p in &e.problems {
+                Err(problems) => {
+                    for p in &problems {
                         eprintln!("{p}");
                     }
                     Ok(ExitCode::FAILURE)
@@ -211,9 +232,9 @@ fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
         }
         SignaturesCommand::List { signatures, config } => {
             let config = load_config(config.as_deref())?;
-            let rules = load_rules(signatures.as_deref(), &config)?;
+            let sigs = load_signatures(signatures.as_deref(), &config)?;
             let mut out = io::stdout().lock();
-            for r in rules.iter() {
+            for r in sigs.rules.iter() {
                 let state = if r.enabled { "" } else { " (disabled)" };
                 writeln!(
                     out,
@@ -222,6 +243,17 @@ fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
                     r.severity.as_str(),
                     r.category,
                     r.signature
+                )?;
+            }
+            for p in &sigs.patterns {
+                let validator = p.validator.map(|v| format!(" [{v:?}]")).unwrap_or_default();
+                writeln!(
+                    out,
+                    "p{:<5} {:<9} {:<24} {}{validator}",
+                    p.id,
+                    p.severity.as_str(),
+                    p.kind.as_str(),
+                    p.name
                 )?;
             }
             Ok(ExitCode::SUCCESS)

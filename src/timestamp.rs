@@ -32,6 +32,20 @@ impl Timestamp {
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
     }
+
+    /// Wall-clock now (for expiry dates, never for packet time).
+    pub fn now() -> Self {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| Timestamp(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)))
+            .unwrap_or_default()
+    }
+
+    /// The UTC calendar date, `YYYY-MM-DD`.
+    pub fn date(self) -> String {
+        let (y, m, d) = civil_from_days((self.secs() / 86_400) as i64);
+        format!("{y:04}-{m:02}-{d:02}")
+    }
 }
 
 /// RFC 3339 in UTC with microseconds, e.g. `2026-11-22T20:36:45.123456Z`.
@@ -84,5 +98,6 @@ mod tests {
         assert_eq!(t.to_string(), "2023-11-14T22:13:20.123456Z");
         let leap = Timestamp::from_secs(951_782_400); // 2000-02-29
         assert_eq!(leap.to_string(), "2000-02-29T00:00:00.000000Z");
+        assert_eq!(leap.date(), "2000-02-29");
     }
 }

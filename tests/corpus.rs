@@ -103,3 +103,79 @@ fn whole_corpus_runs_without_panic() {
         }
     }
 }
+
+/// Personal-data findings on the corpus: none on encrypted flows or media, the known
+/// cleartext credentials found, and the count per kind printed for the record.
+#[test]
+fn personal_data_findings_stay_off_encrypted_flows_and_media() {
+    use std::collections::{BTreeMap, HashMap};
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let run = common::analyze(&[&corpus.join("pcaps")], &["--quiet"]);
+    let flows: HashMap<(String, u64), &serde_json::Value> = run
+        .flows
+        .iter()
+        .map(|f| {
+            (
+                (
+                    f["pcap_filename"].as_str().unwrap_or("").to_string(),
+                    f["flow_id"].as_u64().unwrap_or(0),
+                ),
+                f,
+            )
+        })
+        .collect();
+    let mut per_kind: BTreeMap<String, u64> = BTreeMap::new();
+    for alert in &run.alerts {
+        let Some(pd) = alert.get("personal_data") else {
+            continue;
+        };
+        let key = (
+            alert["pcap_filename"].as_str().unwrap_or("").to_string(),
+            alert["flow_id"].as_u64().unwrap_or(0),
+        );
+        let flow = flows
+            .get(&key)
+            .unwrap_or_else(|| panic!("alert without flow record: {alert}"));
+        assert_eq!(
+            flow["encrypted"], false,
+            "personal data on an encrypted flow: {alert}"
+        );
+        assert!(
+            !["tls", "dtls", "ssh"].contains(&flow["app_proto"].as_str().unwrap_or("")),
+            "{alert}"
+        );
+        for kind in pd["kinds"].as_array().into_iter().flatten() {
+            *per_kind
+                .entry(kind.as_str().unwrap_or("").to_string())
+                .or_default() += 1;
+        }
+    }
+    eprintln!("corpus personal-data alerts per kind: {per_kind:?}");
+    assert!(
+        per_kind.get("credential").copied().unwrap_or(0) >= 5,
+        "{per_kind:?}"
+    );
+    assert!(
+        per_kind.get("email").copied().unwrap_or(0) >= 10,
+        "{per_kind:?}"
+    );
+
+    // Media-only captures (RTP, SRTP, STUN, DTLS-SRTP): binary payload, no findings.
+    for media in [
+        "ndpi__rtp.pcapng",
+        "ndpi__skinny.pcap",
+        "ndpi__wa_voice.pcap",
+        "ndpi__stun_wa_call.pcapng",
+        "ndpi__stun_dtls_rtp.pcapng",
+    ] {
+        let run = common::analyze(&[&corpus.join("pcaps").join(media)], &["--quiet"]);
+        let pd: Vec<&serde_json::Value> = run
+            .alerts
+            .iter()
+            .filter(|a| a.get("personal_data").is_some())
+            .collect();
+        assert!(pd.is_empty(), "{media}: {pd:?}");
+    }
+}

@@ -197,8 +197,8 @@ impl Sink for EveWriter {
                     rev: rule.rev,
                     signature: &rule.signature,
                     category: &rule.category,
-                    severity: rule.severity.as_int(),
-                    severity_name: rule.severity.as_str(),
+                    severity: alert.severity.as_int(),
+                    severity_name: alert.severity.as_str(),
                 },
                 count: alert.count,
                 evidence: if personal_data.is_some() {

@@ -7,7 +7,7 @@ pub mod summary;
 use crate::flow::{EndReason, Endpoint, L4};
 use crate::protocols::tls::{Cipher, TlsVersion};
 use crate::protocols::AppProto;
-use crate::signatures::Rule;
+use crate::signatures::{Rule, Severity};
 use crate::timestamp::Timestamp;
 
 /// TLS as seen on one flow.
@@ -24,6 +24,8 @@ pub struct TlsSummary {
 pub struct AlertEvent {
     pub timestamp: Timestamp,
     pub rule: Rule,
+    /// The rule's severity, raised by the worst pattern involved.
+    pub severity: Severity,
     pub count: u64,
     pub kinds: Vec<&'static str>,
     /// Masked evidence, at most a few distinct lines.

@@ -1,85 +1,114 @@
 //! Facts → findings. The policy never sees bytes: it reads facts, applies the
 //! configured thresholds and names the rule, with evidence already masked.
 
-use crate::personal_data::mask;
+pub mod suppress;
+
+use crate::flow::Endpoint;
+use crate::personal_data::{mask, Kind, Match};
 use crate::protocols::http::{AuthScheme, HttpFact};
 use crate::protocols::tls::{TlsFact, TlsVersion};
-use crate::protocols::Fact;
-use crate::signatures::RuleSet;
+use crate::protocols::{AppProto, Fact};
+use crate::signatures::{RuleSet, Severity};
+use suppress::Suppressions;
 
 pub const RULE_TLS_BELOW_MIN: u32 = 1001;
 pub const RULE_WEAK_CIPHER: u32 = 1002;
 pub const RULE_CLIENT_BELOW_MIN: u32 = 1003;
 pub const RULE_CLEARTEXT_CREDENTIALS: u32 = 6001;
+pub const RULE_CLEARTEXT_PERSONAL_DATA: u32 = 6002;
+pub const RULE_UNCLASSIFIED_PERSONAL_DATA: u32 = 7001;
 
-/// One rule matched once.
+/// One rule matched by one fact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
     pub rule_id: u32,
     /// Personal-data kinds involved (empty for purely technical findings).
-    pub kinds: &'static [&'static str],
+    pub kinds: Vec<&'static str>,
     /// Masked, safe to write anywhere.
-    pub evidence: String,
+    pub evidence: Vec<String>,
+    /// Matches this finding stands for.
+    pub count: u64,
+    /// The worst severity of the patterns involved: a card number raises a rule whose
+    /// own grade is lower to the pattern's.
+    pub severity_floor: Option<Severity>,
+}
+
+impl Finding {
+    fn technical(rule_id: u32, evidence: String) -> Self {
+        Finding {
+            rule_id,
+            kinds: Vec::new(),
+            evidence: vec![evidence],
+            count: 1,
+            severity_floor: None,
+        }
+    }
 }
 
 pub struct Policy {
     rules: RuleSet,
     min_tls: TlsVersion,
+    suppressions: Suppressions,
+}
+
+/// The rule personal data raises on a cleartext channel of this protocol.
+fn personal_data_rule(app_proto: AppProto, kind: Kind) -> u32 {
+    match (app_proto, kind) {
+        (AppProto::Failed, _) => RULE_UNCLASSIFIED_PERSONAL_DATA,
+        (_, Kind::Credential) => RULE_CLEARTEXT_CREDENTIALS,
+        _ => RULE_CLEARTEXT_PERSONAL_DATA,
+    }
 }
 
 impl Policy {
-    pub fn new(rules: RuleSet, min_tls: TlsVersion) -> Self {
-        Policy { rules, min_tls }
+    pub fn new(rules: RuleSet, min_tls: TlsVersion, suppressions: Suppressions) -> Self {
+        Policy {
+            rules,
+            min_tls,
+            suppressions,
+        }
     }
 
     pub fn rules(&self) -> &RuleSet {
         &self.rules
     }
 
-    fn push(
-        &self,
-        out: &mut Vec<Finding>,
-        rule_id: u32,
-        kinds: &'static [&'static str],
-        evidence: String,
-    ) {
-        if self.rules.get(rule_id).is_some_and(|r| r.enabled) {
-            out.push(Finding {
-                rule_id,
-                kinds,
-                evidence,
-            });
+    pub fn suppressions(&self) -> &Suppressions {
+        &self.suppressions
+    }
+
+    /// Whether an alert of `rule` on this flow is held back by a suppression (counted).
+    pub fn suppressed(&mut self, rule: u32, client: Endpoint, server: Endpoint) -> bool {
+        self.suppressions.suppress(rule, client, server)
+    }
+
+    fn push(&self, out: &mut Vec<Finding>, finding: Finding) {
+        if self.rules.get(finding.rule_id).is_some_and(|r| r.enabled) {
+            out.push(finding);
         }
     }
 
-    pub fn evaluate(&self, fact: &Fact, out: &mut Vec<Finding>) {
+    pub fn evaluate(&self, fact: &Fact, app_proto: AppProto, out: &mut Vec<Finding>) {
         match fact {
             Fact::Tls(TlsFact::ClientHello { max_version, .. }) => {
                 if max_version.rank() < self.min_tls.rank() {
-                    self.push(
-                        out,
-                        RULE_CLIENT_BELOW_MIN,
-                        &[],
-                        format!("client offers at most {}", max_version.as_str()),
-                    );
+                    let evidence = format!("client offers at most {}", max_version.as_str());
+                    self.push(out, Finding::technical(RULE_CLIENT_BELOW_MIN, evidence));
                 }
             }
             Fact::Tls(TlsFact::ServerHello { version, cipher }) => {
                 if version.rank() < self.min_tls.rank() {
                     self.push(
                         out,
-                        RULE_TLS_BELOW_MIN,
-                        &[],
-                        format!("negotiated {}", version.as_str()),
+                        Finding::technical(
+                            RULE_TLS_BELOW_MIN,
+                            format!("negotiated {}", version.as_str()),
+                        ),
                     );
                 }
                 if let Some(weakness) = cipher.weakness() {
-                    self.push(
-                        out,
-                        RULE_WEAK_CIPHER,
-                        &[],
-                        format!("cipher {} ({})", cipher.name(), weakness.as_str()),
-                    );
+                    let evidence = format!("cipher {} ({})", cipher.name(), weakness.as_str());
+                    self.push(out, Finding::technical(RULE_WEAK_CIPHER, evidence));
                 }
             }
             Fact::Http(HttpFact::Credentials(creds)) => {
@@ -97,8 +126,46 @@ impl Policy {
                     ),
                     None => format!("{}: {}, {secret}", creds.header, creds.scheme.as_str()),
                 };
-                self.push(out, RULE_CLEARTEXT_CREDENTIALS, &["credentials"], evidence);
+                let mut finding = Finding::technical(RULE_CLEARTEXT_CREDENTIALS, evidence);
+                finding.kinds.push(Kind::Credential.as_str());
+                self.push(out, finding);
             }
+            Fact::PersonalData(matches) => self.personal_data(matches, app_proto, out),
+        }
+    }
+
+    /// Groups matches by the rule they raise: one finding per rule per fact.
+    fn personal_data(&self, matches: &[Match], app_proto: AppProto, out: &mut Vec<Finding>) {
+        let mut findings: Vec<Finding> = Vec::new();
+        for m in matches {
+            let rule_id = m
+                .rule
+                .unwrap_or_else(|| personal_data_rule(app_proto, m.kind));
+            let idx = match findings.iter().position(|f| f.rule_id == rule_id) {
+                Some(i) => i,
+                None => {
+                    findings.push(Finding {
+                        rule_id,
+                        kinds: Vec::new(),
+                        evidence: Vec::new(),
+                        count: 0,
+                        severity_floor: None,
+                    });
+                    findings.len() - 1
+                }
+            };
+            let f = &mut findings[idx];
+            f.count += 1;
+            if !f.kinds.contains(&m.kind.as_str()) {
+                f.kinds.push(m.kind.as_str());
+            }
+            if !f.evidence.contains(&m.evidence) {
+                f.evidence.push(m.evidence.clone());
+            }
+            f.severity_floor = Some(f.severity_floor.map_or(m.severity, |s| s.min(m.severity)));
+        }
+        for f in findings {
+            self.push(out, f);
         }
     }
 }
@@ -106,37 +173,44 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::personal_data::Confidence;
     use crate::protocols::http::HttpCredentials;
     use crate::protocols::tls::Cipher;
 
-    fn eval(policy: &Policy, fact: Fact) -> Vec<Finding> {
+    fn policy(min: TlsVersion) -> Policy {
+        Policy::new(RuleSet::builtin(), min, Suppressions::default())
+    }
+
+    fn eval(policy: &Policy, fact: Fact, app: AppProto) -> Vec<Finding> {
         let mut out = Vec::new();
-        policy.evaluate(&fact, &mut out);
+        policy.evaluate(&fact, app, &mut out);
         out
     }
 
     #[test]
     fn tls_rules_follow_minimum() {
-        let p = Policy::new(RuleSet::builtin(), TlsVersion::Tls12);
+        let p = policy(TlsVersion::Tls12);
         let sh = |version| {
             Fact::Tls(TlsFact::ServerHello {
                 version,
                 cipher: Cipher::Tls(0x003b),
             })
         };
-        let ids: Vec<u32> = eval(&p, sh(TlsVersion::Tls10))
+        let ids: Vec<u32> = eval(&p, sh(TlsVersion::Tls10), AppProto::Tls)
             .iter()
             .map(|f| f.rule_id)
             .collect();
         assert_eq!(ids, vec![1001, 1002]);
-        assert_eq!(eval(&p, sh(TlsVersion::Dtls12)).len(), 1);
-        let strict = Policy::new(RuleSet::builtin(), TlsVersion::Tls13);
+        assert_eq!(eval(&p, sh(TlsVersion::Dtls12), AppProto::Dtls).len(), 1);
         let ch = Fact::Tls(TlsFact::ClientHello {
             max_version: TlsVersion::Tls12,
             sni: None,
         });
-        assert_eq!(eval(&strict, ch.clone())[0].rule_id, 1003);
-        assert!(eval(&p, ch).is_empty());
+        assert_eq!(
+            eval(&policy(TlsVersion::Tls13), ch.clone(), AppProto::Tls)[0].rule_id,
+            1003
+        );
+        assert!(eval(&p, ch, AppProto::Tls).is_empty());
     }
 
     #[test]
@@ -147,16 +221,49 @@ mod tests {
             user: Some("alice".into()),
             secret_len: 7,
         }));
-        let p = Policy::new(RuleSet::builtin(), TlsVersion::Tls12);
-        let found = eval(&p, fact.clone());
+        let found = eval(&policy(TlsVersion::Tls12), fact.clone(), AppProto::Http);
         assert_eq!(
             found[0].evidence,
-            "Authorization: Basic user a***, password present (7 chars)"
+            vec!["Authorization: Basic user a***, password present (7 chars)"]
         );
         let mut rules = RuleSet::builtin();
         if let Some(r) = rules.get_mut(6001) {
             r.enabled = false;
         }
-        assert!(eval(&Policy::new(rules, TlsVersion::Tls12), fact).is_empty());
+        let p = Policy::new(rules, TlsVersion::Tls12, Suppressions::default());
+        assert!(eval(&p, fact, AppProto::Http).is_empty());
+    }
+
+    #[test]
+    fn personal_data_rule_depends_on_channel() {
+        let m = |kind, severity| Match {
+            kind,
+            pattern_id: 1,
+            evidence: format!("{kind:?}"),
+            confidence: Confidence::High,
+            severity,
+            rule: None,
+        };
+        let fact = Fact::PersonalData(vec![
+            m(Kind::Email, Severity::Medium),
+            m(Kind::CardNumber, Severity::High),
+            m(Kind::Credential, Severity::Critical),
+        ]);
+        let http = eval(&policy(TlsVersion::Tls12), fact.clone(), AppProto::Http);
+        let summary: Vec<(u32, u64, Option<Severity>)> = http
+            .iter()
+            .map(|f| (f.rule_id, f.count, f.severity_floor))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (6002, 2, Some(Severity::High)),
+                (6001, 1, Some(Severity::Critical))
+            ]
+        );
+        let generic = eval(&policy(TlsVersion::Tls12), fact, AppProto::Failed);
+        assert_eq!(generic.len(), 1);
+        assert_eq!((generic[0].rule_id, generic[0].count), (7001, 3));
+        assert_eq!(generic[0].kinds, vec!["email", "card_number", "credential"]);
     }
 }

@@ -6,11 +6,13 @@
 //! its protocol's bytes and nothing about rules: it turns payload into `Fact`s.
 
 pub mod http;
+pub mod ssh;
 pub mod tls;
 
 use serde::Serialize;
 
 use crate::flow::{Direction, L4};
+use crate::personal_data::{looks_textual, Field, Match, ScanBudget, Scanner};
 
 /// The `app_proto` of DESIGN §5.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -19,6 +21,7 @@ pub enum AppProto {
     Tls,
     Dtls,
     Http,
+    Ssh,
     /// Nothing recognised (or no payload at all).
     Failed,
 }
@@ -29,6 +32,7 @@ impl AppProto {
             AppProto::Tls => "tls",
             AppProto::Dtls => "dtls",
             AppProto::Http => "http",
+            AppProto::Ssh => "ssh",
             AppProto::Failed => "failed",
         }
     }
@@ -39,6 +43,62 @@ impl AppProto {
 pub enum Fact {
     Tls(tls::TlsFact),
     Http(http::HttpFact),
+    /// Personal data found in cleartext payload, masked by the scanner.
+    PersonalData(Vec<Match>),
+}
+
+/// What a dissector gets with each chunk: where facts go, and the personal-data
+/// scanner with this flow's remaining scan budget.
+pub struct Ctx<'a> {
+    facts: &'a mut Vec<Fact>,
+    scanner: &'a Scanner,
+    budget: &'a mut ScanBudget,
+    app_proto: AppProto,
+}
+
+impl Ctx<'_> {
+    pub fn emit(&mut self, fact: Fact) {
+        self.facts.push(fact);
+    }
+
+    /// Scans `data` (within the flow's budget) and emits what it finds.
+    pub fn scan(&mut self, field: Field, data: &[u8]) {
+        let allowed = self.budget.take(data.len());
+        if allowed == 0 {
+            return;
+        }
+        let mut matches = Vec::new();
+        self.scanner.scan(
+            &data[..allowed],
+            field,
+            self.app_proto.as_str(),
+            &mut matches,
+        );
+        if !matches.is_empty() {
+            self.facts.push(Fact::PersonalData(matches));
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::signatures::Signatures;
+
+    /// Runs `f` with a context over the built-in patterns; returns the facts.
+    pub fn with_ctx(app_proto: AppProto, f: impl FnOnce(&mut Ctx<'_>)) -> Vec<Fact> {
+        let scanner = Scanner::new(Signatures::builtin().patterns);
+        let mut facts = Vec::new();
+        let mut budget = ScanBudget::new(1 << 20);
+        let mut ctx = Ctx {
+            facts: &mut facts,
+            scanner: &scanner,
+            budget: &mut budget,
+            app_proto,
+        };
+        f(&mut ctx);
+        facts
+    }
 }
 
 /// A probe's verdict on the first bytes of a direction.
@@ -84,26 +144,37 @@ const DETECTORS: &[Detector] = &[
         probe: http::probe_http,
         start: || Dissector::Http(http::HttpDissector::default()),
     },
+    Detector {
+        app_proto: AppProto::Ssh,
+        l4: L4::Tcp,
+        ports: &[22],
+        probe: ssh::probe_ssh,
+        start: || Dissector::Ssh,
+    },
 ];
 
 /// Per-protocol state; an enum so dispatch needs no allocation or vtable.
 enum Dissector {
     Tls(tls::TlsDissector),
     Http(http::HttpDissector),
+    /// Nothing to read after the identification string: the session is encrypted.
+    Ssh,
 }
 
 impl Dissector {
-    fn on_data(&mut self, dir: Direction, data: &[u8], facts: &mut Vec<Fact>) {
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         match self {
-            Dissector::Tls(d) => d.on_data(dir, data, facts),
-            Dissector::Http(d) => d.on_data(dir, data, facts),
+            Dissector::Tls(d) => d.on_data(dir, data, ctx),
+            Dissector::Http(d) => d.on_data(dir, data, ctx),
+            Dissector::Ssh => {}
         }
     }
 
     fn on_gap(&mut self, dir: Direction) {
         match self {
             Dissector::Tls(d) => d.on_gap(dir),
-            Dissector::Http(_) => {}
+            Dissector::Http(d) => d.on_gap(dir),
+            Dissector::Ssh => {}
         }
     }
 
@@ -111,6 +182,7 @@ impl Dissector {
         match self {
             Dissector::Tls(d) => d.encrypted(),
             Dissector::Http(_) => false,
+            Dissector::Ssh => true,
         }
     }
 
@@ -118,6 +190,7 @@ impl Dissector {
         match self {
             Dissector::Tls(d) => d.finished(),
             Dissector::Http(_) => false,
+            Dissector::Ssh => true,
         }
     }
 }
@@ -128,17 +201,23 @@ const MAX_PROBE_BYTES: usize = 4096;
 /// Bytes kept from a direction while probes ask for more.
 const PROBE_BUFFER: usize = 64;
 
+/// Matches held from chunks scanned while the flow was still being classified: they
+/// count (as 7001) only if no dissector claims the flow.
+const MAX_PROVISIONAL_MATCHES: usize = 32;
+
 enum State {
     Detecting {
         chunks: u16,
         bytes: usize,
         held: [Vec<u8>; 2],
+        provisional: Vec<Match>,
     },
     Active {
         app_proto: AppProto,
         dissector: Dissector,
     },
-    Failed,
+    /// No dissector: textual payload is scanned for personal data (rule 7001).
+    Unclassified,
 }
 
 /// The application layer of one flow.
@@ -147,18 +226,21 @@ pub struct AppLayer {
     /// Ports ordered (server, client): the server port is the better hint.
     ports: (u16, u16),
     l4: L4,
+    budget: ScanBudget,
 }
 
 impl AppLayer {
-    pub fn new(l4: L4, server_port: u16, client_port: u16) -> Self {
+    pub fn new(l4: L4, server_port: u16, client_port: u16, scan_budget: usize) -> Self {
         AppLayer {
             state: State::Detecting {
                 chunks: 0,
                 bytes: 0,
                 held: Default::default(),
+                provisional: Vec::new(),
             },
             ports: (server_port, client_port),
             l4,
+            budget: ScanBudget::new(scan_budget),
         }
     }
 
@@ -182,7 +264,7 @@ impl AppLayer {
         match &self.state {
             State::Detecting { .. } => true,
             State::Active { dissector, .. } => !dissector.finished(),
-            State::Failed => false,
+            State::Unclassified => !self.budget.exhausted(),
         }
     }
 
@@ -192,19 +274,45 @@ impl AppLayer {
         }
     }
 
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], facts: &mut Vec<Fact>) {
+    /// The flow ends: whatever was held while classifying now counts.
+    pub fn on_end(&mut self, facts: &mut Vec<Fact>) {
+        if let State::Detecting { provisional, .. } = &mut self.state {
+            if !provisional.is_empty() {
+                facts.push(Fact::PersonalData(std::mem::take(provisional)));
+            }
+            self.state = State::Unclassified;
+        }
+    }
+
+    pub fn on_data(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        facts: &mut Vec<Fact>,
+        scanner: &Scanner,
+    ) {
         if data.is_empty() {
             return;
         }
+        let app_proto = self.app_proto();
+        let mut ctx = Ctx {
+            facts,
+            scanner,
+            budget: &mut self.budget,
+            app_proto,
+        };
         match &mut self.state {
-            State::Active { dissector, .. } => {
-                dissector.on_data(dir, data, facts);
+            State::Active { dissector, .. } => dissector.on_data(dir, data, &mut ctx),
+            State::Unclassified => {
+                if looks_textual(data) {
+                    ctx.scan(Field::Text, data);
+                }
             }
-            State::Failed => {}
             State::Detecting {
                 chunks,
                 bytes,
                 held,
+                provisional,
             } => {
                 *chunks += 1;
                 *bytes += data.len();
@@ -219,21 +327,36 @@ impl AppLayer {
                 match verdict {
                     Detection::Found(detector) => {
                         let mut dissector = (detector.start)();
-                        dissector.on_data(dir, start.as_deref().unwrap_or(data), facts);
+                        ctx.app_proto = detector.app_proto;
+                        dissector.on_data(dir, start.as_deref().unwrap_or(data), &mut ctx);
                         self.state = State::Active {
                             app_proto: detector.app_proto,
                             dissector,
                         };
                     }
-                    Detection::NeedMore if self.l4 == L4::Tcp => {
-                        let mut keep = start.unwrap_or_else(|| data.to_vec());
-                        keep.truncate(PROBE_BUFFER);
-                        held[dir.index()] = keep;
+                    verdict => {
+                        if provisional.len() < MAX_PROVISIONAL_MATCHES && looks_textual(data) {
+                            let allowed = ctx.budget.take(data.len());
+                            scanner.scan(
+                                &data[..allowed],
+                                Field::Text,
+                                AppProto::Failed.as_str(),
+                                provisional,
+                            );
+                            provisional.truncate(MAX_PROVISIONAL_MATCHES);
+                        }
+                        if matches!(verdict, Detection::NeedMore) && self.l4 == L4::Tcp {
+                            let mut keep = start.unwrap_or_else(|| data.to_vec());
+                            keep.truncate(PROBE_BUFFER);
+                            held[dir.index()] = keep;
+                        } else if *chunks >= MAX_PROBE_CHUNKS || *bytes >= MAX_PROBE_BYTES {
+                            if !provisional.is_empty() {
+                                ctx.facts
+                                    .push(Fact::PersonalData(std::mem::take(provisional)));
+                            }
+                            self.state = State::Unclassified;
+                        }
                     }
-                    _ if *chunks >= MAX_PROBE_CHUNKS || *bytes >= MAX_PROBE_BYTES => {
-                        self.state = State::Failed;
-                    }
-                    _ => {}
                 }
             }
         }
@@ -271,38 +394,83 @@ fn detect(l4: L4, (server_port, client_port): (u16, u16), data: &[u8]) -> Detect
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signatures::Signatures;
+
+    fn scanner() -> Scanner {
+        Scanner::new(Signatures::builtin().patterns)
+    }
 
     #[test]
     fn detection_by_content_not_port() {
-        let mut app = AppLayer::new(L4::Tcp, 5080, 40000);
+        let s = scanner();
+        let mut app = AppLayer::new(L4::Tcp, 5080, 40000, 1 << 20);
         let mut facts = Vec::new();
-        app.on_data(Direction::ToServer, b"GE", &mut facts);
+        app.on_data(Direction::ToServer, b"GE", &mut facts, &s);
         assert_eq!(app.app_proto(), AppProto::Failed);
         app.on_data(
             Direction::ToServer,
             b"T / HTTP/1.1\r\nAuthorization: Basic dTpw\r\n\r\n",
             &mut facts,
+            &s,
         );
         assert_eq!(app.app_proto(), AppProto::Http);
         assert_eq!(facts.len(), 1);
 
-        let mut tls_on_80 = AppLayer::new(L4::Tcp, 80, 40000);
+        let mut tls_on_80 = AppLayer::new(L4::Tcp, 80, 40000, 1 << 20);
         tls_on_80.on_data(
             Direction::ToServer,
             &[22, 3, 1, 0, 4, 1, 0, 0, 0],
             &mut facts,
+            &s,
         );
         assert_eq!(tls_on_80.app_proto(), AppProto::Tls);
     }
 
     #[test]
-    fn gives_up_on_unknown() {
-        let mut app = AppLayer::new(L4::Udp, 9999, 40000);
+    fn unclassified_text_is_scanned_binary_is_not() {
+        let s = scanner();
+        let mut app = AppLayer::new(L4::Udp, 9999, 40000, 1 << 20);
         let mut facts = Vec::new();
-        for _ in 0..MAX_PROBE_CHUNKS {
-            app.on_data(Direction::ToServer, b"\x00\x01 nothing we know", &mut facts);
+        app.on_data(
+            Direction::ToServer,
+            b"CDR;2026-11-22;+441632960961;120s",
+            &mut facts,
+            &s,
+        );
+        assert!(
+            facts.is_empty(),
+            "held until the flow is known to be unclassified"
+        );
+        for _ in 1..MAX_PROBE_CHUNKS {
+            app.on_data(
+                Direction::ToServer,
+                b"\x00\x01\x02 nothing we know \xff\xfe\x00\x01\x02\x03",
+                &mut facts,
+                &s,
+            );
         }
         assert_eq!(app.app_proto(), AppProto::Failed);
-        assert!(!app.wants_payload());
+        assert!(
+            matches!(facts.as_slice(), [Fact::PersonalData(m)] if m.len() == 1),
+            "{facts:?}"
+        );
+        assert!(
+            app.wants_payload(),
+            "unclassified flows are scanned within budget"
+        );
+
+        let mut short = AppLayer::new(L4::Tcp, 9999, 40000, 1 << 20);
+        let mut facts = Vec::new();
+        short.on_data(
+            Direction::ToServer,
+            b"mail me: alice.martin@example.com",
+            &mut facts,
+            &s,
+        );
+        short.on_end(&mut facts);
+        assert!(
+            matches!(facts.as_slice(), [Fact::PersonalData(m)] if m[0].evidence == "a***@example.com"),
+            "{facts:?}"
+        );
     }
 }

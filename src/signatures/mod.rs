@@ -1,7 +1,13 @@
-//! The rule table: `signatures/rules.toml` compiled in, plus the files of a
-//! `--signatures DIR` that add rules or override them by id.
+//! Signature files: the rule table (`signatures/rules.toml`) and the personal-data
+//! patterns (`signatures/personal-data.toml`), both compiled in, plus the files of a
+//! `--signatures DIR` that add or override rules and patterns by id.
 //!
-//! A file is checked whole before anything of it is used: a bad file never half-loads.
+//! Every file is checked whole before anything of it is used: a bad file never
+//! half-loads, and every problem is reported with its file and line.
+
+mod patterns;
+
+pub use patterns::{Anchor, Pattern, Validator};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,8 +15,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-const BUILTIN_RULES: &str = include_str!("../../signatures/rules.toml");
-const BUILTIN_NAME: &str = "signatures/rules.toml (built in)";
+const BUILTIN: [(&str, &str); 2] = [
+    (
+        "signatures/rules.toml (built in)",
+        include_str!("../../signatures/rules.toml"),
+    ),
+    (
+        "signatures/personal-data.toml (built in)",
+        include_str!("../../signatures/personal-data.toml"),
+    ),
+];
 
 /// Suricata's scale: lower is worse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
@@ -81,11 +95,14 @@ pub struct Rule {
     pub source: String,
 }
 
+/// The schema of every signature file: rules, patterns, or both.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RuleFile {
+struct SignatureFile {
     #[serde(default)]
     rule: Vec<toml::Spanned<RuleDef>>,
+    #[serde(default)]
+    pattern: Vec<toml::Spanned<patterns::PatternDef>>,
 }
 
 #[derive(Deserialize)]
@@ -132,31 +149,33 @@ pub struct SignatureError {
     pub problems: Vec<SignatureProblem>,
 }
 
-#[derive(Clone, Debug)]
-pub struct RuleSet {
-    rules: BTreeMap<u32, Rule>,
-}
-
+/// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset.min(text.len())).map_or(1, |t| {
-        t.lines().count().max(1) + usize::from(t.ends_with('\n'))
-    })
+    text.get(..offset.min(text.len()))
+        .map_or(1, |t| t.matches('\n').count() + 1)
 }
 
-/// Parses and checks one rule file; either all its rules or its problems.
-fn parse_rules(file: &Path, text: &str) -> Result<Vec<Rule>, Vec<SignatureProblem>> {
+/// What one file defines, checked.
+#[derive(Default)]
+struct Parsed {
+    rules: Vec<Rule>,
+    patterns: Vec<Pattern>,
+}
+
+/// Parses and checks one signature file; either all its definitions or its problems.
+fn parse_file(file: &Path, text: &str) -> Result<Parsed, Vec<SignatureProblem>> {
     let problem = |offset: usize, reason: String| SignatureProblem {
         file: file.to_owned(),
         line: line_of(text, offset),
         reason,
     };
-    let parsed: RuleFile = toml::from_str(text).map_err(|e| {
+    let parsed: SignatureFile = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
-        vec![problem(offset, e.message().to_string())]
+        vec![problem(offset, e.message().trim().to_string())]
     })?;
     let mut problems = Vec::new();
+    let mut out = Parsed::default();
     let mut seen = BTreeMap::new();
-    let mut rules = Vec::new();
     for spanned in parsed.rule {
         let at = spanned.span().start;
         let def = spanned.into_inner();
@@ -170,6 +189,9 @@ fn parse_rules(file: &Path, text: &str) -> Result<Vec<Rule>, Vec<SignatureProble
                 ),
             ));
         }
+        if def.id == 0 {
+            problems.push(problem(at, "rule id 0 is reserved".into()));
+        }
         if def.signature.trim().is_empty() {
             problems.push(problem(
                 at,
@@ -179,10 +201,7 @@ fn parse_rules(file: &Path, text: &str) -> Result<Vec<Rule>, Vec<SignatureProble
         if def.category.trim().is_empty() {
             problems.push(problem(at, format!("rule {}: empty category", def.id)));
         }
-        if def.id == 0 {
-            problems.push(problem(at, "rule id 0 is reserved".into()));
-        }
-        rules.push(Rule {
+        out.rules.push(Rule {
             id: def.id,
             rev: def.rev,
             signature: def.signature,
@@ -194,8 +213,27 @@ fn parse_rules(file: &Path, text: &str) -> Result<Vec<Rule>, Vec<SignatureProble
             source: file.display().to_string(),
         });
     }
+    let mut seen = BTreeMap::new();
+    for spanned in parsed.pattern {
+        let at = spanned.span().start;
+        let def = spanned.into_inner();
+        if let Some(first) = seen.insert(def.id, at) {
+            problems.push(problem(
+                at,
+                format!(
+                    "pattern id {} defined twice (first at line {})",
+                    def.id,
+                    line_of(text, first)
+                ),
+            ));
+        }
+        match Pattern::compile(def) {
+            Ok(p) => out.patterns.push(p),
+            Err(reason) => problems.push(problem(at, reason)),
+        }
+    }
     if problems.is_empty() {
-        Ok(rules)
+        Ok(out)
     } else {
         Err(problems)
     }
@@ -216,55 +254,21 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, SignatureProblem> {
     Ok(files)
 }
 
-impl RuleSet {
-    /// The rules compiled into the binary.
-    pub fn builtin() -> Self {
-        let rules =
-            parse_rules(Path::new(BUILTIN_NAME), BUILTIN_RULES).unwrap_or_else(|problems| {
-                // The file is part of the build and checked by the test suite; this only
-                // triggers for a broken checkout.
-                panic!("built-in rules invalid: {problems:?}")
-            });
-        RuleSet {
-            rules: rules.into_iter().map(|r| (r.id, r)).collect(),
-        }
-    }
+/// The rules and patterns in force.
+#[derive(Clone, Debug)]
+pub struct Signatures {
+    pub rules: RuleSet,
+    pub patterns: Vec<Pattern>,
+}
 
-    /// Adds and overrides rules from every `.toml` file in `dir` that defines rules.
-    /// Nothing is applied unless every file is valid.
-    pub fn load_dir(&mut self, dir: &Path) -> Result<(), SignatureError> {
-        let files = toml_files(dir).map_err(|p| SignatureError { problems: vec![p] })?;
-        let mut problems = Vec::new();
-        let mut loaded = Vec::new();
-        for file in files {
-            let text = match std::fs::read_to_string(&file) {
-                Ok(t) => t,
-                Err(e) => {
-                    problems.push(SignatureProblem {
-                        file: file.clone(),
-                        line: 0,
-                        reason: format!("cannot read: {e}"),
-                    });
-                    continue;
-                }
-            };
-            // Pattern files (personal-data.toml) sit beside rule files; only files with
-            // [[rule]] tables are rule files.
-            if !text.lines().any(|l| l.trim_start().starts_with("[[rule]]")) {
-                continue;
-            }
-            match parse_rules(&file, &text) {
-                Ok(rules) => loaded.extend(rules),
-                Err(p) => problems.extend(p),
-            }
-        }
-        if !problems.is_empty() {
-            return Err(SignatureError { problems });
-        }
-        for rule in loaded {
-            self.rules.insert(rule.id, rule);
-        }
-        Ok(())
+#[derive(Clone, Debug)]
+pub struct RuleSet {
+    rules: BTreeMap<u32, Rule>,
+}
+
+impl RuleSet {
+    pub fn builtin() -> Self {
+        Signatures::builtin().rules
     }
 
     pub fn get(&self, id: u32) -> Option<&Rule> {
@@ -280,14 +284,91 @@ impl RuleSet {
     }
 }
 
+impl Signatures {
+    /// The files compiled into the binary.
+    pub fn builtin() -> Self {
+        let mut rules = BTreeMap::new();
+        let mut patterns = BTreeMap::new();
+        for (name, text) in BUILTIN {
+            // The files are part of the build and checked by the test suite; this only
+            // fails for a broken checkout.
+            let parsed = parse_file(Path::new(name), text)
+                .unwrap_or_else(|p| panic!("built-in signatures invalid: {p:?}"));
+            rules.extend(parsed.rules.into_iter().map(|r| (r.id, r)));
+            patterns.extend(parsed.patterns.into_iter().map(|p| (p.id, p)));
+        }
+        Signatures {
+            rules: RuleSet { rules },
+            patterns: patterns.into_values().collect(),
+        }
+    }
+
+    /// Adds and overrides rules and patterns from every `.toml` file in `dir`.
+    /// Nothing is applied unless every file is valid.
+    pub fn load_dir(&mut self, dir: &Path) -> Result<(), SignatureError> {
+        let files = toml_files(dir).map_err(|p| SignatureError { problems: vec![p] })?;
+        let mut problems = Vec::new();
+        let mut loaded = Vec::new();
+        for file in files {
+            match std::fs::read_to_string(&file) {
+                Ok(text) => match parse_file(&file, &text) {
+                    Ok(parsed) => loaded.push(parsed),
+                    Err(p) => problems.extend(p),
+                },
+                Err(e) => problems.push(SignatureProblem {
+                    file: file.clone(),
+                    line: 0,
+                    reason: format!("cannot read: {e}"),
+                }),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(SignatureError { problems });
+        }
+        let mut patterns: BTreeMap<u32, Pattern> = std::mem::take(&mut self.patterns)
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        for parsed in loaded {
+            for rule in parsed.rules {
+                self.rules.rules.insert(rule.id, rule);
+            }
+            for pattern in parsed.patterns {
+                patterns.insert(pattern.id, pattern);
+            }
+        }
+        self.patterns = patterns.into_values().collect();
+        // A pattern may only raise a rule that exists.
+        let dangling: Vec<SignatureProblem> = self
+            .patterns
+            .iter()
+            .filter_map(|p| {
+                p.rule
+                    .filter(|r| self.rules.get(*r).is_none())
+                    .map(|r| (p, r))
+            })
+            .map(|(p, r)| SignatureProblem {
+                file: dir.to_owned(),
+                line: 0,
+                reason: format!("pattern {} raises rule {r}, which no file defines", p.id),
+            })
+            .collect();
+        if dangling.is_empty() {
+            Ok(())
+        } else {
+            Err(SignatureError { problems: dangling })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn builtin_table_is_complete() {
-        let rules = RuleSet::builtin();
-        let ids: Vec<u32> = rules.iter().map(|r| r.id).collect();
+        let sigs = Signatures::builtin();
+        let ids: Vec<u32> = sigs.rules.iter().map(|r| r.id).collect();
         assert_eq!(
             ids,
             vec![
@@ -296,27 +377,64 @@ mod tests {
             ]
         );
         assert_eq!(
-            rules.get(2003).map(|r| r.severity),
+            sigs.rules.get(2003).map(|r| r.severity),
             Some(Severity::Critical)
         );
+        assert_eq!(sigs.patterns.len(), 9);
     }
 
     #[test]
     fn problems_carry_file_and_line() {
         let text = "[[rule]]\nid = 9001\nsignature = \"a\"\ncategory = \"c\"\nseverity = \"high\"\n\n[[rule]]\nid = 9001\nsignature = \"\"\ncategory = \"c\"\nseverity = \"high\"\n";
-        let problems = parse_rules(Path::new("x.toml"), text).unwrap_err();
+        let problems = parse_file(Path::new("x.toml"), text)
+            .err()
+            .unwrap_or_default();
         assert_eq!(problems.len(), 2);
         assert_eq!(problems[0].line, 7);
         assert!(problems[0].reason.contains("defined twice"));
 
         let bad =
             "[[rule]]\nid = 9002\nsignature = \"a\"\ncategory = \"c\"\nseverity = \"severe\"\n";
-        let problems = parse_rules(Path::new("y.toml"), bad).unwrap_err();
+        let problems = parse_file(Path::new("y.toml"), bad)
+            .err()
+            .unwrap_or_default();
         assert_eq!(problems[0].line, 5);
         assert!(
             problems[0].reason.contains("unknown variant"),
             "{}",
             problems[0].reason
         );
+
+        let bad_regex = "\n[[pattern]]\nid = 50\nname = \"n\"\nkind = \"custom\"\nregex = 'ab(c'\nseverity = \"low\"\nmask = \"secret\"\n";
+        let problems = parse_file(Path::new("z.toml"), bad_regex)
+            .err()
+            .unwrap_or_default();
+        assert_eq!(problems[0].line, 2);
+        assert!(
+            problems[0].reason.contains("regex"),
+            "{}",
+            problems[0].reason
+        );
+    }
+
+    #[test]
+    fn directory_overrides_by_id_and_never_half_loads() {
+        let dir = std::env::temp_dir().join(format!("cleartrace-sig-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let good = "[[rule]]\nid = 9001\nsignature = \"Employee id\"\ncategory = \"custom\"\nseverity = \"low\"\n\n[[pattern]]\nid = 100\nname = \"Employee id\"\nkind = \"custom\"\nregex = 'EMP-\\d{6}'\nseverity = \"low\"\nmask = \"national_id\"\nrule = 9001\n";
+        std::fs::write(dir.join("a.toml"), good).unwrap_or_default();
+        std::fs::write(
+            dir.join("b.toml"),
+            "[[rule]]\nid = 1001\nsignature = \"x\"\ncategory = \"c\"\nseverity = \"bad\"\n",
+        )
+        .unwrap_or_default();
+        let mut sigs = Signatures::builtin();
+        assert!(sigs.load_dir(&dir).is_err());
+        assert!(sigs.rules.get(9001).is_none(), "nothing of a.toml applied");
+        std::fs::remove_file(dir.join("b.toml")).unwrap_or_default();
+        assert!(sigs.load_dir(&dir).is_ok());
+        assert!(sigs.rules.get(9001).is_some());
+        assert_eq!(sigs.patterns.iter().filter(|p| p.id == 100).count(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,17 +1,27 @@
-//! HTTP/1.x in clear (httparse): request heads are read for credentials; bodies are
-//! skipped by Content-Length so pipelined requests stay in step.
+//! HTTP/1.x in clear (httparse). Request heads are read for credentials; heads and
+//! textual bodies of both directions go through the personal-data scanner. Bodies are
+//! framed by Content-Length or chunked coding (RFC 9112 §6–7) so pipelined messages
+//! stay in step.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
 
 use base64::Engine as _;
 
 use crate::flow::Direction;
-use crate::protocols::{Fact, Probe};
+use crate::personal_data::{looks_textual, Field};
+use crate::protocols::{Ctx, Fact, Probe};
 
-/// Our own cap on a request head (Apache's default LimitRequestFieldSize × a few).
+/// Our own cap on a message head (Apache's default LimitRequestFieldSize × a few).
 const MAX_HEAD: usize = 64 * 1024;
-/// Headers read per request; more is treated as not-HTTP-we-follow.
+/// Headers read per message; more is treated as not-HTTP-we-follow.
 const MAX_HEADERS: usize = 128;
 /// Longest user name kept in a fact (it is masked before any output anyway).
 const MAX_USER: usize = 256;
+/// Longest chunk-size line (hex size plus extensions) we accept.
+const MAX_CHUNK_LINE: usize = 1024;
+/// Requests awaiting their response, to know which responses answer HEAD.
+const MAX_PENDING_REQUESTS: usize = 64;
 
 /// RFC 9110 §9 methods plus the WebDAV ones seen on provisioning servers.
 const METHODS: [&[u8]; 13] = [
@@ -144,169 +154,508 @@ fn credentials(header: &'static str, value: &[u8]) -> Option<HttpCredentials> {
     Some(creds)
 }
 
-enum RequestState {
+/// Chunked transfer coding (RFC 9112 §7.1): size line, data, CRLF, …, 0, trailers.
+#[derive(Debug)]
+enum Chunked {
+    SizeLine(Vec<u8>),
+    Data(u64),
+    /// The CRLF after a chunk's data.
+    DataEnd(u8),
+    /// Trailer lines after the last chunk, up to the empty line.
+    Trailers(Vec<u8>),
+}
+
+#[derive(Debug)]
+enum Body {
+    Length(u64),
+    Chunked(Chunked),
+    /// A response without length: the body runs to the end of the connection.
+    UntilClose,
+}
+
+/// How a body is scanned for personal data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scan {
+    /// Compressed, media, binary: not read.
+    Skip,
+    Text,
+    /// `application/x-www-form-urlencoded`: percent-decoded first, as the server will.
+    Form,
+}
+
+/// `%40` → `@`, `+` → space (WHATWG URL, application/x-www-form-urlencoded). Invalid
+/// escapes stay as they are.
+fn form_decoded(bytes: &[u8]) -> Cow<'_, [u8]> {
+    if !bytes.iter().any(|&b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(bytes);
+    }
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+#[derive(Debug, Default)]
+enum Framing {
+    #[default]
     Head,
-    /// Body bytes still to skip.
-    Body(u64),
-    /// Chunked request bodies are not followed: they are rare from phones and
-    /// provisioning clients, and skipping them wrongly would misread what follows.
-    Stopped,
+    Body {
+        body: Body,
+        scan: Scan,
+    },
+    /// Not HTTP we can follow any more (garbage, gap, oversize head).
+    Lost,
 }
 
-pub struct HttpDissector {
+/// One direction: requests (to server) or responses (to client).
+#[derive(Default)]
+struct Half {
     head: Vec<u8>,
-    state: RequestState,
+    framing: Framing,
 }
 
-impl Default for HttpDissector {
-    fn default() -> Self {
-        HttpDissector {
-            head: Vec::new(),
-            state: RequestState::Head,
+/// What a parsed head says about the body that follows.
+struct HeadInfo {
+    len: usize,
+    body: Option<Body>,
+    scan_body: Scan,
+}
+
+#[derive(Default)]
+pub struct HttpDissector {
+    halves: [Half; 2],
+    /// For each request not yet answered: was it HEAD (whose response has no body)?
+    pending_head: VecDeque<bool>,
+}
+
+fn header_is(name: &str, wanted: &str) -> bool {
+    name.eq_ignore_ascii_case(wanted)
+}
+
+/// Body framing and scan decision common to requests and responses.
+fn body_of(headers: &[httparse::Header<'_>], default: Option<Body>) -> (Option<Body>, Scan) {
+    let mut length = None;
+    let mut chunked = false;
+    let mut encoded = false;
+    let mut textual_type = true;
+    let mut form = false;
+    for h in headers {
+        if header_is(h.name, "content-length") {
+            length = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+        } else if header_is(h.name, "transfer-encoding") {
+            chunked = h
+                .value
+                .windows(7)
+                .any(|w| w.eq_ignore_ascii_case(b"chunked"));
+        } else if header_is(h.name, "content-encoding") {
+            encoded = !h.value.eq_ignore_ascii_case(b"identity");
+        } else if header_is(h.name, "content-type") {
+            let v = String::from_utf8_lossy(h.value).to_ascii_lowercase();
+            form = v.contains("x-www-form-urlencoded");
+            textual_type = v.starts_with("text/")
+                || [
+                    "json",
+                    "xml",
+                    "x-www-form-urlencoded",
+                    "csv",
+                    "javascript",
+                    "ldif",
+                    "vcard",
+                    "sdp",
+                    "multipart/form-data",
+                ]
+                .iter()
+                .any(|t| v.contains(t));
         }
     }
+    let body = if chunked {
+        Some(Body::Chunked(Chunked::SizeLine(Vec::new())))
+    } else {
+        match length {
+            Some(0) => None,
+            Some(n) => Some(Body::Length(n)),
+            None => default,
+        }
+    };
+    let scan = match (textual_type && !encoded, form) {
+        (false, _) => Scan::Skip,
+        (true, true) => Scan::Form,
+        (true, false) => Scan::Text,
+    };
+    (body, scan)
 }
 
 impl HttpDissector {
-    pub fn on_data(&mut self, dir: Direction, mut data: &[u8], facts: &mut Vec<Fact>) {
-        if dir != Direction::ToServer {
-            return;
-        }
+    pub fn on_gap(&mut self, dir: Direction) {
+        self.halves[dir.index()] = Half {
+            head: Vec::new(),
+            framing: Framing::Lost,
+        };
+    }
+
+    pub fn on_data(&mut self, dir: Direction, mut data: &[u8], ctx: &mut Ctx<'_>) {
         while !data.is_empty() {
-            match self.state {
-                RequestState::Stopped => return,
-                RequestState::Body(left) => {
-                    let skip = usize::try_from(left).unwrap_or(usize::MAX).min(data.len());
-                    data = &data[skip..];
-                    let left = left - skip as u64;
-                    self.state = if left == 0 {
-                        RequestState::Head
-                    } else {
-                        RequestState::Body(left)
+            let framing = std::mem::take(&mut self.halves[dir.index()].framing);
+            match framing {
+                Framing::Lost => {
+                    self.halves[dir.index()].framing = Framing::Lost;
+                    return;
+                }
+                Framing::Body { body, scan } => {
+                    let (used, next) = body_step(body, data, scan, ctx);
+                    data = &data[used..];
+                    self.halves[dir.index()].framing = match next {
+                        Some(body) => Framing::Body { body, scan },
+                        None => Framing::Head,
                     };
                 }
-                RequestState::Head => {
-                    let before = self.head.len();
-                    let take = data.len().min(MAX_HEAD + 4 - before.min(MAX_HEAD));
-                    self.head.extend_from_slice(&data[..take]);
-                    match self.parse_head(facts) {
-                        Some(head_len) => {
-                            // Bytes of this chunk beyond the head belong to the body or the next request.
-                            let used = head_len.saturating_sub(before).min(data.len());
+                Framing::Head => {
+                    let half = &mut self.halves[dir.index()];
+                    let before = half.head.len();
+                    let room = (MAX_HEAD + 4).saturating_sub(before);
+                    half.head.extend_from_slice(&data[..data.len().min(room)]);
+                    let head = std::mem::take(&mut half.head);
+                    match self.parse_head(dir, &head, ctx) {
+                        Ok(Some(info)) => {
+                            let used = info.len.saturating_sub(before).min(data.len());
                             data = &data[used..];
-                            self.head.clear();
+                            self.halves[dir.index()].framing = match info.body {
+                                Some(body) => Framing::Body {
+                                    body,
+                                    scan: info.scan_body,
+                                },
+                                None => Framing::Head,
+                            };
                         }
-                        None if self.head.len() > MAX_HEAD => {
-                            self.head = Vec::new();
-                            self.state = RequestState::Stopped;
+                        Ok(None) if head.len() <= MAX_HEAD => {
+                            self.halves[dir.index()].head = head;
+                            return;
                         }
-                        None => return,
+                        _ => {
+                            self.halves[dir.index()].framing = Framing::Lost;
+                            return;
+                        }
                     }
                 }
             }
         }
     }
 
-    /// Parses a complete request head from `self.head`; returns its length.
-    fn parse_head(&mut self, facts: &mut Vec<Fact>) -> Option<usize> {
+    /// Parses a complete head: `Ok(None)` if incomplete, `Err` if not HTTP.
+    fn parse_head(
+        &mut self,
+        dir: Direction,
+        buf: &[u8],
+        ctx: &mut Ctx<'_>,
+    ) -> Result<Option<HeadInfo>, ()> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut request = httparse::Request::new(&mut headers);
-        let len = match request.parse(&self.head) {
-            Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) => return None,
-            Err(_) => {
-                self.state = RequestState::Stopped;
-                return Some(self.head.len());
+        match dir {
+            Direction::ToServer => {
+                let mut request = httparse::Request::new(&mut headers);
+                let len = match request.parse(buf) {
+                    Ok(httparse::Status::Complete(len)) => len,
+                    Ok(httparse::Status::Partial) => return Ok(None),
+                    Err(_) => return Err(()),
+                };
+                for h in request.headers.iter() {
+                    let header = if header_is(h.name, "authorization") {
+                        "Authorization"
+                    } else if header_is(h.name, "proxy-authorization") {
+                        "Proxy-Authorization"
+                    } else {
+                        continue;
+                    };
+                    if let Some(c) = credentials(header, h.value) {
+                        ctx.emit(Fact::Http(HttpFact::Credentials(c)));
+                    }
+                }
+                let is_head = request
+                    .method
+                    .is_some_and(|m| m.eq_ignore_ascii_case("HEAD"));
+                if self.pending_head.len() < MAX_PENDING_REQUESTS {
+                    self.pending_head.push_back(is_head);
+                }
+                // The request line and header values: query strings, Referer, From.
+                ctx.scan(Field::Text, &form_decoded(&buf[..len]));
+                let (body, scan_body) = body_of(request.headers, None);
+                Ok(Some(HeadInfo {
+                    len,
+                    body,
+                    scan_body,
+                }))
             }
-        };
-        let mut body = 0u64;
-        let mut chunked = false;
-        for header in request.headers.iter() {
-            let name = header.name;
-            if name.eq_ignore_ascii_case("authorization") {
-                facts.extend(
-                    credentials("Authorization", header.value)
-                        .map(|c| Fact::Http(HttpFact::Credentials(c))),
-                );
-            } else if name.eq_ignore_ascii_case("proxy-authorization") {
-                facts.extend(
-                    credentials("Proxy-Authorization", header.value)
-                        .map(|c| Fact::Http(HttpFact::Credentials(c))),
-                );
-            } else if name.eq_ignore_ascii_case("content-length") {
-                body = std::str::from_utf8(header.value)
-                    .ok()
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = header
-                    .value
-                    .windows(7)
-                    .any(|w| w.eq_ignore_ascii_case(b"chunked"));
+            Direction::ToClient => {
+                let mut response = httparse::Response::new(&mut headers);
+                let len = match response.parse(buf) {
+                    Ok(httparse::Status::Complete(len)) => len,
+                    Ok(httparse::Status::Partial) => return Ok(None),
+                    Err(_) => return Err(()),
+                };
+                let code = response.code.unwrap_or(0);
+                let interim = (100..200).contains(&code);
+                let answers_head = if interim {
+                    false
+                } else {
+                    self.pending_head.pop_front().unwrap_or(false)
+                };
+                ctx.scan(Field::Text, &buf[..len]);
+                // RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304.
+                if answers_head || interim || code == 204 || code == 304 {
+                    return Ok(Some(HeadInfo {
+                        len,
+                        body: None,
+                        scan_body: Scan::Skip,
+                    }));
+                }
+                let (body, scan_body) = body_of(response.headers, Some(Body::UntilClose));
+                Ok(Some(HeadInfo {
+                    len,
+                    body,
+                    scan_body,
+                }))
             }
         }
-        self.state = if chunked {
-            RequestState::Stopped
-        } else if body > 0 {
-            RequestState::Body(body)
-        } else {
-            RequestState::Head
-        };
-        Some(len)
+    }
+}
+
+/// Consumes body bytes; returns bytes used and the body state left (`None`: done).
+fn body_step(body: Body, data: &[u8], scan: Scan, ctx: &mut Ctx<'_>) -> (usize, Option<Body>) {
+    let content = |bytes: &[u8], ctx: &mut Ctx<'_>| match scan {
+        Scan::Skip => {}
+        _ if !looks_textual(bytes) => {}
+        Scan::Text => ctx.scan(Field::Text, bytes),
+        Scan::Form => ctx.scan(Field::Text, &form_decoded(bytes)),
+    };
+    match body {
+        Body::UntilClose => {
+            content(data, ctx);
+            (data.len(), Some(Body::UntilClose))
+        }
+        Body::Length(left) => {
+            let n = usize::try_from(left).unwrap_or(usize::MAX).min(data.len());
+            content(&data[..n], ctx);
+            let left = left - n as u64;
+            (n, (left > 0).then_some(Body::Length(left)))
+        }
+        Body::Chunked(state) => {
+            let mut used = 0;
+            let mut state = state;
+            loop {
+                let rest = &data[used..];
+                if rest.is_empty() {
+                    return (used, Some(Body::Chunked(state)));
+                }
+                state = match state {
+                    Chunked::SizeLine(mut line) => match memchr::memchr(b'\n', rest) {
+                        Some(nl) => {
+                            line.extend_from_slice(&rest[..nl]);
+                            used += nl + 1;
+                            let text = String::from_utf8_lossy(&line);
+                            let hex = text.split(';').next().unwrap_or("").trim();
+                            match u64::from_str_radix(hex, 16) {
+                                Ok(0) => Chunked::Trailers(Vec::new()),
+                                Ok(size) => Chunked::Data(size),
+                                // Not chunked coding after all: give the rest up.
+                                Err(_) => return (data.len(), None),
+                            }
+                        }
+                        None if line.len() + rest.len() > MAX_CHUNK_LINE => {
+                            return (data.len(), None)
+                        }
+                        None => {
+                            line.extend_from_slice(rest);
+                            used += rest.len();
+                            Chunked::SizeLine(line)
+                        }
+                    },
+                    Chunked::Data(left) => {
+                        let n = usize::try_from(left).unwrap_or(usize::MAX).min(rest.len());
+                        content(&rest[..n], ctx);
+                        used += n;
+                        let left = left - n as u64;
+                        if left == 0 {
+                            Chunked::DataEnd(2)
+                        } else {
+                            Chunked::Data(left)
+                        }
+                    }
+                    Chunked::DataEnd(left) => {
+                        let n = usize::from(left).min(rest.len());
+                        used += n;
+                        if left as usize == n {
+                            Chunked::SizeLine(Vec::new())
+                        } else {
+                            Chunked::DataEnd(left - n as u8)
+                        }
+                    }
+                    Chunked::Trailers(mut line) => match memchr::memchr(b'\n', rest) {
+                        Some(nl) => {
+                            line.extend_from_slice(&rest[..nl]);
+                            used += nl + 1;
+                            if line.iter().all(|b| *b == b'\r') {
+                                return (used, None);
+                            }
+                            Chunked::Trailers(Vec::new())
+                        }
+                        None if line.len() + rest.len() > MAX_CHUNK_LINE => {
+                            return (data.len(), None)
+                        }
+                        None => {
+                            line.extend_from_slice(rest);
+                            used += rest.len();
+                            Chunked::Trailers(line)
+                        }
+                    },
+                };
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::personal_data::Kind;
+    use crate::protocols::{testing::with_ctx, AppProto};
 
-    fn creds_of(stream: &[&[u8]]) -> Vec<HttpCredentials> {
+    fn run(chunks: &[(Direction, &[u8])]) -> Vec<Fact> {
         let mut d = HttpDissector::default();
-        let mut facts = Vec::new();
-        for chunk in stream {
-            d.on_data(Direction::ToServer, chunk, &mut facts);
-        }
+        with_ctx(AppProto::Http, |ctx| {
+            for (dir, chunk) in chunks {
+                d.on_data(*dir, chunk, ctx);
+            }
+        })
+    }
+
+    fn creds(facts: &[Fact]) -> Vec<&HttpCredentials> {
         facts
-            .into_iter()
-            .map(|f| match f {
-                Fact::Http(HttpFact::Credentials(c)) => c,
-                other => panic!("unexpected {other:?}"),
+            .iter()
+            .filter_map(|f| match f {
+                Fact::Http(HttpFact::Credentials(c)) => Some(c),
+                _ => None,
             })
             .collect()
     }
 
+    fn kinds(facts: &[Fact]) -> Vec<Kind> {
+        facts
+            .iter()
+            .filter_map(|f| match f {
+                Fact::PersonalData(m) => Some(m.iter().map(|m| m.kind)),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    const UP: Direction = Direction::ToServer;
+    const DOWN: Direction = Direction::ToClient;
+
     #[test]
     fn basic_split_and_pipelined_after_body() {
         // "u:pw" and "x:secret"
-        let creds = creds_of(&[
-            b"POST /a HTTP/1.1\r\nAuthorization: Basic dTpwdw==\r\nContent-Length: 5\r\n",
-            b"\r\nhelloGET /b HTTP/1.1\r\nProxy-Authorization: basic eDpzZWNyZXQ=\r\n\r\n",
+        let facts = run(&[
+            (
+                UP,
+                b"POST /a HTTP/1.1\r\nAuthorization: Basic dTpwdw==\r\nContent-Length: 5\r\n",
+            ),
+            (
+                UP,
+                b"\r\nhelloGET /b HTTP/1.1\r\nProxy-Authorization: basic eDpzZWNyZXQ=\r\n\r\n",
+            ),
         ]);
-        assert_eq!(creds.len(), 2);
-        assert_eq!(creds[0].user.as_deref(), Some("u"));
-        assert_eq!(creds[0].secret_len, 2);
-        assert_eq!(creds[1].header, "Proxy-Authorization");
-        assert_eq!(creds[1].secret_len, 6);
+        let c = creds(&facts);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].user.as_deref(), Some("u"));
+        assert_eq!(c[0].secret_len, 2);
+        assert_eq!(c[1].header, "Proxy-Authorization");
+        assert_eq!(c[1].secret_len, 6);
     }
 
     #[test]
     fn digest_username_and_garbage() {
-        let creds = creds_of(&[
+        let facts = run(&[(
+            UP,
             b"GET / HTTP/1.1\r\nAuthorization: Digest username=\"bob\", realm=\"r\", response=\"0123456789abcdef0123456789abcdef\"\r\n\r\n",
+        )]);
+        let c = creds(&facts);
+        assert_eq!(c[0].scheme, AuthScheme::Digest);
+        assert_eq!(c[0].user.as_deref(), Some("bob"));
+        assert_eq!(c[0].secret_len, 32);
+        assert!(creds(&run(&[(
+            UP,
+            b"GET / HTTP/1.1\r\nAuthorization: Basic !!!\r\n\r\n"
+        )]))[0]
+            .user
+            .is_none());
+        let lost = run(&[
+            (UP, b"\x00\x01garbage\r\n\r\n"),
+            (
+                UP,
+                b"GET / HTTP/1.1\r\nAuthorization: Basic dTpwdw==\r\n\r\n",
+            ),
         ]);
-        assert_eq!(creds[0].scheme, AuthScheme::Digest);
-        assert_eq!(creds[0].user.as_deref(), Some("bob"));
-        assert_eq!(creds[0].secret_len, 32);
-        assert!(
-            creds_of(&[b"GET / HTTP/1.1\r\nAuthorization: Basic !!!\r\n\r\n"])[0]
-                .user
-                .is_none()
+        assert!(creds(&lost).is_empty());
+    }
+
+    #[test]
+    fn form_body_and_chunked_response_are_scanned() {
+        let facts = run(&[
+            (UP, b"POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 34\r\n\r\n"),
+            (UP, b"user=alice&password=Tr0ub4dor-9999"),
+            (DOWN, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n"),
+            (DOWN, b"1a\r\nmail alice@example.com ok\r\n"),
+            (DOWN, b"0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"),
+        ]);
+        assert_eq!(kinds(&facts), vec![Kind::Credential, Kind::Email]);
+    }
+
+    #[test]
+    fn compressed_and_binary_bodies_are_not_scanned() {
+        let facts = run(&[
+            (UP, b"HEAD / HTTP/1.1\r\n\r\n"),
+            (DOWN, b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"),
+            (UP, b"GET /x HTTP/1.1\r\n\r\n"),
+            (
+                DOWN,
+                b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 28\r\n\r\n",
+            ),
+            (DOWN, b"card 4111 1111 1111 1111 xx!"),
+        ]);
+        assert!(kinds(&facts).is_empty(), "{facts:?}");
+    }
+
+    #[test]
+    fn form_decoding() {
+        assert_eq!(
+            &*form_decoded(b"a=jane.doe%40example.com&p=%2B44+1632"),
+            b"a=jane.doe@example.com&p=+44 1632"
         );
-        assert!(creds_of(&[
-            b"\x00\x01garbage\r\n\r\n",
-            b"GET / HTTP/1.1\r\nAuthorization: Basic dTpwdw==\r\n\r\n"
-        ])
-        .is_empty());
+        assert_eq!(&*form_decoded(b"bad%4g%"), b"bad%4g%");
+        let facts = run(&[
+            (UP, b"POST /s HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 31\r\n\r\n"),
+            (UP, b"email=jane.doe%40example.com&x="),
+        ]);
+        assert_eq!(kinds(&facts), vec![Kind::Email]);
     }
 
     #[test]

@@ -6,7 +6,7 @@ pub mod facts;
 mod parser;
 
 use crate::flow::Direction;
-use crate::protocols::{Fact, Probe};
+use crate::protocols::{Ctx, Fact, Probe};
 
 pub use facts::{Cipher, CipherWeakness, TlsFact, TlsVersion};
 
@@ -72,7 +72,7 @@ impl TlsDissector {
         }
     }
 
-    fn emit(&mut self, dir: Direction, fact: TlsFact, facts: &mut Vec<Fact>) {
+    fn emit(&mut self, dir: Direction, fact: TlsFact, ctx: &mut Ctx<'_>) {
         if let TlsFact::ServerHello { version, cipher } = &fact {
             self.server_hello = Some(*cipher);
             // TLS 1.3 encrypts everything the server sends after its hello.
@@ -80,11 +80,11 @@ impl TlsDissector {
                 self.halves[dir.index()].encrypted = true;
             }
         }
-        facts.push(Fact::Tls(fact));
+        ctx.emit(Fact::Tls(fact));
     }
 
     /// Reads whole records from `input`, returns how many bytes were used.
-    fn read_records(&mut self, dir: Direction, input: &[u8], facts: &mut Vec<Fact>) -> usize {
+    fn read_records(&mut self, dir: Direction, input: &[u8], ctx: &mut Ctx<'_>) -> usize {
         let mut used = 0;
         while used < input.len() {
             let rest = &input[used..];
@@ -98,7 +98,7 @@ impl TlsDissector {
                 half.encrypted = true;
                 used += len;
                 if let Some(fact) = parser::sslv2_fact(msg) {
-                    self.emit(dir, fact, facts);
+                    self.emit(dir, fact, ctx);
                 }
                 continue;
             }
@@ -110,7 +110,7 @@ impl TlsDissector {
                     len,
                 } => {
                     used += len;
-                    self.read_record(dir, content_type, body, facts);
+                    self.read_record(dir, content_type, body, ctx);
                 }
                 parser::Record::Incomplete => break,
                 parser::Record::Invalid => {
@@ -122,13 +122,7 @@ impl TlsDissector {
         used
     }
 
-    fn read_record(
-        &mut self,
-        dir: Direction,
-        content_type: u8,
-        body: &[u8],
-        facts: &mut Vec<Fact>,
-    ) {
+    fn read_record(&mut self, dir: Direction, content_type: u8, body: &[u8], ctx: &mut Ctx<'_>) {
         let half = &mut self.halves[dir.index()];
         match content_type {
             parser::CONTENT_HANDSHAKE if !half.encrypted => {
@@ -138,7 +132,7 @@ impl TlsDissector {
                 while let Some((msg_type, msg, len)) = parser::next_handshake(&pending[used..]) {
                     used += len;
                     if let Some(fact) = parser::handshake_fact(msg_type, msg) {
-                        self.emit(dir, fact, facts);
+                        self.emit(dir, fact, ctx);
                     }
                 }
                 pending.drain(..used);
@@ -161,11 +155,11 @@ impl TlsDissector {
         }
     }
 
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], facts: &mut Vec<Fact>) {
+    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         if self.datagram {
             let read = parser::dtls_datagram(data);
             for fact in read.facts {
-                self.emit(dir, fact, facts);
+                self.emit(dir, fact, ctx);
             }
             self.halves[dir.index()].encrypted |= read.encrypted;
             return;
@@ -176,7 +170,7 @@ impl TlsDissector {
         }
         if half.record.is_empty() {
             // Fast path: whole records straight from the segment, no copy.
-            let used = self.read_records(dir, data, facts);
+            let used = self.read_records(dir, data, ctx);
             let half = &mut self.halves[dir.index()];
             if !half.broken && !half.encrypted {
                 half.record.extend_from_slice(&data[used..]);
@@ -184,7 +178,7 @@ impl TlsDissector {
         } else {
             let mut pending = std::mem::take(&mut self.halves[dir.index()].record);
             pending.extend_from_slice(data);
-            let used = self.read_records(dir, &pending, facts);
+            let used = self.read_records(dir, &pending, ctx);
             pending.drain(..used);
             let half = &mut self.halves[dir.index()];
             if !half.broken && !half.encrypted {
@@ -239,6 +233,7 @@ mod tests {
 
     #[test]
     fn record_split_over_segments_and_garbage() {
+        use crate::protocols::{testing::with_ctx, AppProto};
         // ServerHello (TLS 1.2, 0xc02f) in one record, delivered a byte at a time.
         let mut body = vec![0x03, 0x03];
         body.extend_from_slice(&[9; 32]);
@@ -248,10 +243,12 @@ mod tests {
         let mut record = vec![22, 3, 3, 0, hs.len() as u8];
         record.extend_from_slice(&hs);
         let mut d = TlsDissector::stream();
-        let mut facts = Vec::new();
-        for b in &record {
-            d.on_data(Direction::ToClient, std::slice::from_ref(b), &mut facts);
-        }
+        let facts = with_ctx(AppProto::Tls, |ctx| {
+            for b in &record {
+                d.on_data(Direction::ToClient, std::slice::from_ref(b), ctx);
+            }
+            d.on_data(Direction::ToClient, &[20, 3, 3, 0, 1, 1], ctx);
+        });
         assert_eq!(
             facts,
             vec![Fact::Tls(TlsFact::ServerHello {
@@ -259,16 +256,13 @@ mod tests {
                 cipher: Cipher::Tls(0xc02f)
             })]
         );
-        d.on_data(Direction::ToClient, &[20, 3, 3, 0, 1, 1], &mut facts);
         assert!(d.finished() && d.encrypted());
 
         let mut junk = TlsDissector::stream();
-        junk.on_data(
-            Direction::ToServer,
-            &[22, 3, 3, 0xff, 0xff, 0, 0],
-            &mut facts,
-        );
-        junk.on_data(Direction::ToClient, &[0x47; 40], &mut facts);
+        with_ctx(AppProto::Tls, |ctx| {
+            junk.on_data(Direction::ToServer, &[22, 3, 3, 0xff, 0xff, 0, 0], ctx);
+            junk.on_data(Direction::ToClient, &[0x47; 40], ctx);
+        });
         assert!(junk.finished());
     }
 }
