@@ -250,6 +250,9 @@ if [ $# -gt 0 ]; then
             WANT+=("$a")
         fi
     done
+    for a in "${WANT[@]}"; do
+        case " ${ALL[*]} " in *" $a "*) ;; *) die "unknown capture '$a' (known: pd ${ALL[*]})" ;; esac
+    done
 else
     WANT=("${ALL[@]}")
 fi
@@ -369,6 +372,106 @@ fi
 if wanted http-port-5080; then
     http_capture http-port-5080.pcap 5080 static -u "$NONSTD_USER:$NONSTD_PASS" http://127.0.0.1:5080/
     check_payload http-port-5080.pcap 'Authorization: Basic '; publish http-port-5080.pcap
+fi
+
+# --- planted personal data (pd-*) ---------------------------------------------------------
+# Fake personal data in cleartext protocols (must be found, reported masked) and in
+# compressed / encrypted payloads (must not be found).  Values: PD_* above.
+PD_FORM_ENC=('name=Jane+Doe' 'email=jane.doe%40example.com' 'card=4111+1111+1111+1111'
+             'iban=DE89+3704+0044+0532+0130+00' 'phone=%2B44+1632+960961'
+             "password=$PD_PASS")
+if wanted pd-http-form; then
+    # application/x-www-form-urlencoded POST; curl (7.88) --data-urlencode encodes
+    # like a browser form: space -> '+', '@' -> %40, '+' -> %2B, [A-Za-z0-9._~-] as is
+    http_capture pd-http-form.pcap 8080 pd \
+        --data-urlencode 'name=Jane Doe' --data-urlencode "email=$PD_EMAIL" \
+        --data-urlencode "card=$PD_CARD_VISA" --data-urlencode "iban=$PD_IBAN_DE" \
+        --data-urlencode "phone=$PD_PHONE" --data-urlencode "password=$PD_PASS" \
+        http://127.0.0.1:8080/signup
+    f=pd-http-form.pcap
+    check_payload $f 'POST /signup HTTP/1.1'
+    check_payload $f 'Content-Type: application/x-www-form-urlencoded'
+    check_bytes $f "$(IFS='&'; echo "${PD_FORM_ENC[*]}")"
+    check_no_bytes $f "$PD_EMAIL" "$PD_CARD_VISA" "$PD_IBAN_DE" "$PD_PHONE"
+    check_payload $f 'HTTP/1.1 200'; check_bytes $f 'signup received'
+    check_syns $f 1
+    publish $f
+fi
+PD_JSON_VALUES=("$PD_EMAIL" "$PD_PHONE" "$PD_IBAN_GB" "$PD_SSN" "$PD_NINO" "$PD_CARD_MC")
+if wanted pd-http-json; then
+    # two GETs on one keep-alive connection: Content-Length framing, then chunked
+    http_capture pd-http-json.pcap 8080 pd -o "$TMP/pd-http-json.pcap.body2" \
+        http://127.0.0.1:8080/directory/jane 'http://127.0.0.1:8080/directory/jane?chunked=1'
+    f=pd-http-json.pcap
+    check_payload $f 'GET /directory/jane HTTP/1.1'
+    check_payload $f 'GET /directory/jane?chunked=1 HTTP/1.1'
+    check_payload $f 'Content-Type: application/json'
+    check_payload $f 'Transfer-Encoding: chunked'
+    check_bytes $f "${PD_JSON_VALUES[@]}"
+    [ "$(grep -aoF "$PD_EMAIL" "$TMP/$f" | wc -l)" -eq 2 ] || die "$f: expected the JSON twice"
+    check_syns $f 1
+    cmp -s "$TMP/$f.body" "$TMP/$f.body2" || die "$f: the two bodies differ"
+    publish $f
+fi
+if wanted pd-http-gzip; then
+    http_capture pd-http-gzip.pcap 8080 pd --compressed http://127.0.0.1:8080/directory/jane
+    f=pd-http-gzip.pcap
+    check_payload $f 'Accept-Encoding: '
+    check_payload $f 'Content-Encoding: gzip'
+    check_no_bytes $f "${PD_JSON_VALUES[@]}" 'jane.doe' 'Jane Doe'
+    grep -qF "$PD_EMAIL" "$TMP/$f.body" || die "$f: curl's decompressed body lacks the JSON"
+    check_syns $f 1
+    publish $f
+fi
+if wanted pd-cdr-tcp; then
+    # unclassified cleartext TCP: SMDR-like call records to a collector that never answers
+    f=pd-cdr-tcp.pcap; port=1752
+    log "$f: tools/cdr_feed.py send -> listen on tcp/$port"
+    port_free tcp $port || die "tcp port $port is in use"
+    python3 -u "$TOOLS/cdr_feed.py" listen $port >"$TMP/$f.server.log" 2>&1 &
+    srv_pid=$!; PIDS+=("$srv_pid")
+    wait_listen tcp $port
+    start_capture $f "tcp port $port" -i lo
+    timeout 20 python3 -u "$TOOLS/cdr_feed.py" send $port
+    stop_capture $f
+    stop_pid "$srv_pid"
+    check_bytes $f '+441632960961 EXT 2001 ACCT jane.doe@example.com' 'PIN: 4096'
+    check_syns $f 1
+    [ "$(count "$TMP/$f" "tcp src port $port and tcp[tcpflags] & tcp-push != 0")" -eq 0 ] \
+        || die "$f: the collector sent data"
+    publish $f
+fi
+if wanted pd-syslog-udp; then
+    # RFC 5424 syslog over UDP (util-linux logger) to a collector that never answers
+    f=pd-syslog-udp.pcap; port=5514
+    log "$f: logger -d --rfc5424 -> udp_sink on udp/$port"
+    port_free udp $port || die "udp port $port is in use"
+    python3 -u "$TOOLS/udp_sink.py" $port 3 >"$TMP/$f.server.log" 2>&1 &
+    srv_pid=$!; PIDS+=("$srv_pid")
+    wait_listen udp $port
+    start_capture $f "udp port $port" -i lo
+    for msg in 'trunk T001 registered' \
+               "user $PD_EMAIL dialled $PD_PHONE card $PD_CARD_VISA" \
+               'cdr export finished, 5 records'; do
+        logger -n 127.0.0.1 -P $port -d --rfc5424 -t pbx "$msg"
+        sleep 0.3
+    done
+    stop_capture $f
+    stop_pid "$srv_pid"
+    check_bytes $f "user $PD_EMAIL dialled $PD_PHONE card $PD_CARD_VISA"
+    [ "$(count "$TMP/$f" "udp dst port $port")" -eq 3 ] || die "$f: expected 3 datagrams"
+    [ "$(grep -c '^udp_sink: ' "$TMP/$f.server.log")" -eq 3 ] || die "$f: the sink did not get 3 messages"
+    publish $f
+fi
+if wanted pd-tls13-encrypted; then
+    # the same kind of data inside TLS 1.3 application data: not visible on the wire
+    TLS_CLIENT_LINE="card $PD_CARD_VISA mail $PD_EMAIL password=$PD_PASS" \
+        tls_capture pd-tls13-encrypted.pcap tcp 8443 "-tls1_3" "-tls1_3" -i lo
+    f=pd-tls13-encrypted.pcap
+    check_server_hello $f tcp
+    grep -qF "password=$PD_PASS" "$TMP/$f.server.log" || die "$f: s_server did not receive the line"
+    check_no_bytes $f "$PD_CARD_VISA" "$PD_EMAIL" "$PD_PASS" 'LEAKCHECK' 'jane.doe' '4111'
+    publish $f
 fi
 
 log "done"

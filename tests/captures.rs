@@ -523,3 +523,59 @@ fn max_flows_evicts_and_counts() {
     assert!(run.stderr.contains("bad.toml:2:"), "{}", run.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn suppressions_hold_back_alerts_and_expired_ones_are_reported() {
+    let dir = common::tempdir();
+    let config = dir.join("suppress.toml");
+    std::fs::write(
+        &config,
+        "[[suppress]]\nrule = 1001\ndst = \"127.0.0.0/8\"\nport = 4433\nreason = \"legacy handset test bench, ticket 42\"\n\n\
+         [[suppress]]\nrule = 1003\nreason = \"was accepted until the migration\"\nexpires = \"2020-01-31\"\n",
+    )
+    .expect("write");
+    let config = config.display().to_string();
+    let run = common::analyze(&[&pcaps().join("tls10.pcap")], &["--config", &config]);
+    assert_eq!(run.output.status.code(), Some(0), "{}", run.stderr);
+    let rules: Vec<u64> = run.alerts.iter().filter_map(|a| a["alert"]["signature_id"].as_u64()).collect();
+    assert_eq!(rules, vec![1003], "1001 suppressed, the expired 1003 suppression no longer applies");
+    assert_eq!(run.stderr.matches("suppression expired on 2020-01-31").count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("suppressed: 1 alert(s) by rule 1001 dst 127.0.0.0/8, port 4433"), "{}", run.stderr);
+
+    std::fs::write(dir.join("bad.toml"), "[[suppress]]\nrule = 1001\nreason = \"\"\n").expect("write");
+    let bad = dir.join("bad.toml").display().to_string();
+    let run = common::analyze(&[&pcaps().join("tls10.pcap")], &["--config", &bad]);
+    assert_eq!(run.output.status.code(), Some(1));
+    assert!(run.stderr.contains("bad.toml:1: [[suppress]] for rule 1001: a reason is required"), "{}", run.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn user_signatures_add_rules_and_patterns() {
+    let dir = common::tempdir();
+    std::fs::write(
+        dir.join("site.toml"),
+        "[[rule]]\nid = 9001\nsignature = \"Provisioning page served in clear\"\ncategory = \"site-policy\"\nseverity = \"low\"\n\n\
+         [[pattern]]\nid = 100\nname = \"Provisioning page\"\nkind = \"custom\"\nregex = 'PBX provisioning'\n\
+         anchor_literals = [\"PBX\"]\nprotocols = [\"http\"]\nseverity = \"low\"\nmask = \"name\"\nrule = 9001\n",
+    )
+    .expect("write");
+    let sigs = dir.display().to_string();
+    let run = common::analyze(&[&pcaps().join("http-plain.pcap")], &["--signatures", &sigs]);
+    assert_eq!(run.output.status.code(), Some(0), "{}", run.stderr);
+    let alert = run.alerts.first().unwrap_or_else(|| panic!("no alert: {}", run.stderr));
+    assert_eq!(alert["alert"]["signature_id"], 9001);
+    assert_eq!(alert["alert"]["severity_name"], "low");
+    assert_eq!(alert["personal_data"]["evidence"], serde_json::json!(["P** p***********"]));
+
+    std::fs::write(
+        dir.join("broken.toml"),
+        "[[pattern]]\nid = 101\nname = \"x\"\nkind = \"custom\"\nregex = 'a(b'\nseverity = \"low\"\n",
+    )
+    .expect("write");
+    let run = common::analyze(&[&pcaps().join("http-plain.pcap")], &["--signatures", &sigs]);
+    assert_eq!(run.output.status.code(), Some(1));
+    assert!(run.stderr.contains("broken.toml:1: pattern 101: bad regex"), "{}", run.stderr);
+    assert!(run.alerts.is_empty(), "a bad file never half-loads: nothing runs");
+    let _ = std::fs::remove_dir_all(&dir);
+}
