@@ -450,16 +450,18 @@ if wanted pd-syslog-udp; then
     srv_pid=$!; PIDS+=("$srv_pid")
     wait_listen udp $port
     start_capture $f "udp port $port" -i lo
-    for msg in 'trunk T001 registered' \
-               "user $PD_EMAIL dialled $PD_PHONE card $PD_CARD_VISA" \
-               'cdr export finished, 5 records'; do
-        logger -n 127.0.0.1 -P $port -d --rfc5424 -t pbx "$msg"
-        sleep 0.3
-    done
+    # one logger process reading stdin: one message per line, all from one socket,
+    # so the three datagrams form one UDP flow (as from a forwarding syslog daemon)
+    { echo 'trunk T001 registered'; sleep 0.3
+      echo "user $PD_EMAIL dialled $PD_PHONE card $PD_CARD_VISA"; sleep 0.3
+      echo 'cdr export finished, 5 records'
+    } | logger -n 127.0.0.1 -P $port -d --rfc5424 -t pbx
     stop_capture $f
     stop_pid "$srv_pid"
     check_bytes $f "user $PD_EMAIL dialled $PD_PHONE card $PD_CARD_VISA"
     [ "$(count "$TMP/$f" "udp dst port $port")" -eq 3 ] || die "$f: expected 3 datagrams"
+    [ "$(tcpdump -nn -r "$TMP/$f" 2>/dev/null | awk '{print $3}' | sort -u | wc -l)" -eq 1 ] \
+        || die "$f: datagrams from more than one source port"
     [ "$(grep -c '^udp_sink: ' "$TMP/$f.server.log")" -eq 3 ] || die "$f: the sink did not get 3 messages"
     publish $f
 fi

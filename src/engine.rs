@@ -12,7 +12,7 @@ use crate::flow::{
     Direction, EndReason, FirstPacket, Flow, FlowKey, FlowTable, ReassemblyLimits, StreamChunk, L4,
 };
 use crate::output::{AlertEvent, FlowEvent, Sink, TlsSummary};
-use crate::personal_data::Scanner;
+use crate::personal_data::{Confidence, Scanner};
 use crate::policy::{Finding, Policy};
 use crate::protocols::tls::TlsFact;
 use crate::protocols::{AppLayer, Fact};
@@ -35,6 +35,7 @@ struct PendingAlert {
     kinds: Vec<&'static str>,
     evidence: Vec<String>,
     severity_floor: Option<Severity>,
+    confidence: Option<Confidence>,
 }
 
 /// What the engine keeps per flow besides the flow table's own counters.
@@ -78,6 +79,7 @@ impl FlowState {
                     kinds: Vec::new(),
                     evidence: Vec::new(),
                     severity_floor: None,
+                    confidence: None,
                 });
                 let last = self.alerts.len() - 1;
                 &mut self.alerts[last]
@@ -94,6 +96,7 @@ impl FlowState {
                 alert.evidence.push(evidence);
             }
         }
+        alert.confidence = alert.confidence.max(finding.confidence);
         if let Some(floor) = finding.severity_floor {
             alert.severity_floor = Some(alert.severity_floor.map_or(floor, |s| s.min(floor)));
         }
@@ -187,6 +190,7 @@ impl Finisher<'_> {
                     count: a.count,
                     kinds: a.kinds,
                     evidence: a.evidence,
+                    confidence: a.confidence,
                 })
             })
             .collect();

@@ -172,6 +172,29 @@ const EXPECTED: &[Expect] = &[
     http("http-proxy-basic.pcap", &[6001]),
     http("http-port-5080.pcap", &[6001]),
     http("http-plain.pcap", &[]),
+    // Planted personal data (pcaps/README.md "Planted personal data").
+    http("pd-http-form.pcap", &[6001, 6002]),
+    http("pd-http-json.pcap", &[6002]),
+    // Compressed bodies are not decompressed: a documented limit.
+    http("pd-http-gzip.pcap", &[]),
+    Expect {
+        app_proto: "failed",
+        ..http("pd-cdr-tcp.pcap", &[7001])
+    },
+    Expect {
+        app_proto: "failed",
+        ..http("pd-syslog-udp.pcap", &[7001])
+    },
+    tls(
+        "pd-tls13-encrypted.pcap",
+        &[],
+        (
+            Some("TLS 1.3"),
+            Some("TLS_AES_256_GCM_SHA384"),
+            None,
+            "TLS 1.3",
+        ),
+    ),
 ];
 
 fn pcaps() -> PathBuf {
@@ -223,7 +246,7 @@ fn bundled_captures_report_exact_findings() {
         let app_flows: Vec<&Value> = run
             .flows
             .iter()
-            .filter(|f| f["app_proto"] != "failed")
+            .filter(|f| f["app_proto"] == e.app_proto)
             .collect();
         assert_eq!(app_flows.len(), e.flows, "{}: {:?}", e.file, run.flows);
         for flow in &app_flows {
@@ -442,9 +465,29 @@ fn signatures_check_reports_file_line_reason() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Secrets planted in the captures by `make-captures.sh`; none may appear in any output,
-/// raw or in the base64 form they had on the wire.
+/// Secrets and personal data planted in the captures by `make-captures.sh`; none may
+/// appear in any output, in any of the forms they had on the wire.
 const PLANTED: &[&str] = &[
+    "4111 1111 1111 1111",
+    "4111111111111111",
+    "4111+1111",
+    "5500-0000-0000-0004",
+    "5500000000000004",
+    "DE89 3704 0044 0532 0130 00",
+    "DE89370400440532013000",
+    "0532 0130",
+    "GB82WEST12345698765432",
+    "jane.doe",
+    "Jane Doe",
+    "+44 1632 960961",
+    "+441632960961",
+    "1632 960961",
+    "1632960961",
+    "123-45-6789",
+    "AB 12 34 56 C",
+    "AB123456C",
+    "S3cr3t",
+    "PIN: 4096",
     "alice.martin",
     "Tr0ub4dor-LEAKCHECK-1",
     "bob.dupont",
@@ -537,16 +580,45 @@ fn suppressions_hold_back_alerts_and_expired_ones_are_reported() {
     let config = config.display().to_string();
     let run = common::analyze(&[&pcaps().join("tls10.pcap")], &["--config", &config]);
     assert_eq!(run.output.status.code(), Some(0), "{}", run.stderr);
-    let rules: Vec<u64> = run.alerts.iter().filter_map(|a| a["alert"]["signature_id"].as_u64()).collect();
-    assert_eq!(rules, vec![1003], "1001 suppressed, the expired 1003 suppression no longer applies");
-    assert_eq!(run.stderr.matches("suppression expired on 2020-01-31").count(), 1, "{}", run.stderr);
-    assert!(run.stderr.contains("suppressed: 1 alert(s) by rule 1001 dst 127.0.0.0/8, port 4433"), "{}", run.stderr);
+    let rules: Vec<u64> = run
+        .alerts
+        .iter()
+        .filter_map(|a| a["alert"]["signature_id"].as_u64())
+        .collect();
+    assert_eq!(
+        rules,
+        vec![1003],
+        "1001 suppressed, the expired 1003 suppression no longer applies"
+    );
+    assert_eq!(
+        run.stderr
+            .matches("suppression expired on 2020-01-31")
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("suppressed: 1 alert(s) by rule 1001 dst 127.0.0.0/8, port 4433"),
+        "{}",
+        run.stderr
+    );
 
-    std::fs::write(dir.join("bad.toml"), "[[suppress]]\nrule = 1001\nreason = \"\"\n").expect("write");
+    std::fs::write(
+        dir.join("bad.toml"),
+        "[[suppress]]\nrule = 1001\nreason = \"\"\n",
+    )
+    .expect("write");
     let bad = dir.join("bad.toml").display().to_string();
     let run = common::analyze(&[&pcaps().join("tls10.pcap")], &["--config", &bad]);
     assert_eq!(run.output.status.code(), Some(1));
-    assert!(run.stderr.contains("bad.toml:1: [[suppress]] for rule 1001: a reason is required"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("bad.toml:1: [[suppress]] for rule 1001: a reason is required"),
+        "{}",
+        run.stderr
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -561,21 +633,40 @@ fn user_signatures_add_rules_and_patterns() {
     )
     .expect("write");
     let sigs = dir.display().to_string();
-    let run = common::analyze(&[&pcaps().join("http-plain.pcap")], &["--signatures", &sigs]);
+    let run = common::analyze(
+        &[&pcaps().join("http-plain.pcap")],
+        &["--signatures", &sigs],
+    );
     assert_eq!(run.output.status.code(), Some(0), "{}", run.stderr);
-    let alert = run.alerts.first().unwrap_or_else(|| panic!("no alert: {}", run.stderr));
+    let alert = run
+        .alerts
+        .first()
+        .unwrap_or_else(|| panic!("no alert: {}", run.stderr));
     assert_eq!(alert["alert"]["signature_id"], 9001);
     assert_eq!(alert["alert"]["severity_name"], "low");
-    assert_eq!(alert["personal_data"]["evidence"], serde_json::json!(["P** p***********"]));
+    assert_eq!(
+        alert["personal_data"]["evidence"],
+        serde_json::json!(["P** p***********"])
+    );
 
     std::fs::write(
         dir.join("broken.toml"),
         "[[pattern]]\nid = 101\nname = \"x\"\nkind = \"custom\"\nregex = 'a(b'\nseverity = \"low\"\n",
     )
     .expect("write");
-    let run = common::analyze(&[&pcaps().join("http-plain.pcap")], &["--signatures", &sigs]);
+    let run = common::analyze(
+        &[&pcaps().join("http-plain.pcap")],
+        &["--signatures", &sigs],
+    );
     assert_eq!(run.output.status.code(), Some(1));
-    assert!(run.stderr.contains("broken.toml:1: pattern 101: bad regex"), "{}", run.stderr);
-    assert!(run.alerts.is_empty(), "a bad file never half-loads: nothing runs");
+    assert!(
+        run.stderr.contains("broken.toml:1: pattern 101: bad regex"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.alerts.is_empty(),
+        "a bad file never half-loads: nothing runs"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

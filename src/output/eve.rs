@@ -84,6 +84,8 @@ struct PersonalData<'a> {
     kinds: &'a [&'static str],
     count: u64,
     evidence: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -188,6 +190,7 @@ impl Sink for EveWriter {
                 kinds: &alert.kinds,
                 count: alert.count,
                 evidence: &alert.evidence,
+                confidence: alert.confidence.map(|c| c.as_str()),
             });
             let json = AlertJson {
                 common: common(alert.timestamp, "alert"),

@@ -5,6 +5,7 @@ pub mod eve;
 pub mod summary;
 
 use crate::flow::{EndReason, Endpoint, L4};
+use crate::personal_data::Confidence;
 use crate::protocols::tls::{Cipher, TlsVersion};
 use crate::protocols::AppProto;
 use crate::signatures::{Rule, Severity};
@@ -30,6 +31,8 @@ pub struct AlertEvent {
     pub kinds: Vec<&'static str>,
     /// Masked evidence, at most a few distinct lines.
     pub evidence: Vec<String>,
+    /// Best confidence of the personal-data matches, if any.
+    pub confidence: Option<Confidence>,
 }
 
 /// A flow record at its end (or at an active timeout), with the flow's alerts.

@@ -4,7 +4,7 @@
 pub mod suppress;
 
 use crate::flow::Endpoint;
-use crate::personal_data::{mask, Kind, Match};
+use crate::personal_data::{mask, Confidence, Kind, Match};
 use crate::protocols::http::{AuthScheme, HttpFact};
 use crate::protocols::tls::{TlsFact, TlsVersion};
 use crate::protocols::{AppProto, Fact};
@@ -31,6 +31,8 @@ pub struct Finding {
     /// The worst severity of the patterns involved: a card number raises a rule whose
     /// own grade is lower to the pattern's.
     pub severity_floor: Option<Severity>,
+    /// The best confidence of the matches (personal-data findings only).
+    pub confidence: Option<Confidence>,
 }
 
 impl Finding {
@@ -41,6 +43,7 @@ impl Finding {
             evidence: vec![evidence],
             count: 1,
             severity_floor: None,
+            confidence: None,
         }
     }
 }
@@ -150,6 +153,7 @@ impl Policy {
                         evidence: Vec::new(),
                         count: 0,
                         severity_floor: None,
+                        confidence: None,
                     });
                     findings.len() - 1
                 }
@@ -163,6 +167,7 @@ impl Policy {
                 f.evidence.push(m.evidence.clone());
             }
             f.severity_floor = Some(f.severity_floor.map_or(m.severity, |s| s.min(m.severity)));
+            f.confidence = f.confidence.max(Some(m.confidence));
         }
         for f in findings {
             self.push(out, f);
