@@ -4,6 +4,7 @@
 #   sudo pcaps/make-captures.sh            # all captures
 #   sudo pcaps/make-captures.sh tls13 dtls12.pcap   # only those (name with or without extension)
 #   sudo pcaps/make-captures.sh pd          # only the pd-* (planted personal data) captures
+#   sudo pcaps/make-captures.sh voice       # only the SIP / RTP captures (sipp, baresip)
 #
 # Runs as root on Debian 12.  Every server binds 127.0.0.1 only; every capture
 # is taken on the loopback device (one on "any").  A throwaway self-signed
@@ -33,6 +34,13 @@ PD_IBAN_DE='DE89 3704 0044 0532 0130 00'; PD_IBAN_GB='GB82WEST12345698765432'
 PD_EMAIL='jane.doe@example.com'; PD_PHONE='+44 1632 960961'
 PD_SSN='123-45-6789'; PD_NINO='AB 12 34 56 C'
 PD_PASS='S3cr3t-LEAKCHECK-5'; PD_PIN='4096'
+
+# voice captures (sip-*, rtp-*): SIP Digest password of extension 2001 (given to sipp on
+# the command line; only its MD5 digest response goes on the wire), the digits sent by
+# SIP INFO (a Luhn-valid test card number; they live in tools/sipp/uac-g711-dtmf.xml) and
+# the RFC 2833 digits (sipp's dtmf_2833_N.pcap files, played in this order)
+VOIP_USER='2001';           VOIP_PASS='VoipPass-LEAKCHECK-6'
+VOIP_INFO_DIGITS='4111111111111111'; VOIP_RTP_DIGITS='1234'
 
 log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
@@ -239,19 +247,23 @@ http_capture() {
 ALL=(tls10 tls11 tls12 tls13 tls12-null-cipher tls12-port-12622 tls-server-picks-11
      tls-client-only-old-rejected dtls12 dtls10 tls12-any-sll2 tls13-nanosecond
      mixed-linktypes http-basic http-digest http-proxy-basic http-plain http-port-5080
-     pd-http-form pd-http-json pd-http-gzip pd-cdr-tcp pd-syslog-udp pd-tls13-encrypted)
+     pd-http-form pd-http-json pd-http-gzip pd-cdr-tcp pd-syslog-udp pd-tls13-encrypted
+     sip-udp-g711-dtmf sip-tcp sip-sdes-srtp sip-tls rtp-no-signalling)
+VOICE=(sip-udp-g711-dtmf sip-tcp sip-sdes-srtp sip-tls rtp-no-signalling)
 if [ $# -gt 0 ]; then
     WANT=()
     for a in "$@"; do
         a=${a%.pcap}; a=${a%.pcapng}
         if [ "$a" = pd ]; then      # group: every pd-* capture
             for w in "${ALL[@]}"; do [ "${w#pd-}" = "$w" ] || WANT+=("$w"); done
+        elif [ "$a" = voice ]; then # group: the SIP / RTP captures
+            WANT+=("${VOICE[@]}")
         else
             WANT+=("$a")
         fi
     done
     for a in "${WANT[@]}"; do
-        case " ${ALL[*]} " in *" $a "*) ;; *) die "unknown capture '$a' (known: pd ${ALL[*]})" ;; esac
+        case " ${ALL[*]} " in *" $a "*) ;; *) die "unknown capture '$a' (known: pd voice ${ALL[*]})" ;; esac
     done
 else
     WANT=("${ALL[@]}")
@@ -473,6 +485,218 @@ if wanted pd-tls13-encrypted; then
     check_server_hello $f tcp
     grep -qF "password=$PD_PASS" "$TMP/$f.server.log" || die "$f: s_server did not receive the line"
     check_no_bytes $f "$PD_CARD_VISA" "$PD_EMAIL" "$PD_PASS" 'LEAKCHECK' 'jane.doe' '4111'
+    publish $f
+fi
+
+# --- voice: SIP, SDP, RTP (sip-*, rtp-*) ----------------------------------------------------
+# Real calls between real user agents on 127.0.0.1: sipp (Debian sip-tester, scenarios in
+# tools/sipp/) for the cleartext UDP / TCP calls and the RTP (sipp's own g711a.pcap and
+# dtmf_2833_N.pcap, replayed with play_pcap_audio), baresip for real SDES-SRTP media and
+# for SIP over TLS (Debian's sipp is built without OpenSSL: "-t l1" is refused).
+VOICE_WANTED=0
+for w in "${VOICE[@]}"; do if wanted "$w"; then VOICE_WANTED=1; fi; done
+if [ $VOICE_WANTED = 1 ]; then
+    need=()
+    command -v sipp    >/dev/null || need+=(sip-tester)
+    command -v baresip >/dev/null || need+=(baresip-core)
+    command -v tshark  >/dev/null || need+=(tshark)
+    command -v editcap >/dev/null || need+=(wireshark-common)
+    if [ ${#need[@]} -gt 0 ]; then
+        log "installing: ${need[*]}"
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
+    fi
+    # sipp's working directory: the scenarios with pcap/ next to them
+    VDIR=$TMP/voice
+    mkdir -p "$VDIR/pcap"
+    cp "$TOOLS"/sipp/*.xml "$VDIR/"
+    SIPP_PCAPS=$(dirname "$(dpkg -L sip-tester | grep '/g711a\.pcap$' | head -1)")
+    [ -s "$SIPP_PCAPS/g711a.pcap" ] || die "sip-tester's g711a.pcap not found"
+    # g711a.pcap: 236 packets of 30 ms (7 s); its first 80 (2.4 s) keep the calls short
+    editcap -r "$SIPP_PCAPS/g711a.pcap" "$VDIR/pcap/g711a.pcap" 1-80
+    for d in $(echo "$VOIP_RTP_DIGITS" | grep -o .); do
+        cp "$SIPP_PCAPS/dtmf_2833_$d.pcap" "$VDIR/pcap/"
+    done
+fi
+
+tsh() {  # tsh FILE TSHARK-ARGS...: tshark on a capture in $TMP
+    local f=$1; shift
+    tshark -r "$TMP/$f" "$@" 2>/dev/null
+}
+sip_seq() {  # sip_seq FILE [TSHARK-ARGS...]: SIP methods / status codes in order
+    local f=$1; shift
+    tsh "$f" "$@" -Y sip -T fields -e sip.Method -e sip.Status-Code | tr -d '\t' | paste -sd' ' -
+}
+expect_eq() {  # expect_eq FILE WHAT GOT WANT
+    [ "$3" = "$4" ] || die "$1: $2 is '$3', expected '$4'"
+}
+
+# sipp_call FILE FILTER LISTEN-PROTO LISTEN-PORT "UAS ARGS" "UAC ARGS"
+# One call: sipp UAS (-m 1) in the background, capture, sipp UAC (-m 1) to it.  Both run
+# in $VDIR and must exit 0 (every message of the scenario sent / received as written).
+sipp_call() {
+    local file=$1 filter=$2 lproto=$3 lport=$4 uas_pid rc=0 i
+    local -a ua uc
+    read -r -a ua <<<"$5"
+    read -r -a uc <<<"$6"
+    log "$file: sipp $5  <-  sipp $6"
+    port_free "$lproto" "$lport" || die "$lproto port $lport is in use"
+    (cd "$VDIR" && exec sipp "${ua[@]}" -m 1 -nostdin -timeout 30s -trace_err) \
+        >"$TMP/$file.uas.log" 2>&1 &
+    uas_pid=$!
+    PIDS+=("$uas_pid")
+    wait_listen "$lproto" "$lport"
+    start_capture "$file" "$filter" -i lo
+    (cd "$VDIR" && exec timeout 40 sipp "${uc[@]}" -m 1 -nostdin -timeout 30s -trace_err) \
+        >"$TMP/$file.uac.log" 2>&1 || rc=$?
+    [ $rc = 0 ] || die "$file: sipp UAC exited $rc: $(tail -5 "$TMP/$file.uac.log"; cat "$VDIR"/*errors.log 2>/dev/null)"
+    # the UAS ends by itself (-m 1) once the BYE is answered (+ its timewait)
+    for i in $(seq 100); do kill -0 "$uas_pid" 2>/dev/null || break; sleep 0.1; done
+    rc=0; wait "$uas_pid" || rc=$?
+    forget_pid "$uas_pid"
+    [ $rc = 0 ] || die "$file: sipp UAS exited $rc: $(tail -5 "$TMP/$file.uas.log")"
+    stop_capture "$file"
+    rm -f "$VDIR"/*errors.log
+}
+
+# baresip_config DIR SIP-LISTEN RTP-PORTS ACCOUNT-LINE [SIP-CERTIFICATE]
+# No sound card: a 440 Hz sine (ausine, 48 kHz stereo, resampled to 8 kHz) as the
+# microphone, a bridge to nowhere (aubridge) as the speaker.  Only PCMA is offered.
+baresip_config() {
+    mkdir -p "$1"
+    {
+        printf '%s\n' 'poll_method epoll' "sip_listen $2"
+        [ -z "${5:-}" ] || printf '%s\n' "sip_certificate $5"
+        printf '%s\n' 'call_local_timeout 120' 'call_max_calls 4' \
+            'audio_player aubridge,nil' 'audio_alert aubridge,nil' 'audio_source ausine,440' \
+            'ausrc_srate 48000' 'ausrc_channels 2' 'auplay_srate 48000' 'audio_level no' \
+            "rtp_ports $3" 'rtcp_mux no' 'rtp_stats no' 'net_interface 127.0.0.1' \
+            'module_path /usr/lib/baresip/modules' \
+            'module g711.so' 'module ausine.so' 'module aubridge.so' 'module srtp.so' \
+            'module_tmp uuid.so' 'module_tmp account.so' 'module_app menu.so'
+    } >"$1/config"
+    printf '%s\n' "$4" >"$1/accounts"
+}
+
+# baresip_call FILE FILTER LISTEN-PROTO LISTEN-PORT CALLER-DIR CALLEE-DIR DIAL-URI
+# The callee (answermode=auto) waits; the caller dials at start-up and quits after
+# 3 s, which hangs up (BYE).  Both must log the call established, SRTP on, then ended.
+baresip_call() {
+    local file=$1 filter=$2 lproto=$3 lport=$4 caller=$5 callee=$6 uri=$7 callee_pid rc=0 l
+    log "$file: baresip ($caller) dials $uri, baresip ($callee) answers"
+    port_free "$lproto" "$lport" || die "$lproto port $lport is in use"
+    baresip -4 -f "$callee" -t 20 </dev/null >"$TMP/$file.callee.log" 2>&1 &
+    callee_pid=$!
+    PIDS+=("$callee_pid")
+    wait_listen "$lproto" "$lport"
+    start_capture "$file" "$filter" -i lo
+    timeout 20 baresip -4 -f "$caller" -t 3 -e "/dial $uri" </dev/null \
+        >"$TMP/$file.caller.log" 2>&1 || rc=$?
+    [ $rc = 0 ] || die "$file: baresip caller exited $rc: $(tail -5 "$TMP/$file.caller.log")"
+    stop_capture "$file"
+    kill -TERM "$callee_pid" 2>/dev/null || true
+    stop_pid "$callee_pid"
+    for l in caller callee; do
+        grep -aq 'Call established' "$TMP/$file.$l.log" || die "$file: $l: no call established"
+        grep -aq 'SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)' "$TMP/$file.$l.log" \
+            || die "$file: $l: SRTP not enabled"
+        grep -aq ' terminated (duration' "$TMP/$file.$l.log" || die "$file: $l: call did not end"
+    done
+}
+
+if wanted sip-udp-g711-dtmf; then
+    # SIP/UDP 5061 -> 5060, RTP 6000 -> 6010 (sipp binds -mp and -mp+2: keep them apart)
+    f=sip-udp-g711-dtmf.pcap
+    sipp_call $f 'udp and (port 5060 or port 5061 or portrange 6000-6013)' udp 5060 \
+        "-sf uas-g711-dtmf.xml -i 127.0.0.1 -p 5060 -mi 127.0.0.1 -mp 6010" \
+        "-sf uac-g711-dtmf.xml 127.0.0.1:5060 -i 127.0.0.1 -p 5061 -mi 127.0.0.1 -mp 6000"
+    check_bytes $f 'From: "Jane Doe" <sip:+441632960961@127.0.0.1:5061>;tag=' \
+        'To: <sip:2001@127.0.0.1:5060>' \
+        'P-Asserted-Identity: "Jane Doe" <sip:+441632960961@example.test>' \
+        'Contact: <sip:+441632960961@127.0.0.1:5061;transport=UDP>' \
+        'o=jdoe 53655765 2353687637 IN IP4 127.0.0.1' 'm=audio 6000 RTP/AVP 8 101' \
+        'm=audio 6010 RTP/AVP 8 101' 'a=rtpmap:8 PCMA/8000' 'a=rtpmap:101 telephone-event/8000' \
+        'a=fmtp:101 0-16' 'Content-Type: application/dtmf-relay'
+    expect_eq $f 'SIP exchange' "$(sip_seq $f)" \
+        "INVITE 180 200 ACK $(for i in $(seq 16); do printf 'INFO 200 '; done)BYE 200"
+    got=$(tsh $f -Y 'sip.Method==INFO' -T fields -e sip.msg_body \
+          | sed -n 's/^Signal=\([0-9A-D*#]\)\\r\\nDuration=160\\r\\n$/\1/p' | paste -sd '' -)
+    expect_eq $f 'SIP INFO digits' "$got" "$VOIP_INFO_DIGITS"
+    R=(-d udp.port==6010,rtp)
+    expect_eq $f 'RTP flows' "$(tsh $f "${R[@]}" -Y rtp -T fields -e udp.srcport -e udp.dstport | sort -u | tr '\t' ' ')" '6000 6010'
+    expect_eq $f 'PCMA packets' "$(tsh $f "${R[@]}" -Y 'rtp.p_type==8 && rtp.ssrc==0xdee0ee8f' | wc -l)" 80
+    expect_eq $f 'RTP event packets' "$(tsh $f "${R[@]}" -Y 'rtp.p_type==101 && rtp.ssrc==0x0e05384e' | wc -l)" 40
+    expect_eq $f 'RTP event digits' "$(tsh $f "${R[@]}" -Y 'rtpevent && rtp.marker==1' -T fields -e rtpevent.event_id | paste -sd '' -)" "$VOIP_RTP_DIGITS"
+    publish $f
+fi
+if wanted sip-tcp; then
+    # SIP/TCP 5081 -> 5080 (not a SIP port: classify by content); Digest challenge; no media
+    f=sip-tcp.pcap
+    sipp_call $f 'tcp port 5080' tcp 5080 \
+        "-sf uas-tcp-auth.xml -t t1 -i 127.0.0.1 -p 5080 -mi 127.0.0.1 -mp 6030 -key authuser $VOIP_USER -key authpass $VOIP_PASS" \
+        "-sf uac-tcp-auth.xml 127.0.0.1:5080 -t t1 -i 127.0.0.1 -p 5081 -mi 127.0.0.1 -mp 6020 -au $VOIP_USER -ap $VOIP_PASS -auth_uri sip:+441632960961@127.0.0.1:5080;transport=tcp"
+    check_syns $f 1
+    check_bytes $f 'From: "Jane Doe" <sip:2001@127.0.0.1:5081>;tag=' \
+        'To: <sip:+441632960961@127.0.0.1:5080>' \
+        'WWW-Authenticate: Digest realm="pbx.example.test", nonce="' \
+        "Authorization: Digest username=\"$VOIP_USER\",realm=\"pbx.example.test\"," \
+        'm=audio 6020 RTP/AVP 8 101'
+    check_no_bytes $f "$VOIP_PASS" 'LEAKCHECK'
+    expect_eq $f 'SIP exchange' "$(sip_seq $f -d tcp.port==5080,sip)" 'INVITE 401 ACK INVITE 180 200 ACK BYE 200'
+    expect_eq $f 'UDP packets' "$(count "$TMP/$f" udp)" 0
+    publish $f
+fi
+if wanted sip-sdes-srtp; then
+    # SIP/UDP 5062 -> 5060 in clear, SDP with a=crypto (SDES), SRTP 7000 <-> 7010,
+    # SRTCP 7001 <-> 7011.  The keys are random (baresip draws them per call).
+    f=sip-sdes-srtp.pcap
+    baresip_config "$TMP/bs-jane" 127.0.0.1:5062 7000-7001 \
+        '"Jane Doe" <sip:+441632960961@127.0.0.1:5062>;regint=0;mediaenc=srtp-mand;audio_codecs=PCMA/8000/1'
+    baresip_config "$TMP/bs-2001" 127.0.0.1:5060 7010-7011 \
+        '<sip:2001@127.0.0.1:5060>;regint=0;answermode=auto;mediaenc=srtp-mand;audio_codecs=PCMA/8000/1'
+    baresip_call $f 'udp and (port 5060 or port 5062 or portrange 7000-7011)' udp 5060 \
+        "$TMP/bs-jane" "$TMP/bs-2001" sip:2001@127.0.0.1:5060
+    check_bytes $f 'From: "Jane Doe" <sip:+441632960961@127.0.0.1:5062>;tag=' \
+        'To: <sip:2001@127.0.0.1:5060>' 'm=audio 7000 RTP/SAVP 8 101' 'm=audio 7010 RTP/SAVP 8 101'
+    expect_eq $f 'SIP exchange' "$(sip_seq $f)" 'INVITE 180 200 ACK BYE 200'
+    [ "$(grep -aoE 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:[A-Za-z0-9+/]{40}'$'\r' "$TMP/$f" | sort -u | wc -l)" -eq 2 ] \
+        || die "$f: expected two a=crypto lines (offer and answer)"
+    R=(-d udp.port==7000,rtp -d udp.port==7010,rtp)
+    expect_eq $f 'RTP flows' "$(tsh $f "${R[@]}" -Y rtp -T fields -e udp.srcport -e udp.dstport | sort -u | paste -sd' ' - | tr '\t' ' ')" '7000 7010 7010 7000'
+    # SRTP: 160 bytes of PCMA (20 ms) + the 10-byte HMAC-SHA1-80 tag in every packet
+    expect_eq $f 'SRTP payload sizes' "$(tsh $f "${R[@]}" -Y rtp -T fields -e udp.length | sort -u)" 190
+    [ "$(count "$TMP/$f" 'udp src port 7000')" -ge 100 ] && [ "$(count "$TMP/$f" 'udp src port 7010')" -ge 100 ] \
+        || die "$f: too few media packets"
+    [ "$(count "$TMP/$f" 'udp port 7001')" -ge 2 ] || die "$f: no RTCP"
+    publish $f
+fi
+if wanted sip-tls; then
+    # SIP over TLS: baresip caller (TLS client, ephemeral port) -> callee on 127.0.0.1:5061
+    # (the throwaway certificate); SRTP media, not captured.  Nothing of SIP in clear.
+    f=sip-tls.pcap
+    cat "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/sip-tls-cert+key.pem"
+    baresip_config "$TMP/bs-jane-tls" 127.0.0.1:5062 7000-7001 \
+        '"Jane Doe" <sip:+441632960961@127.0.0.1:5063;transport=tls>;regint=0;mediaenc=srtp-mand;audio_codecs=PCMA/8000/1'
+    baresip_config "$TMP/bs-2001-tls" 127.0.0.1:5060 7010-7011 \
+        '<sip:2001@127.0.0.1:5061;transport=tls>;regint=0;answermode=auto;mediaenc=srtp-mand;audio_codecs=PCMA/8000/1' \
+        "$TMP/sip-tls-cert+key.pem"
+    baresip_call $f 'tcp port 5061' tcp 5061 "$TMP/bs-jane-tls" "$TMP/bs-2001-tls" \
+        sip:2001@127.0.0.1:5061
+    check_syns $f 1
+    check_server_hello $f tcp
+    check_no_bytes $f 'SIP/2.0' 'INVITE' 'Jane Doe' '441632960961' 'a=crypto' 'sip:2001'
+    publish $f
+fi
+if wanted rtp-no-signalling; then
+    # a sipp call whose SIP (UDP 5071 -> 5070) is left out: RTP 16400 -> 16384 only
+    f=rtp-no-signalling.pcap
+    sipp_call $f 'udp port 16384' udp 5070 \
+        "-sf uas-basic.xml -i 127.0.0.1 -p 5070 -mi 127.0.0.1 -mp 16384" \
+        "-sf uac-rtp-only.xml 127.0.0.1:5070 -i 127.0.0.1 -p 5071 -mi 127.0.0.1 -mp 16400"
+    check_no_bytes $f 'SIP/2.0' 'v=0'
+    R=(-d udp.port==16384,rtp)
+    expect_eq $f 'packets' "$(count "$TMP/$f" 'udp src port 16400 and udp dst port 16384')" 80
+    expect_eq $f 'PCMA packets' "$(tsh $f "${R[@]}" -Y 'rtp.p_type==8 && rtp.ssrc==0xdee0ee8f' | wc -l)" 80
     publish $f
 fi
 

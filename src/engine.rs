@@ -9,11 +9,15 @@ use crate::capture::Packet;
 use crate::config::Config;
 use crate::decode::{self, DecodeError, DefragLimits, Ipv4Defragmenter, Network, Transport};
 use crate::flow::{
-    Direction, EndReason, FirstPacket, Flow, FlowKey, FlowTable, ReassemblyLimits, StreamChunk, L4,
+    Direction, EndReason, Endpoint, ExpectationLimits, Expectations, FirstPacket, Flow, FlowKey,
+    FlowTable, ReassemblyLimits, StreamChunk, L4,
 };
 use crate::output::{AlertEvent, FlowEvent, Sink, TlsSummary};
 use crate::personal_data::{Confidence, Scanner};
 use crate::policy::{Finding, Policy};
+use crate::protocols::rtp::{MediaHint, StreamSummary};
+use crate::protocols::sdp::static_codec;
+use crate::protocols::sip::{MediaOffer, SipFact};
 use crate::protocols::tls::TlsFact;
 use crate::protocols::{AppLayer, Fact};
 use crate::signatures::Severity;
@@ -36,12 +40,14 @@ struct PendingAlert {
     evidence: Vec<String>,
     severity_floor: Option<Severity>,
     confidence: Option<Confidence>,
+    scope: Option<u64>,
 }
 
 /// What the engine keeps per flow besides the flow table's own counters.
 pub struct FlowState {
     app: AppLayer,
     tls: Option<TlsSummary>,
+    media: Option<StreamSummary>,
     alerts: Vec<PendingAlert>,
     /// The file the flow's first packet came from.
     pcap_filename: Arc<str>,
@@ -49,6 +55,9 @@ pub struct FlowState {
 
 impl FlowState {
     fn record(&mut self, fact: &Fact) {
+        if let Fact::Media(stream) = fact {
+            self.media = Some(stream.clone());
+        }
         if let Fact::Tls(tls) = fact {
             let summary = self.tls.get_or_insert_with(TlsSummary::default);
             match tls {
@@ -80,6 +89,7 @@ impl FlowState {
                     evidence: Vec::new(),
                     severity_floor: None,
                     confidence: None,
+                    scope: finding.scope,
                 });
                 let last = self.alerts.len() - 1;
                 &mut self.alerts[last]
@@ -124,6 +134,9 @@ pub struct EngineStats {
 struct Judge {
     policy: Policy,
     scanner: Scanner,
+    /// Media announced by SIP since the last packet; the engine turns them into
+    /// expectations (outside the flow-table borrow).
+    offers: Vec<MediaOffer>,
     scan_budget: usize,
     facts: Vec<Fact>,
     findings: Vec<Finding>,
@@ -144,6 +157,9 @@ impl Finisher<'_> {
         let app_proto = state.app.app_proto();
         for fact in judge.facts.drain(..) {
             state.record(&fact);
+            if let Fact::Sip(SipFact::Media(offer)) = &fact {
+                judge.offers.push(offer.clone());
+            }
             judge.policy.evaluate(&fact, app_proto, &mut judge.findings);
         }
         for finding in judge.findings.drain(..) {
@@ -162,7 +178,8 @@ impl Finisher<'_> {
                 self.judge.tcp_gaps += flow.tcp.streams[dir.index()].gaps;
             }
         }
-        flow.state.app.on_end(&mut self.judge.facts);
+        let Judge { facts, scanner, .. } = &mut *self.judge;
+        flow.state.app.on_end(facts, scanner);
         let last = flow.last;
         self.judge(last, &mut flow.state);
         self.emit(&mut flow, reason);
@@ -191,6 +208,7 @@ impl Finisher<'_> {
                     kinds: a.kinds,
                     evidence: a.evidence,
                     confidence: a.confidence,
+                    scope: a.scope,
                 })
             })
             .collect();
@@ -206,6 +224,7 @@ impl Finisher<'_> {
             bytes: flow.bytes,
             encrypted: flow.state.app.encrypted(),
             tls: flow.state.tls.as_ref(),
+            media: flow.state.media.as_ref(),
             reason,
             pcap_filename: &flow.state.pcap_filename,
             alerts: &alerts,
@@ -230,6 +249,7 @@ fn deliver(
 pub struct Engine {
     judge: Judge,
     flows: FlowTable<FlowState>,
+    expectations: Expectations<MediaHint>,
     defrag: Ipv4Defragmenter,
     current_file: Arc<str>,
     next_sweep: Timestamp,
@@ -243,6 +263,7 @@ impl Engine {
             judge: Judge {
                 policy,
                 scanner,
+                offers: Vec::new(),
                 scan_budget: config.scan.max_bytes_per_flow,
                 facts: Vec::new(),
                 findings: Vec::new(),
@@ -250,6 +271,7 @@ impl Engine {
                 tcp_gaps: 0,
             },
             flows: FlowTable::new(config.flow),
+            expectations: Expectations::new(ExpectationLimits::default()),
             defrag: Ipv4Defragmenter::new(DefragLimits {
                 max_datagrams: config.max_ip_fragments,
                 ..DefragLimits::default()
@@ -356,13 +378,25 @@ impl Engine {
         }
         let file = &self.current_file;
         let scan_budget = finisher.judge.scan_budget;
+        let hint = if l4 == L4::Udp && !self.expectations.is_empty() && !self.flows.contains(&key) {
+            self.expectations
+                .get(&dst, ts)
+                .or_else(|| self.expectations.get(&src, ts))
+                .cloned()
+        } else {
+            None
+        };
         let flow = self.flows.get_or_create(
             key,
             ts,
             first,
             |client, server| FlowState {
-                app: AppLayer::new(l4, server.1, client.1, scan_budget),
+                app: match hint {
+                    Some(hint) => AppLayer::expected_media(server.1, client.1, scan_budget, hint),
+                    None => AppLayer::new(l4, server.1, client.1, scan_budget),
+                },
                 tls: None,
+                media: None,
                 alerts: Vec::new(),
                 pcap_filename: Arc::clone(file),
             },
@@ -402,6 +436,44 @@ impl Engine {
         if !finisher.judge.facts.is_empty() {
             finisher.judge(ts, &mut flow.state);
         }
+        if !self.judge.offers.is_empty() {
+            self.expect_media(ts);
+        }
+    }
+
+    /// Turns SDP media descriptions into expected RTP and RTCP endpoints.
+    fn expect_media(&mut self, now: Timestamp) {
+        for offer in std::mem::take(&mut self.judge.offers) {
+            let media = &offer.media;
+            let Some(address) = media.address else {
+                continue;
+            };
+            let mut codecs = media.rtpmap.clone();
+            if let Some(pt) = media
+                .first_format
+                .filter(|pt| !codecs.iter().any(|(p, _)| p == pt))
+            {
+                codecs.extend(static_codec(pt).map(|c| (pt, c.to_string())));
+            }
+            let hint = MediaHint {
+                secure: media.secure(),
+                rtcp: false,
+                telephone_event: media.telephone_event(),
+                codecs,
+                audio: media.kind.eq_ignore_ascii_case("audio"),
+                dialog: offer.dialog,
+            };
+            let rtp: Endpoint = (address, media.port);
+            if !media.rtcp_mux {
+                let rtcp_port = media.rtcp_port.unwrap_or(media.port.wrapping_add(1));
+                let rtcp = MediaHint {
+                    rtcp: true,
+                    ..hint.clone()
+                };
+                self.expectations.insert((address, rtcp_port), rtcp, now);
+            }
+            self.expectations.insert(rtp, hint, now);
+        }
     }
 
     fn decode_error(&mut self, e: DecodeError) {
@@ -419,6 +491,7 @@ impl Engine {
         if now >= self.next_active_sweep {
             self.next_active_sweep = Timestamp(now.0.saturating_add(ACTIVE_SWEEP_INTERVAL));
             self.defrag.expire(now);
+            self.expectations.expire(now);
             self.flows.for_each_active_expired(now, |flow| {
                 finisher.emit(flow, EndReason::ActiveTimeout);
                 flow.start = now;

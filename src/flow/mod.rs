@@ -4,8 +4,10 @@
 //! The table is generic over the per-flow state `T` the engine keeps (application
 //! layer, pending alerts), so this module knows nothing of protocols.
 
+mod expect;
 mod reassembly;
 
+pub use expect::{ExpectationLimits, Expectations};
 pub use reassembly::{ReassemblyLimits, StreamChunk, StreamReassembler};
 
 use std::net::IpAddr;
@@ -224,6 +226,10 @@ impl<T> FlowTable<T> {
 
     pub fn len(&self) -> usize {
         self.flows.len()
+    }
+
+    pub fn contains(&self, key: &FlowKey) -> bool {
+        self.flows.contains_key(key)
     }
 
     pub fn is_empty(&self) -> bool {

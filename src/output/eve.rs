@@ -58,6 +58,18 @@ struct FlowCounters {
     alerted: bool,
 }
 
+/// Media flows: codec, packets and how the classification was reached.
+#[derive(Serialize)]
+struct RtpJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    codec: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload_type: Option<u8>,
+    packets: u64,
+    ssrcs: usize,
+    confidence: &'static str,
+}
+
 #[derive(Serialize)]
 struct FlowJson<'a> {
     #[serde(flatten)]
@@ -66,6 +78,14 @@ struct FlowJson<'a> {
     encrypted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     tls: Option<TlsJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rtp: Option<RtpJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct SipJson {
+    /// Hash of the Call-ID: groups a dialog's alerts without writing the Call-ID.
+    dialog: String,
 }
 
 #[derive(Serialize)]
@@ -106,6 +126,8 @@ struct AlertJson<'a> {
     evidence: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     tls: Option<TlsJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sip: Option<SipJson>,
     compliance: Compliance<'a>,
 }
 
@@ -211,6 +233,9 @@ impl Sink for EveWriter {
                 },
                 personal_data,
                 tls: event.tls.map(TlsJson::from),
+                sip: alert.scope.map(|d| SipJson {
+                    dialog: format!("{d:016x}"),
+                }),
                 compliance: Compliance { gdpr: &rule.gdpr },
             };
             Self::write_line(&mut self.alerts, &mut self.error, &json);
@@ -230,6 +255,13 @@ impl Sink for EveWriter {
                 },
                 encrypted: event.encrypted,
                 tls: event.tls.map(TlsJson::from),
+                rtp: event.media.map(|m| RtpJson {
+                    codec: m.codec.as_deref(),
+                    payload_type: m.payload_type,
+                    packets: m.packets,
+                    ssrcs: m.ssrcs,
+                    confidence: m.confidence.as_str(),
+                }),
             };
             let out = if self.flows_with_alerts {
                 &mut self.alerts

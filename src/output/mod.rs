@@ -6,6 +6,7 @@ pub mod summary;
 
 use crate::flow::{EndReason, Endpoint, L4};
 use crate::personal_data::Confidence;
+use crate::protocols::rtp::StreamSummary;
 use crate::protocols::tls::{Cipher, TlsVersion};
 use crate::protocols::AppProto;
 use crate::signatures::{Rule, Severity};
@@ -33,6 +34,8 @@ pub struct AlertEvent {
     pub evidence: Vec<String>,
     /// Best confidence of the personal-data matches, if any.
     pub confidence: Option<Confidence>,
+    /// The SIP dialog (Call-ID hash) the alert is about, when it is per dialog.
+    pub scope: Option<u64>,
 }
 
 /// A flow record at its end (or at an active timeout), with the flow's alerts.
@@ -49,6 +52,7 @@ pub struct FlowEvent<'a> {
     pub bytes: [u64; 2],
     pub encrypted: bool,
     pub tls: Option<&'a TlsSummary>,
+    pub media: Option<&'a StreamSummary>,
     pub reason: EndReason,
     pub pcap_filename: &'a str,
     pub alerts: &'a [AlertEvent],

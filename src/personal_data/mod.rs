@@ -60,6 +60,9 @@ pub enum Field {
     Text,
     /// A field whose value is a person's name.
     PersonName,
+    /// A field whose value is a telephone number or extension (a SIP URI user part
+    /// made of digits, an RTCP SDES PHONE item).
+    PhoneNumber,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -268,6 +271,7 @@ impl Scanner {
     pub fn scan(&self, data: &[u8], field: Field, app_proto: &str, out: &mut Vec<Match>) {
         match field {
             Field::PersonName => self.scan_name(data, out),
+            Field::PhoneNumber => scan_number(data, out),
             Field::Text => self.scan_text(data, app_proto, out),
         }
     }
@@ -450,6 +454,29 @@ fn on_boundaries(data: &[u8], start: usize, end: usize) -> bool {
         && !joins(after)
         && !decimal(before, at(start.checked_sub(2)))
         && !decimal(after, at(end.checked_add(1)))
+}
+
+/// A structured number field: three digits or more is a number that reaches a person
+/// (extensions included); anything else in the field is not a number.
+fn scan_number(data: &[u8], out: &mut Vec<Match>) {
+    let text = String::from_utf8_lossy(data);
+    let value = text.trim();
+    let digits = value.chars().filter(char::is_ascii_digit).count();
+    let numeric = value
+        .chars()
+        .all(|c| c.is_ascii_digit() || "+-. ()".contains(c));
+    // A dotted quad in a name field is a host, not a number.
+    let address = value.parse::<std::net::Ipv4Addr>().is_ok();
+    if numeric && !address && digits >= 3 && value.len() <= 32 {
+        out.push(Match {
+            kind: Kind::PhoneNumber,
+            pattern_id: 0,
+            evidence: mask::phone(value),
+            confidence: Confidence::High,
+            severity: Severity::Medium,
+            rule: None,
+        });
+    }
 }
 
 /// Bytes of a flow still allowed to be scanned (configuration `scan.max_bytes_per_flow`).

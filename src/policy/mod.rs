@@ -5,12 +5,20 @@ pub mod suppress;
 
 use crate::flow::Endpoint;
 use crate::personal_data::{mask, Confidence, Kind, Match};
-use crate::protocols::http::{AuthScheme, HttpFact};
+use crate::protocols::dtmf::DtmfFact;
+use crate::protocols::http::{AuthScheme, HttpCredentials, HttpFact};
+use crate::protocols::rtp::{MediaConfidence, StreamSummary, MIN_VOICE_PACKETS};
+use crate::protocols::sip::SipFact;
 use crate::protocols::tls::{TlsFact, TlsVersion};
 use crate::protocols::{AppProto, Fact};
 use crate::signatures::{RuleSet, Severity};
 use suppress::Suppressions;
 
+pub const RULE_SIP_PERSONAL_DATA: u32 = 2001;
+pub const RULE_CLEARTEXT_VOICE: u32 = 2002;
+pub const RULE_SRTP_KEY_IN_CLEAR: u32 = 2003;
+pub const RULE_DTMF_IN_CLEAR: u32 = 2004;
+pub const RULE_SIP_DIGEST: u32 = 2005;
 pub const RULE_TLS_BELOW_MIN: u32 = 1001;
 pub const RULE_WEAK_CIPHER: u32 = 1002;
 pub const RULE_CLIENT_BELOW_MIN: u32 = 1003;
@@ -33,6 +41,9 @@ pub struct Finding {
     pub severity_floor: Option<Severity>,
     /// The best confidence of the matches (personal-data findings only).
     pub confidence: Option<Confidence>,
+    /// What inside the flow the finding belongs to (a SIP dialog): one alert per
+    /// flow, rule and scope.
+    pub scope: Option<u64>,
 }
 
 impl Finding {
@@ -44,7 +55,36 @@ impl Finding {
             count: 1,
             severity_floor: None,
             confidence: None,
+            scope: None,
         }
+    }
+
+    fn scoped(mut self, scope: u64) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
+    fn with_kinds(mut self, kinds: &[&'static str]) -> Self {
+        self.kinds.extend_from_slice(kinds);
+        self
+    }
+}
+
+/// `Authorization: Basic user a***, password present (7 chars)`: the header, the
+/// scheme, the masked user and the secret's length.
+fn credentials_evidence(creds: &HttpCredentials) -> String {
+    let secret = match creds.scheme {
+        AuthScheme::Basic => mask::secret("password", creds.secret_len),
+        AuthScheme::Digest => mask::secret("digest response", creds.secret_len),
+        _ => mask::secret("token", creds.secret_len),
+    };
+    match creds.user.as_deref().map(mask::user_name) {
+        Some(user) => format!(
+            "{}: {} user {user}, {secret}",
+            creds.header,
+            creds.scheme.as_str()
+        ),
+        None => format!("{}: {}, {secret}", creds.header, creds.scheme.as_str()),
     }
 }
 
@@ -59,6 +99,7 @@ fn personal_data_rule(app_proto: AppProto, kind: Kind) -> u32 {
     match (app_proto, kind) {
         (AppProto::Failed, _) => RULE_UNCLASSIFIED_PERSONAL_DATA,
         (_, Kind::Credential) => RULE_CLEARTEXT_CREDENTIALS,
+        (AppProto::Sip, _) => RULE_SIP_PERSONAL_DATA,
         _ => RULE_CLEARTEXT_PERSONAL_DATA,
     }
 }
@@ -115,30 +156,104 @@ impl Policy {
                 }
             }
             Fact::Http(HttpFact::Credentials(creds)) => {
-                let user = creds.user.as_deref().map(mask::user_name);
-                let secret = match creds.scheme {
-                    AuthScheme::Basic => mask::secret("password", creds.secret_len),
-                    AuthScheme::Digest => mask::secret("digest response", creds.secret_len),
-                    _ => mask::secret("token", creds.secret_len),
-                };
-                let evidence = match user {
-                    Some(user) => format!(
-                        "{}: {} user {user}, {secret}",
-                        creds.header,
-                        creds.scheme.as_str()
-                    ),
-                    None => format!("{}: {}, {secret}", creds.header, creds.scheme.as_str()),
-                };
-                let mut finding = Finding::technical(RULE_CLEARTEXT_CREDENTIALS, evidence);
-                finding.kinds.push(Kind::Credential.as_str());
-                self.push(out, finding);
+                let finding =
+                    Finding::technical(RULE_CLEARTEXT_CREDENTIALS, credentials_evidence(creds));
+                self.push(out, finding.with_kinds(&[Kind::Credential.as_str()]));
             }
-            Fact::PersonalData(matches) => self.personal_data(matches, app_proto, out),
+            Fact::PersonalData(matches) => self.personal_data(matches, app_proto, None, out),
+            Fact::Sip(SipFact::PersonalData { dialog, matches }) => {
+                self.personal_data(matches, AppProto::Sip, Some(*dialog), out)
+            }
+            Fact::Sip(SipFact::Digest {
+                dialog,
+                credentials,
+            }) => {
+                let finding =
+                    Finding::technical(RULE_SIP_DIGEST, credentials_evidence(credentials));
+                self.push(
+                    out,
+                    finding
+                        .with_kinds(&[Kind::Credential.as_str()])
+                        .scoped(*dialog),
+                );
+            }
+            Fact::Sip(SipFact::SrtpKey {
+                dialog,
+                suite,
+                key_len,
+            }) => {
+                let evidence = format!("a=crypto {suite}, {}", mask::secret("key", *key_len));
+                self.push(
+                    out,
+                    Finding::technical(RULE_SRTP_KEY_IN_CLEAR, evidence)
+                        .with_kinds(&["srtp_key"])
+                        .scoped(*dialog),
+                );
+            }
+            Fact::Sip(SipFact::Media(_)) => {}
+            Fact::Media(stream) => self.media(stream, out),
+            Fact::Dtmf(dtmf) => self.dtmf(dtmf, out),
         }
     }
 
+    /// Rule 2002: a signalled or proven RTP flow carrying a voice codec. A heuristic
+    /// stream could be SRTP just as well, and is not called voice in clear.
+    fn media(&self, stream: &StreamSummary, out: &mut Vec<Finding>) {
+        let enough = match stream.confidence {
+            // The SDP said this is an audio stream: one packet of it is voice.
+            MediaConfidence::Signalled => stream.packets > 0,
+            MediaConfidence::Proven => stream.packets >= MIN_VOICE_PACKETS,
+            MediaConfidence::Heuristic => false,
+        };
+        if stream.app_proto != AppProto::Rtp || !stream.audio || !enough {
+            return;
+        }
+        let codec = match (&stream.codec, stream.payload_type) {
+            (Some(c), Some(pt)) => format!("{c} (PT {pt})"),
+            (None, Some(pt)) => format!("PT {pt}"),
+            _ => "unknown codec".to_string(),
+        };
+        let evidence = format!(
+            "{codec}, {} packets, {} SSRC(s), {}",
+            stream.packets,
+            stream.ssrcs,
+            stream.confidence.as_str()
+        );
+        let mut finding = Finding::technical(RULE_CLEARTEXT_VOICE, evidence).with_kinds(&["voice"]);
+        finding.count = stream.packets;
+        self.push(out, finding);
+    }
+
+    /// Rule 2004: digits counted, and whether they are a card number — never the digits.
+    fn dtmf(&self, dtmf: &DtmfFact, out: &mut Vec<Finding>) {
+        let card = if dtmf.card_number {
+            "Luhn-valid card number"
+        } else {
+            "not a card number"
+        };
+        let evidence = format!(
+            "{} DTMF digits ({}), {card}",
+            dtmf.digits,
+            dtmf.source.as_str()
+        );
+        let mut finding = Finding::technical(RULE_DTMF_IN_CLEAR, evidence).with_kinds(&["dtmf"]);
+        if dtmf.card_number {
+            finding.kinds.push(Kind::CardNumber.as_str());
+            finding.severity_floor = Some(Severity::Critical);
+        }
+        finding.count = dtmf.digits as u64;
+        finding.scope = dtmf.dialog;
+        self.push(out, finding);
+    }
+
     /// Groups matches by the rule they raise: one finding per rule per fact.
-    fn personal_data(&self, matches: &[Match], app_proto: AppProto, out: &mut Vec<Finding>) {
+    fn personal_data(
+        &self,
+        matches: &[Match],
+        app_proto: AppProto,
+        scope: Option<u64>,
+        out: &mut Vec<Finding>,
+    ) {
         let mut findings: Vec<Finding> = Vec::new();
         for m in matches {
             let rule_id = m
@@ -154,6 +269,7 @@ impl Policy {
                         count: 0,
                         severity_floor: None,
                         confidence: None,
+                        scope,
                     });
                     findings.len() - 1
                 }

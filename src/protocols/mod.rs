@@ -5,7 +5,11 @@
 //! port numbers only decide the order in which candidates are asked. A dissector knows
 //! its protocol's bytes and nothing about rules: it turns payload into `Fact`s.
 
+pub mod dtmf;
 pub mod http;
+pub mod rtp;
+pub mod sdp;
+pub mod sip;
 pub mod ssh;
 pub mod tls;
 
@@ -22,6 +26,11 @@ pub enum AppProto {
     Dtls,
     Http,
     Ssh,
+    Sip,
+    Rtp,
+    Srtp,
+    Rtcp,
+    Srtcp,
     /// Nothing recognised (or no payload at all).
     Failed,
 }
@@ -33,6 +42,11 @@ impl AppProto {
             AppProto::Dtls => "dtls",
             AppProto::Http => "http",
             AppProto::Ssh => "ssh",
+            AppProto::Sip => "sip",
+            AppProto::Rtp => "rtp",
+            AppProto::Srtp => "srtp",
+            AppProto::Rtcp => "rtcp",
+            AppProto::Srtcp => "srtcp",
             AppProto::Failed => "failed",
         }
     }
@@ -45,6 +59,11 @@ pub enum Fact {
     Http(http::HttpFact),
     /// Personal data found in cleartext payload, masked by the scanner.
     PersonalData(Vec<Match>),
+    Sip(sip::SipFact),
+    /// A media flow's summary at its end.
+    Media(rtp::StreamSummary),
+    /// DTMF digits seen in clear (counted, never kept).
+    Dtmf(dtmf::DtmfFact),
 }
 
 /// What a dissector gets with each chunk: where facts go, and the personal-data
@@ -63,19 +82,20 @@ impl Ctx<'_> {
 
     /// Scans `data` (within the flow's budget) and emits what it finds.
     pub fn scan(&mut self, field: Field, data: &[u8]) {
-        let allowed = self.budget.take(data.len());
-        if allowed == 0 {
-            return;
-        }
         let mut matches = Vec::new();
-        self.scanner.scan(
-            &data[..allowed],
-            field,
-            self.app_proto.as_str(),
-            &mut matches,
-        );
+        self.find(field, data, &mut matches);
         if !matches.is_empty() {
             self.facts.push(Fact::PersonalData(matches));
+        }
+    }
+
+    /// Scans `data` (within the flow's budget) into `out`, for dissectors that attach
+    /// the matches to a fact of their own (a SIP dialog, say).
+    pub fn find(&mut self, field: Field, data: &[u8], out: &mut Vec<Match>) {
+        let allowed = self.budget.take(data.len());
+        if allowed > 0 {
+            self.scanner
+                .scan(&data[..allowed], field, self.app_proto.as_str(), out);
         }
     }
 }
@@ -145,6 +165,36 @@ const DETECTORS: &[Detector] = &[
         start: || Dissector::Http(http::HttpDissector::default()),
     },
     Detector {
+        app_proto: AppProto::Sip,
+        l4: L4::Udp,
+        ports: &[5060, 5080],
+        probe: sip::probe_sip,
+        start: || Dissector::Sip(sip::SipDissector::new(L4::Udp)),
+    },
+    Detector {
+        app_proto: AppProto::Sip,
+        l4: L4::Tcp,
+        ports: &[5060, 5080],
+        probe: sip::probe_sip,
+        start: || Dissector::Sip(sip::SipDissector::new(L4::Tcp)),
+    },
+    // Media without signalling seen last: header shapes are weak evidence, and the RTP
+    // dissector must still prove the flow is RTP.
+    Detector {
+        app_proto: AppProto::Rtcp,
+        l4: L4::Udp,
+        ports: &[],
+        probe: rtp::probe_rtcp,
+        start: || Dissector::Rtp(rtp::RtpDissector::heuristic(true)),
+    },
+    Detector {
+        app_proto: AppProto::Rtp,
+        l4: L4::Udp,
+        ports: &[],
+        probe: rtp::probe_rtp,
+        start: || Dissector::Rtp(rtp::RtpDissector::heuristic(false)),
+    },
+    Detector {
         app_proto: AppProto::Ssh,
         l4: L4::Tcp,
         ports: &[22],
@@ -159,6 +209,8 @@ enum Dissector {
     Http(http::HttpDissector),
     /// Nothing to read after the identification string: the session is encrypted.
     Ssh,
+    Sip(sip::SipDissector),
+    Rtp(rtp::RtpDissector),
 }
 
 impl Dissector {
@@ -167,6 +219,8 @@ impl Dissector {
             Dissector::Tls(d) => d.on_data(dir, data, ctx),
             Dissector::Http(d) => d.on_data(dir, data, ctx),
             Dissector::Ssh => {}
+            Dissector::Sip(d) => d.on_data(dir, data, ctx),
+            Dissector::Rtp(d) => d.on_data(dir, data, ctx),
         }
     }
 
@@ -174,26 +228,47 @@ impl Dissector {
         match self {
             Dissector::Tls(d) => d.on_gap(dir),
             Dissector::Http(d) => d.on_gap(dir),
-            Dissector::Ssh => {}
+            Dissector::Sip(d) => d.on_gap(dir),
+            Dissector::Ssh | Dissector::Rtp(_) => {}
         }
     }
 
     fn encrypted(&self) -> bool {
         match self {
             Dissector::Tls(d) => d.encrypted(),
-            Dissector::Http(_) => false,
+            Dissector::Http(_) | Dissector::Sip(_) => false,
             Dissector::Ssh => true,
+            Dissector::Rtp(d) => d.encrypted(),
         }
     }
 
     fn finished(&self) -> bool {
         match self {
             Dissector::Tls(d) => d.finished(),
-            Dissector::Http(_) => false,
+            Dissector::Http(_) | Dissector::Sip(_) | Dissector::Rtp(_) => false,
             Dissector::Ssh => true,
         }
     }
+
+    fn on_end(&mut self, ctx: &mut Ctx<'_>) {
+        match self {
+            Dissector::Sip(d) => d.on_end(ctx),
+            Dissector::Rtp(d) => d.on_end(ctx),
+            Dissector::Tls(_) | Dissector::Http(_) | Dissector::Ssh => {}
+        }
+    }
+
+    /// The app protocol a dissector knows better than its detector (RTP proven SRTP).
+    fn app_proto(&self, detected: AppProto) -> AppProto {
+        match self {
+            Dissector::Rtp(d) => d.app_proto(),
+            _ => detected,
+        }
+    }
 }
+
+/// SIP over TLS (RFC 3261 §26.2).
+const SIP_TLS_PORT: u16 = 5061;
 
 /// Our own limits on detection: how long a flow may stay unclassified.
 const MAX_PROBE_CHUNKS: u16 = 16;
@@ -244,9 +319,36 @@ impl AppLayer {
         }
     }
 
+    /// A flow the signalling announced: no detection, the RTP/RTCP dissector starts
+    /// with what the SDP said.
+    pub fn expected_media(
+        server_port: u16,
+        client_port: u16,
+        scan_budget: usize,
+        hint: rtp::MediaHint,
+    ) -> Self {
+        let app_proto = if hint.rtcp {
+            AppProto::Rtcp
+        } else {
+            AppProto::Rtp
+        };
+        AppLayer {
+            state: State::Active {
+                app_proto,
+                dissector: Dissector::Rtp(rtp::RtpDissector::signalled(hint)),
+            },
+            ports: (server_port, client_port),
+            l4: L4::Udp,
+            budget: ScanBudget::new(scan_budget),
+        }
+    }
+
     pub fn app_proto(&self) -> AppProto {
         match &self.state {
-            State::Active { app_proto, .. } => *app_proto,
+            State::Active {
+                app_proto,
+                dissector,
+            } => dissector.app_proto(*app_proto),
             _ => AppProto::Failed,
         }
     }
@@ -274,13 +376,27 @@ impl AppLayer {
         }
     }
 
-    /// The flow ends: whatever was held while classifying now counts.
-    pub fn on_end(&mut self, facts: &mut Vec<Fact>) {
-        if let State::Detecting { provisional, .. } = &mut self.state {
-            if !provisional.is_empty() {
-                facts.push(Fact::PersonalData(std::mem::take(provisional)));
+    /// The flow ends: whatever was held while classifying now counts, and dissectors
+    /// that summarise (RTP, SIP dialogs) say so.
+    pub fn on_end(&mut self, facts: &mut Vec<Fact>, scanner: &Scanner) {
+        let app_proto = self.app_proto();
+        match &mut self.state {
+            State::Detecting { provisional, .. } => {
+                if !provisional.is_empty() {
+                    facts.push(Fact::PersonalData(std::mem::take(provisional)));
+                }
+                self.state = State::Unclassified;
             }
-            self.state = State::Unclassified;
+            State::Active { dissector, .. } => {
+                let mut ctx = Ctx {
+                    facts,
+                    scanner,
+                    budget: &mut self.budget,
+                    app_proto,
+                };
+                dissector.on_end(&mut ctx);
+            }
+            State::Unclassified => {}
         }
     }
 
@@ -302,7 +418,12 @@ impl AppLayer {
             app_proto,
         };
         match &mut self.state {
-            State::Active { dissector, .. } => dissector.on_data(dir, data, &mut ctx),
+            State::Active { dissector, .. } => {
+                dissector.on_data(dir, data, &mut ctx);
+                if matches!(dissector, Dissector::Rtp(d) if d.rejected()) {
+                    self.state = State::Unclassified;
+                }
+            }
             State::Unclassified => {
                 if looks_textual(data) {
                     ctx.scan(Field::Text, data);
@@ -327,10 +448,18 @@ impl AppLayer {
                 match verdict {
                     Detection::Found(detector) => {
                         let mut dissector = (detector.start)();
-                        ctx.app_proto = detector.app_proto;
+                        // SIP over TLS (RFC 3261 §26.2) is judged as TLS and named sip.
+                        let app_proto = if detector.app_proto == AppProto::Tls
+                            && self.ports.0 == SIP_TLS_PORT
+                        {
+                            AppProto::Sip
+                        } else {
+                            detector.app_proto
+                        };
+                        ctx.app_proto = app_proto;
                         dissector.on_data(dir, start.as_deref().unwrap_or(data), &mut ctx);
                         self.state = State::Active {
-                            app_proto: detector.app_proto,
+                            app_proto,
                             dissector,
                         };
                     }
@@ -467,7 +596,7 @@ mod tests {
             &mut facts,
             &s,
         );
-        short.on_end(&mut facts);
+        short.on_end(&mut facts, &s);
         assert!(
             matches!(facts.as_slice(), [Fact::PersonalData(m)] if m[0].evidence == "a***@example.com"),
             "{facts:?}"

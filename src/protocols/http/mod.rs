@@ -95,7 +95,9 @@ pub enum HttpFact {
     Credentials(HttpCredentials),
 }
 
-fn credentials(header: &'static str, value: &[u8]) -> Option<HttpCredentials> {
+/// Parses an `Authorization`-style value. SIP reuses HTTP Digest (RFC 3261 §22), so the
+/// SIP dissector calls this too.
+pub(crate) fn credentials(header: &'static str, value: &[u8]) -> Option<HttpCredentials> {
     let value = std::str::from_utf8(value).ok()?.trim();
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     let rest = rest.trim();
