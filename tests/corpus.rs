@@ -215,7 +215,7 @@ fn voice_captures_classified_and_judged() {
         &'static [u64],
         &'static [u64],
     );
-    let cases: [Case; 8] = [
+    let cases: [Case; 9] = [
         // SIP/UDP REGISTER with 401 digest, INVITE; display name "arik"; one PCMA stream.
         (
             "ndpi__sip.pcap",
@@ -249,6 +249,8 @@ fn voice_captures_classified_and_judged() {
         ("ndpi__skinny.pcap", &["rtp"], &[2002], &[]),
         // WhatsApp SRTP: RTP headers, payload not provably clear: no voice alert.
         ("ndpi__wa_voice.pcap", &["rtp"], &[], &[2002]),
+        // WebRTC: DTLS 1.2 handshake, then media on the same 5-tuple = DTLS-SRTP.
+        ("ndpi__stun_dtls_rtp.pcapng", &["srtp"], &[], &[2002, 1001]),
     ];
     for (file, media, must, must_not) in cases {
         let run = common::analyze(&[&corpus.join("pcaps").join(file)], &["--quiet"]);

@@ -262,6 +262,7 @@ impl Dissector {
     fn app_proto(&self, detected: AppProto) -> AppProto {
         match self {
             Dissector::Rtp(d) => d.app_proto(),
+            Dissector::Tls(d) if d.carries_srtp() => AppProto::Srtp,
             _ => detected,
         }
     }

@@ -54,6 +54,9 @@ pub struct TlsDissector {
     datagram: bool,
     halves: [HalfState; 2],
     server_hello: Option<Cipher>,
+    /// Datagrams with RTP/RTCP version-2 headers after a DTLS handshake: DTLS-SRTP
+    /// media (RFC 5764 §5.1.2 demultiplexes by the first byte: 128–191).
+    srtp_packets: u64,
 }
 
 impl TlsDissector {
@@ -62,6 +65,7 @@ impl TlsDissector {
             datagram: false,
             halves: Default::default(),
             server_hello: None,
+            srtp_packets: 0,
         }
     }
 
@@ -157,6 +161,10 @@ impl TlsDissector {
 
     pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         if self.datagram {
+            if self.server_hello.is_some() && matches!(data.first(), Some(128..=191)) {
+                self.srtp_packets += 1;
+                return;
+            }
             let read = parser::dtls_datagram(data);
             for fact in read.facts {
                 self.emit(dir, fact, ctx);
@@ -206,8 +214,17 @@ impl TlsDissector {
             .is_some_and(|c| c.weakness() != Some(CipherWeakness::Null))
     }
 
+    /// Media keyed by this DTLS handshake follows on the same 5-tuple.
+    pub fn carries_srtp(&self) -> bool {
+        self.srtp_packets > 0
+    }
+
     /// The server has answered and gone quiet-encrypted, or neither side can be read.
+    /// Datagram flows keep going: DTLS-SRTP media may follow on the same 5-tuple.
     pub fn finished(&self) -> bool {
+        if self.datagram {
+            return false;
+        }
         let server = &self.halves[Direction::ToClient.index()];
         let client = &self.halves[Direction::ToServer.index()];
         (self.server_hello.is_some() && server.encrypted) || (client.broken && server.broken)
