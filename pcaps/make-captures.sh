@@ -619,8 +619,8 @@ if wanted sip-udp-g711-dtmf; then
         'a=fmtp:101 0-16' 'Content-Type: application/dtmf-relay'
     expect_eq $f 'SIP exchange' "$(sip_seq $f)" \
         "INVITE 180 200 ACK $(for i in $(seq 16); do printf 'INFO 200 '; done)BYE 200"
-    got=$(tsh $f -Y 'sip.Method==INFO' -T fields -e sip.msg_body \
-          | sed -n 's/^Signal=\([0-9A-D*#]\)\\r\\nDuration=160\\r\\n$/\1/p' | paste -sd '' -)
+    got=$(tsh $f -Y 'sip.Method==INFO' -V | sed -n 's/^ *Signal=\([0-9A-D*#]\)\\r\\n$/\1/p' | paste -sd '' -)
+    expect_eq $f 'INFO durations' "$(tsh $f -Y 'sip.Method==INFO' -V | grep -c '^ *Duration=160\\r\\n$')" 16
     expect_eq $f 'SIP INFO digits' "$got" "$VOIP_INFO_DIGITS"
     R=(-d udp.port==6010,rtp)
     expect_eq $f 'RTP flows' "$(tsh $f "${R[@]}" -Y rtp -T fields -e udp.srcport -e udp.dstport | sort -u | tr '\t' ' ')" '6000 6010'
@@ -634,12 +634,13 @@ if wanted sip-tcp; then
     f=sip-tcp.pcap
     sipp_call $f 'tcp port 5080' tcp 5080 \
         "-sf uas-tcp-auth.xml -t t1 -i 127.0.0.1 -p 5080 -mi 127.0.0.1 -mp 6030 -key authuser $VOIP_USER -key authpass $VOIP_PASS" \
-        "-sf uac-tcp-auth.xml 127.0.0.1:5080 -t t1 -i 127.0.0.1 -p 5081 -mi 127.0.0.1 -mp 6020 -au $VOIP_USER -ap $VOIP_PASS -auth_uri sip:+441632960961@127.0.0.1:5080;transport=tcp"
+        "-sf uac-tcp-auth.xml 127.0.0.1:5080 -t t1 -i 127.0.0.1 -p 5081 -mi 127.0.0.1 -mp 6020 -au $VOIP_USER -ap $VOIP_PASS -auth_uri +441632960961@127.0.0.1:5080;transport=tcp"
     check_syns $f 1
     check_bytes $f 'From: "Jane Doe" <sip:2001@127.0.0.1:5081>;tag=' \
         'To: <sip:+441632960961@127.0.0.1:5080>' \
         'WWW-Authenticate: Digest realm="pbx.example.test", nonce="' \
         "Authorization: Digest username=\"$VOIP_USER\",realm=\"pbx.example.test\"," \
+        'uri="sip:+441632960961@127.0.0.1:5080;transport=tcp"' \
         'm=audio 6020 RTP/AVP 8 101'
     check_no_bytes $f "$VOIP_PASS" 'LEAKCHECK'
     expect_eq $f 'SIP exchange' "$(sip_seq $f -d tcp.port==5080,sip)" 'INVITE 401 ACK INVITE 180 200 ACK BYE 200'
@@ -684,6 +685,8 @@ if wanted sip-tls; then
         sip:2001@127.0.0.1:5061
     check_syns $f 1
     check_server_hello $f tcp
+    expect_eq $f 'negotiated version (ServerHello supported_versions)' \
+        "$(tsh $f -Y 'tls.handshake.type==2' -T fields -e tls.handshake.extensions.supported_version)" 0x0304
     check_no_bytes $f 'SIP/2.0' 'INVITE' 'Jane Doe' '441632960961' 'a=crypto' 'sip:2001'
     publish $f
 fi

@@ -197,6 +197,102 @@ const EXPECTED: &[Expect] = &[
     ),
 ];
 
+/// Voice captures (sipp, baresip): every flow's classification and every alert.
+struct Voice {
+    file: &'static str,
+    /// app_proto of every flow, sorted.
+    flows: &'static [&'static str],
+    /// (rule, app_proto of its flow) of every alert, sorted.
+    alerts: &'static [(u64, &'static str)],
+    /// Masked evidence that must appear.
+    evidence: &'static [&'static str],
+}
+
+const VOICE: &[Voice] = &[
+    Voice {
+        file: "sip-udp-g711-dtmf.pcap",
+        flows: &["rtp", "sip"],
+        alerts: &[(2001, "sip"), (2002, "rtp"), (2004, "rtp"), (2004, "sip")],
+        evidence: &[
+            "J*** D**",
+            "+********0961",
+            "PCMA (PT 8), 120 packets, 2 SSRC(s), signalled",
+            "4 DTMF digits (RFC 4733 events), not a card number",
+            "16 DTMF digits (SIP INFO), Luhn-valid card number",
+        ],
+    },
+    Voice {
+        file: "sip-tcp.pcap",
+        flows: &["sip"],
+        alerts: &[(2001, "sip"), (2005, "sip")],
+        evidence: &["Authorization: Digest user 2***, digest response present (32 chars)"],
+    },
+    Voice {
+        file: "sip-sdes-srtp.pcap",
+        flows: &["sip", "srtcp", "srtp"],
+        // The SDES keys in cleartext SIP; and baresip's RTCP BYE/SDES at hang-up goes
+        // out in clear with the caller's number in its CNAME.
+        alerts: &[(2001, "sip"), (2003, "sip"), (6002, "srtcp")],
+        evidence: &[
+            "a=crypto AES_CM_128_HMAC_SHA1_80, key present (40 chars)",
+            "sip:+********0961",
+        ],
+    },
+    Voice {
+        file: "sip-tls.pcap",
+        flows: &["sip"],
+        alerts: &[],
+        evidence: &[],
+    },
+    Voice {
+        file: "rtp-no-signalling.pcap",
+        flows: &["rtp"],
+        alerts: &[(2002, "rtp")],
+        evidence: &["PCMA (PT 8), 80 packets, 1 SSRC(s), proven"],
+    },
+];
+
+#[test]
+fn voice_captures_classify_every_flow_and_raise_exact_rules() {
+    for v in VOICE {
+        let run = common::analyze(&[&pcaps().join(v.file)], &["--quiet"]);
+        assert_eq!(
+            run.output.status.code(),
+            Some(0),
+            "{}: {}",
+            v.file,
+            run.stderr
+        );
+        let mut flows: Vec<&str> = run
+            .flows
+            .iter()
+            .filter_map(|f| f["app_proto"].as_str())
+            .collect();
+        flows.sort_unstable();
+        assert_eq!(flows, v.flows, "{}", v.file);
+        let mut alerts: Vec<(u64, &str)> = run
+            .alerts
+            .iter()
+            .filter_map(|a| {
+                Some((
+                    a["alert"]["signature_id"].as_u64()?,
+                    a["app_proto"].as_str()?,
+                ))
+            })
+            .collect();
+        alerts.sort_unstable();
+        assert_eq!(alerts, v.alerts, "{}", v.file);
+        let text: String = run.alerts.iter().map(|a| a.to_string()).collect();
+        for e in v.evidence {
+            assert!(text.contains(e), "{}: {e:?} not in {text}", v.file);
+        }
+    }
+    // SIP over TLS is judged as TLS: version and cipher on the flow record.
+    let tls = common::analyze(&[&pcaps().join("sip-tls.pcap")], &["--quiet"]);
+    assert_eq!(tls.flows[0]["tls"]["version"], "TLS 1.3");
+    assert_eq!(tls.flows[0]["encrypted"], true);
+}
+
 fn pcaps() -> PathBuf {
     common::repo().join("pcaps")
 }
@@ -271,7 +367,11 @@ fn bundled_captures_report_exact_findings() {
 
 #[test]
 fn every_bundled_capture_has_expectations_and_snapshot() {
-    let listed: BTreeSet<&str> = EXPECTED.iter().map(|e| e.file).collect();
+    let listed: BTreeSet<&str> = EXPECTED
+        .iter()
+        .map(|e| e.file)
+        .chain(VOICE.iter().map(|v| v.file))
+        .collect();
     let bless = std::env::var_os("CLEARTRACE_BLESS").is_some();
     let mut names: Vec<String> = std::fs::read_dir(pcaps())
         .expect("pcaps/")
@@ -324,7 +424,12 @@ fn folder_argument_reads_every_capture_and_skips_other_files() {
                 .map(|n| n.to_string_lossy().into_owned())
         })
         .collect();
-    let listed: BTreeSet<String> = EXPECTED.iter().map(|e| e.file.to_string()).collect();
+    let listed: BTreeSet<String> = EXPECTED
+        .iter()
+        .map(|e| e.file)
+        .chain(VOICE.iter().map(|v| v.file))
+        .map(str::to_string)
+        .collect();
     assert_eq!(files, listed);
     // The summary on stderr.
     assert!(run.stderr.contains("packets/s"), "{}", run.stderr);
@@ -488,6 +593,11 @@ const PLANTED: &[&str] = &[
     "AB123456C",
     "S3cr3t",
     "PIN: 4096",
+    // Voice: the SIP password, the SDES keys, the digest response, the digits.
+    "VoipPass-LEAKCHECK-6",
+    "h08FQ+iuKrKWP02x4NIm0",
+    "HsdCcLhHmT7klqKLyxw2DLkTF7",
+    "adff5d3516040d677e000f5b59d2d338",
     "alice.martin",
     "Tr0ub4dor-LEAKCHECK-1",
     "bob.dupont",

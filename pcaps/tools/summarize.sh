@@ -42,4 +42,29 @@ for f in "$@"; do
         echo "  HTTP requests: $(echo "$ht" | tr '\t' ' ' | paste -sd'|' -)"
         echo "  HTTP responses: $(ts "$f" -Y 'http.response' -T fields -e http.response.code -e http.www_authenticate | tr '\t' ' ' | paste -sd'|' -)"
     fi
+    # SIP / SDP (tshark finds SIP by content, also on 5080)
+    sip=$(ts "$f" -Y sip -T fields -e sip.Method -e sip.Status-Code | tr -d '\t' | paste -sd' ' -)
+    if [ -n "$sip" ]; then
+        echo "  SIP:       $sip"
+        for h in From To P-Asserted-Identity Contact WWW-Authenticate Authorization; do
+            v=$(ts "$f" -Y "sip.$h" -T fields -e "sip.$h" | sed 's/;tag=[^,;]*//' | sort -u | paste -sd'|' -)
+            [ -z "$v" ] || echo "    $h: $v"
+        done
+        ts "$f" -Y 'sip.Method==INFO' -T fields -e sip.Content-Type | sort -u | sed 's/^/    INFO Content-Type: /'
+        info=$(ts "$f" -Y 'sip.Method==INFO' -V | sed -n 's/^ *Signal=\(.\)\\r\\n$/\1/p' | paste -sd '' -)
+        [ -z "$info" ] || echo "    INFO digits (Signal=): $info (${#info})"
+        ts "$f" -Y sdp -T fields -e sdp.owner -e sdp.media -e sdp.media_attr |
+            awk -F'\t' '{print "    SDP o=" $1 " | m=" $2 " | a=" $3}'
+    fi
+    # RTP / RTCP: SDP-announced ports, plus the RTP heuristic for media without signalling
+    rtp=$(ts "$f" -o rtp.heuristic_rtp:TRUE -Y rtp -T fields -e _ws.col.Protocol \
+        -e udp.srcport -e udp.dstport -e rtp.p_type -e rtp.ssrc -e udp.length | sort | uniq -c)
+    if [ -n "$rtp" ]; then
+        echo "  media (count, proto, src, dst, PT, SSRC, UDP length):"
+        echo "$rtp" | tr '\t' ' ' | sed 's/^ */    /'
+        ev=$(ts "$f" -o rtp.heuristic_rtp:TRUE -Y 'rtpevent && rtp.marker==1' -T fields -e rtpevent.event_id | paste -sd' ' -)
+        [ -z "$ev" ] || echo "  RTP events (first packet of each, event ids): $ev"
+        rtcp=$(ts "$f" -Y 'rtcp || srtcp' -T fields -e _ws.col.Protocol -e udp.srcport -e udp.dstport -e udp.length | sort | uniq -c)
+        [ -z "$rtcp" ] || { echo "  RTCP (count, proto, src, dst, UDP length):"; echo "$rtcp" | tr '\t' ' ' | sed 's/^ */    /'; }
+    fi
 done

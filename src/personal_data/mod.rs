@@ -443,8 +443,12 @@ impl Scanner {
 /// address.
 fn on_boundaries(data: &[u8], start: usize, end: usize) -> bool {
     let at = |i: Option<usize>| i.and_then(|i| data.get(i)).copied();
-    let joins =
-        |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'@');
+    // `@` glues a bare number to a host (a Call-ID, a URI user part); a match that is
+    // itself a URI (`sip:+4930…`) legitimately ends at its `@`.
+    let bare_number = at(Some(start)).is_some_and(|b| b.is_ascii_digit() || b == b'+');
+    let joins = |b: Option<u8>| {
+        b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || (b == b'@' && bare_number))
+    };
     let decimal = |dot: Option<u8>, digit: Option<u8>| {
         dot == Some(b'.') && digit.is_some_and(|d| d.is_ascii_digit())
     };

@@ -12,6 +12,7 @@ pub mod sdp;
 pub mod sip;
 pub mod ssh;
 pub mod tls;
+pub mod websocket;
 
 use serde::Serialize;
 
@@ -254,7 +255,8 @@ impl Dissector {
         match self {
             Dissector::Sip(d) => d.on_end(ctx),
             Dissector::Rtp(d) => d.on_end(ctx),
-            Dissector::Tls(_) | Dissector::Http(_) | Dissector::Ssh => {}
+            Dissector::Http(d) => d.on_end(ctx),
+            Dissector::Tls(_) | Dissector::Ssh => {}
         }
     }
 
@@ -263,6 +265,7 @@ impl Dissector {
         match self {
             Dissector::Rtp(d) => d.app_proto(),
             Dissector::Tls(d) if d.carries_srtp() => AppProto::Srtp,
+            Dissector::Http(d) if d.carries_sip() => AppProto::Sip,
             _ => detected,
         }
     }

@@ -299,6 +299,10 @@ impl RtpDissector {
 
     /// RTCP compound packet: SDES items to the scanner; an SRTCP trailer noticed.
     fn on_rtcp(&mut self, data: &[u8], ctx: &mut Ctx<'_>) {
+        // Walk the compound by its length fields. Plain RTCP ends exactly at the end of
+        // the datagram; SRTCP leaves index and tag after the first (clear) report, and
+        // its encrypted packets' lengths are noise.
+        let mut packets: Vec<(u8, u8, usize, usize)> = Vec::new();
         let mut offset = 0;
         while let (Some(&b0), Some(&pt), Some(&hi), Some(&lo)) = (
             data.get(offset),
@@ -306,25 +310,24 @@ impl RtpDissector {
             data.get(offset + 2),
             data.get(offset + 3),
         ) {
-            if b0 >> 6 != 2 {
-                break;
-            }
             let len = (usize::from(hi) << 8 | usize::from(lo)) * 4 + 4;
-            let Some(packet) = data.get(offset..offset + len) else {
+            if b0 >> 6 != 2 || !(192..=223).contains(&pt) || offset + len > data.len() {
                 break;
-            };
-            // SRTCP encrypts everything after the first report; SDES is only readable
-            // when in clear.
-            if pt == 202 && !self.secure() {
-                sdes_items(packet, b0 & 0x1f, ctx);
             }
+            packets.push((b0, pt, offset, len));
             offset += len;
         }
-        let rest = data.len().saturating_sub(offset);
-        if rest > 0 && SRTP_TRAILERS.iter().any(|t| t + 4 == rest) {
-            self.srtcp_trailers += 1;
-        } else if rest == 0 {
+        let rest = data.len() - offset;
+        if rest == 0 {
             self.rtcp_plain += 1;
+            // Clear RTCP, even on an SRTP session (some stacks send BYE/SDES in clear).
+            for &(b0, pt, at, len) in &packets {
+                if pt == 202 {
+                    sdes_items(&data[at..at + len], b0 & 0x1f, ctx);
+                }
+            }
+        } else if SRTP_TRAILERS.iter().any(|t| t + 4 == rest) {
+            self.srtcp_trailers += 1;
         }
     }
 

@@ -8,8 +8,10 @@ use std::collections::VecDeque;
 
 use base64::Engine as _;
 
-use crate::flow::Direction;
+use crate::flow::{Direction, L4};
 use crate::personal_data::{looks_textual, Field};
+use crate::protocols::sip::SipDissector;
+use crate::protocols::websocket::Deframer;
 use crate::protocols::{Ctx, Fact, Probe};
 
 /// Our own cap on a message head (Apache's default LimitRequestFieldSize × a few).
@@ -240,11 +242,19 @@ struct HeadInfo {
     scan_body: Scan,
 }
 
+/// An HTTP connection upgraded to WebSocket (101 Switching Protocols, RFC 6455 §4).
+struct Upgraded {
+    frames: [Deframer; 2],
+    /// SIP over WebSocket (RFC 7118): one SIP message per frame.
+    sip: Option<SipDissector>,
+}
+
 #[derive(Default)]
 pub struct HttpDissector {
     halves: [Half; 2],
     /// For each request not yet answered: was it HEAD (whose response has no body)?
     pending_head: VecDeque<bool>,
+    upgraded: Option<Upgraded>,
 }
 
 fn header_is(name: &str, wanted: &str) -> bool {
@@ -314,8 +324,35 @@ impl HttpDissector {
         };
     }
 
+    /// The connection carries SIP over WebSocket.
+    pub fn carries_sip(&self) -> bool {
+        self.upgraded.as_ref().is_some_and(|u| u.sip.is_some())
+    }
+
+    pub fn on_end(&mut self, ctx: &mut Ctx<'_>) {
+        if let Some(sip) = self.upgraded.as_mut().and_then(|u| u.sip.as_mut()) {
+            sip.on_end(ctx);
+        }
+    }
+
+    /// WebSocket frames: SIP messages to the SIP dissector, other text frames scanned.
+    fn on_frames(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+        let Some(up) = self.upgraded.as_mut() else {
+            return;
+        };
+        let Upgraded { frames, sip } = up;
+        frames[dir.index()].push(data, &mut |payload| match sip.as_mut() {
+            Some(sip) => sip.on_data(dir, payload, ctx),
+            None if looks_textual(payload) => ctx.scan(Field::Text, payload),
+            None => {}
+        });
+    }
+
     pub fn on_data(&mut self, dir: Direction, mut data: &[u8], ctx: &mut Ctx<'_>) {
         while !data.is_empty() {
+            if self.upgraded.is_some() {
+                return self.on_frames(dir, data, ctx);
+            }
             let framing = std::mem::take(&mut self.halves[dir.index()].framing);
             match framing {
                 Framing::Lost => {
@@ -413,6 +450,29 @@ impl HttpDissector {
                     Err(_) => return Err(()),
                 };
                 let code = response.code.unwrap_or(0);
+                if code == 101 {
+                    let value = |name: &str| {
+                        response
+                            .headers
+                            .iter()
+                            .find(|h| header_is(h.name, name))
+                            .map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase())
+                    };
+                    if value("upgrade").is_some_and(|v| v.contains("websocket")) {
+                        let sip = value("sec-websocket-protocol")
+                            .is_some_and(|v| v.split(',').any(|p| p.trim() == "sip"));
+                        self.upgraded = Some(Upgraded {
+                            frames: Default::default(),
+                            // Datagram mode: a frame holds exactly one message.
+                            sip: sip.then(|| SipDissector::new(L4::Udp)),
+                        });
+                        return Ok(Some(HeadInfo {
+                            len,
+                            body: None,
+                            scan_body: Scan::Skip,
+                        }));
+                    }
+                }
                 let interim = (100..200).contains(&code);
                 let answers_head = if interim {
                     false
