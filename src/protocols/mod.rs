@@ -293,7 +293,8 @@ enum State {
     },
     Active {
         app_proto: AppProto,
-        dissector: Dissector,
+        /// Boxed: flows being detected or unclassified (most of a flood) stay small.
+        dissector: Box<Dissector>,
     },
     /// No dissector: textual payload is scanned for personal data (rule 7001).
     Unclassified,
@@ -339,7 +340,7 @@ impl AppLayer {
         AppLayer {
             state: State::Active {
                 app_proto,
-                dissector: Dissector::Rtp(rtp::RtpDissector::signalled(hint)),
+                dissector: Box::new(Dissector::Rtp(rtp::RtpDissector::signalled(hint))),
             },
             ports: (server_port, client_port),
             l4: L4::Udp,
@@ -451,7 +452,7 @@ impl AppLayer {
                 };
                 match verdict {
                     Detection::Found(detector) => {
-                        let mut dissector = (detector.start)();
+                        let mut dissector = Box::new((detector.start)());
                         // SIP over TLS (RFC 3261 §26.2) is judged as TLS and named sip.
                         let app_proto = if detector.app_proto == AppProto::Tls
                             && self.ports.0 == SIP_TLS_PORT
