@@ -425,7 +425,7 @@ impl AppLayer {
         match &mut self.state {
             State::Active { dissector, .. } => {
                 dissector.on_data(dir, data, &mut ctx);
-                if matches!(dissector, Dissector::Rtp(d) if d.rejected()) {
+                if matches!(&**dissector, Dissector::Rtp(d) if d.rejected()) {
                     self.state = State::Unclassified;
                 }
             }
