@@ -193,6 +193,7 @@ impl Policy {
             Fact::Sip(SipFact::Media(_)) => {}
             Fact::Media(stream) => self.media(stream, out),
             Fact::Dtmf(dtmf) => self.dtmf(dtmf, out),
+            Fact::Ldap(_) | Fact::Snmp(_) => {}
         }
     }
 

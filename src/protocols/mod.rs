@@ -7,9 +7,11 @@
 
 pub mod dtmf;
 pub mod http;
+pub mod ldap;
 pub mod rtp;
 pub mod sdp;
 pub mod sip;
+pub mod snmp;
 pub mod ssh;
 pub mod tls;
 pub mod websocket;
@@ -65,6 +67,8 @@ pub enum Fact {
     Media(rtp::StreamSummary),
     /// DTMF digits seen in clear (counted, never kept).
     Dtmf(dtmf::DtmfFact),
+    Ldap(ldap::LdapFact),
+    Snmp(snmp::SnmpFact),
 }
 
 /// What a dissector gets with each chunk: where facts go, and the personal-data
