@@ -182,8 +182,8 @@ const EXPECTED: &[Expect] = &[
         ..http("pd-cdr-tcp.pcap", &[7001])
     },
     Expect {
-        app_proto: "failed",
-        ..http("pd-syslog-udp.pcap", &[7001])
+        app_proto: "syslog",
+        ..http("pd-syslog-udp.pcap", &[6002])
     },
     tls(
         "pd-tls13-encrypted.pcap",

@@ -10,7 +10,7 @@ use crate::protocols::http::{AuthScheme, HttpCredentials, HttpFact};
 use crate::protocols::rtp::{MediaConfidence, StreamSummary, MIN_VOICE_PACKETS};
 use crate::protocols::sip::SipFact;
 use crate::protocols::tls::{TlsFact, TlsVersion};
-use crate::protocols::{AppProto, Fact};
+use crate::protocols::{AppProto, Fact, LoginFact};
 use crate::signatures::{RuleSet, Severity};
 use suppress::Suppressions;
 
@@ -22,7 +22,15 @@ pub const RULE_SIP_DIGEST: u32 = 2005;
 pub const RULE_TLS_BELOW_MIN: u32 = 1001;
 pub const RULE_WEAK_CIPHER: u32 = 1002;
 pub const RULE_CLIENT_BELOW_MIN: u32 = 1003;
+pub const RULE_LDAP_PASSWORD: u32 = 3001;
+pub const RULE_LDAP_PERSONAL_DATA: u32 = 3002;
+pub const RULE_SNMP_COMMUNITY: u32 = 4001;
+pub const RULE_SNMP_PERSONAL_DATA: u32 = 4002;
+pub const RULE_SNMP_V3_NO_PRIVACY: u32 = 4003;
+pub const RULE_ESPA_PAGING: u32 = 5001;
+pub const RULE_MODBUS_CLEAR: u32 = 5002;
 pub const RULE_CLEARTEXT_CREDENTIALS: u32 = 6001;
+pub const RULE_STARTTLS_NOT_USED: u32 = 6003;
 pub const RULE_CLEARTEXT_PERSONAL_DATA: u32 = 6002;
 pub const RULE_UNCLASSIFIED_PERSONAL_DATA: u32 = 7001;
 
@@ -70,6 +78,17 @@ impl Finding {
     }
 }
 
+/// `pop3 USER/PASS: user j***, password present (9 chars)`.
+fn login_finding(l: &LoginFact) -> Finding {
+    let secret = mask::secret("password", l.secret_len);
+    let evidence = match l.user.as_deref().map(mask::user_name) {
+        Some(user) => format!("{} {}: user {user}, {secret}", l.protocol, l.method),
+        None => format!("{} {}: {secret}", l.protocol, l.method),
+    };
+    Finding::technical(RULE_CLEARTEXT_CREDENTIALS, evidence)
+        .with_kinds(&[Kind::Credential.as_str()])
+}
+
 /// `Authorization: Basic user a***, password present (7 chars)`: the header, the
 /// scheme, the masked user and the secret's length.
 fn credentials_evidence(creds: &HttpCredentials) -> String {
@@ -98,6 +117,10 @@ pub struct Policy {
 fn personal_data_rule(app_proto: AppProto, kind: Kind) -> u32 {
     match (app_proto, kind) {
         (AppProto::Failed, _) => RULE_UNCLASSIFIED_PERSONAL_DATA,
+        (AppProto::Ldap, Kind::Credential) => RULE_LDAP_PASSWORD,
+        (AppProto::Ldap, _) => RULE_LDAP_PERSONAL_DATA,
+        (AppProto::Snmp, _) => RULE_SNMP_PERSONAL_DATA,
+        (AppProto::Espa, _) => RULE_ESPA_PAGING,
         (_, Kind::Credential) => RULE_CLEARTEXT_CREDENTIALS,
         (AppProto::Sip, _) => RULE_SIP_PERSONAL_DATA,
         _ => RULE_CLEARTEXT_PERSONAL_DATA,
@@ -194,6 +217,32 @@ impl Policy {
             Fact::Media(stream) => self.media(stream, out),
             Fact::Dtmf(dtmf) => self.dtmf(dtmf, out),
             Fact::Ldap(_) | Fact::Snmp(_) => {}
+            Fact::Login(l) => self.push(out, login_finding(l)),
+            Fact::StartTlsNotUsed { protocol } => {
+                let evidence = format!("{protocol}: the server offered an upgrade to TLS; login or mail went on in clear");
+                self.push(out, Finding::technical(RULE_STARTTLS_NOT_USED, evidence));
+            }
+            Fact::Modbus(m) => {
+                let evidence = format!(
+                    "unit {}, function {} ({})",
+                    m.unit,
+                    m.function,
+                    crate::protocols::modbus::function_name(m.function)
+                );
+                self.push(out, Finding::technical(RULE_MODBUS_CLEAR, evidence));
+            }
+            Fact::Paging(p) => {
+                let mut parts = Vec::new();
+                if let Some(address) = &p.call_address {
+                    parts.push(format!("call address {address}"));
+                }
+                if p.text_len > 0 {
+                    parts.push(format!("display text present ({} chars)", p.text_len));
+                }
+                let finding =
+                    Finding::technical(RULE_ESPA_PAGING, parts.join(", ")).with_kinds(&["paging"]);
+                self.push(out, finding);
+            }
         }
     }
 

@@ -5,14 +5,22 @@
 //! port numbers only decide the order in which candidates are asked. A dissector knows
 //! its protocol's bytes and nothing about rules: it turns payload into `Fact`s.
 
+pub mod axi;
 pub mod dtmf;
+pub mod espa;
 pub mod http;
 pub mod ldap;
+pub mod lines;
+pub mod mail;
+pub mod modbus;
+pub mod mqtt;
 pub mod rtp;
 pub mod sdp;
 pub mod sip;
 pub mod snmp;
 pub mod ssh;
+pub mod syslog;
+pub mod telnet;
 pub mod tls;
 pub mod websocket;
 
@@ -34,6 +42,18 @@ pub enum AppProto {
     Srtp,
     Rtcp,
     Srtcp,
+    Ldap,
+    Snmp,
+    Smtp,
+    Pop3,
+    Imap,
+    Ftp,
+    Telnet,
+    Mqtt,
+    Modbus,
+    Syslog,
+    Espa,
+    Axi,
     /// Nothing recognised (or no payload at all).
     Failed,
 }
@@ -50,6 +70,18 @@ impl AppProto {
             AppProto::Srtp => "srtp",
             AppProto::Rtcp => "rtcp",
             AppProto::Srtcp => "srtcp",
+            AppProto::Ldap => "ldap",
+            AppProto::Snmp => "snmp",
+            AppProto::Smtp => "smtp",
+            AppProto::Pop3 => "pop3",
+            AppProto::Imap => "imap",
+            AppProto::Ftp => "ftp",
+            AppProto::Telnet => "telnet",
+            AppProto::Mqtt => "mqtt",
+            AppProto::Modbus => "modbus",
+            AppProto::Syslog => "syslog",
+            AppProto::Espa => "espa",
+            AppProto::Axi => "axi",
             AppProto::Failed => "failed",
         }
     }
@@ -69,6 +101,25 @@ pub enum Fact {
     Dtmf(dtmf::DtmfFact),
     Ldap(ldap::LdapFact),
     Snmp(snmp::SnmpFact),
+    /// A login (user name, password) seen in clear.
+    Login(LoginFact),
+    /// The server offered STARTTLS (STLS, AUTH TLS); the client went on in clear.
+    StartTlsNotUsed {
+        protocol: &'static str,
+    },
+    Modbus(modbus::ModbusFact),
+    Paging(espa::PagingFact),
+}
+
+/// Credentials typed or sent in clear: FTP, POP3, IMAP, SMTP AUTH, Telnet, MQTT, AXI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginFact {
+    pub protocol: &'static str,
+    pub method: &'static str,
+    /// Raw user name; the policy masks it.
+    pub user: Option<String>,
+    /// Length of the password (or digest); the password itself is never kept.
+    pub secret_len: usize,
 }
 
 /// What a dissector gets with each chunk: where facts go, and the personal-data
@@ -200,6 +251,83 @@ const DETECTORS: &[Detector] = &[
         start: || Dissector::Rtp(rtp::RtpDissector::heuristic(false)),
     },
     Detector {
+        app_proto: AppProto::Smtp,
+        l4: L4::Tcp,
+        ports: &[25, 587, 2525],
+        probe: mail::probe_smtp,
+        start: || Dissector::Smtp(lines::LineDissector::new(mail::Smtp::default())),
+    },
+    Detector {
+        app_proto: AppProto::Ftp,
+        l4: L4::Tcp,
+        ports: &[21],
+        probe: mail::probe_ftp,
+        start: || Dissector::Ftp(lines::LineDissector::new(mail::Ftp::default())),
+    },
+    Detector {
+        app_proto: AppProto::Pop3,
+        l4: L4::Tcp,
+        ports: &[110],
+        probe: mail::probe_pop3,
+        start: || Dissector::Pop3(lines::LineDissector::new(mail::Pop3::default())),
+    },
+    Detector {
+        app_proto: AppProto::Imap,
+        l4: L4::Tcp,
+        ports: &[143],
+        probe: mail::probe_imap,
+        start: || Dissector::Imap(lines::LineDissector::new(mail::Imap::default())),
+    },
+    Detector {
+        app_proto: AppProto::Telnet,
+        l4: L4::Tcp,
+        ports: &[23, 2323],
+        probe: telnet::probe_telnet,
+        start: || Dissector::Telnet(telnet::TelnetDissector::default()),
+    },
+    Detector {
+        app_proto: AppProto::Mqtt,
+        l4: L4::Tcp,
+        ports: &[1883],
+        probe: mqtt::probe_mqtt,
+        start: || Dissector::Mqtt(mqtt::MqttDissector::default()),
+    },
+    Detector {
+        app_proto: AppProto::Axi,
+        l4: L4::Tcp,
+        ports: &[12621],
+        probe: axi::probe_axi,
+        start: || Dissector::Axi(axi::AxiDissector::default()),
+    },
+    Detector {
+        app_proto: AppProto::Espa,
+        l4: L4::Tcp,
+        ports: &[],
+        probe: espa::probe_espa,
+        start: || Dissector::Espa(espa::EspaDissector::default()),
+    },
+    Detector {
+        app_proto: AppProto::Syslog,
+        l4: L4::Udp,
+        ports: &[514],
+        probe: syslog::probe_syslog,
+        start: || Dissector::Syslog(syslog::SyslogDissector::new(L4::Udp)),
+    },
+    Detector {
+        app_proto: AppProto::Syslog,
+        l4: L4::Tcp,
+        ports: &[514, 601, 6601],
+        probe: syslog::probe_syslog,
+        start: || Dissector::Syslog(syslog::SyslogDissector::new(L4::Tcp)),
+    },
+    Detector {
+        app_proto: AppProto::Modbus,
+        l4: L4::Tcp,
+        ports: &[502, 5020],
+        probe: modbus::probe_modbus,
+        start: || Dissector::Modbus(modbus::ModbusDissector::default()),
+    },
+    Detector {
         app_proto: AppProto::Ssh,
         l4: L4::Tcp,
         ports: &[22],
@@ -216,6 +344,16 @@ enum Dissector {
     Ssh,
     Sip(sip::SipDissector),
     Rtp(rtp::RtpDissector),
+    Smtp(lines::LineDissector<mail::Smtp>),
+    Pop3(lines::LineDissector<mail::Pop3>),
+    Imap(lines::LineDissector<mail::Imap>),
+    Ftp(lines::LineDissector<mail::Ftp>),
+    Telnet(telnet::TelnetDissector),
+    Mqtt(mqtt::MqttDissector),
+    Modbus(modbus::ModbusDissector),
+    Syslog(syslog::SyslogDissector),
+    Espa(espa::EspaDissector),
+    Axi(axi::AxiDissector),
 }
 
 impl Dissector {
@@ -226,6 +364,16 @@ impl Dissector {
             Dissector::Ssh => {}
             Dissector::Sip(d) => d.on_data(dir, data, ctx),
             Dissector::Rtp(d) => d.on_data(dir, data, ctx),
+            Dissector::Smtp(d) => d.on_data(dir, data, ctx),
+            Dissector::Pop3(d) => d.on_data(dir, data, ctx),
+            Dissector::Imap(d) => d.on_data(dir, data, ctx),
+            Dissector::Ftp(d) => d.on_data(dir, data, ctx),
+            Dissector::Telnet(d) => d.on_data(dir, data, ctx),
+            Dissector::Mqtt(d) => d.on_data(dir, data, ctx),
+            Dissector::Modbus(d) => d.on_data(data, ctx),
+            Dissector::Syslog(d) => d.on_data(dir, data, ctx),
+            Dissector::Espa(d) => d.on_data(dir, data, ctx),
+            Dissector::Axi(d) => d.on_data(dir, data, ctx),
         }
     }
 
@@ -234,24 +382,42 @@ impl Dissector {
             Dissector::Tls(d) => d.on_gap(dir),
             Dissector::Http(d) => d.on_gap(dir),
             Dissector::Sip(d) => d.on_gap(dir),
-            Dissector::Ssh | Dissector::Rtp(_) => {}
+            Dissector::Smtp(d) => d.on_gap(dir),
+            Dissector::Pop3(d) => d.on_gap(dir),
+            Dissector::Imap(d) => d.on_gap(dir),
+            Dissector::Ftp(d) => d.on_gap(dir),
+            Dissector::Mqtt(d) => d.on_gap(dir),
+            Dissector::Syslog(d) => d.on_gap(dir),
+            Dissector::Espa(d) => d.on_gap(dir),
+            Dissector::Axi(d) => d.on_gap(dir),
+            Dissector::Ssh | Dissector::Rtp(_) | Dissector::Telnet(_) | Dissector::Modbus(_) => {}
         }
     }
 
     fn encrypted(&self) -> bool {
         match self {
             Dissector::Tls(d) => d.encrypted(),
-            Dissector::Http(_) | Dissector::Sip(_) => false,
             Dissector::Ssh => true,
             Dissector::Rtp(d) => d.encrypted(),
+            Dissector::Smtp(d) => d.encrypted(),
+            Dissector::Pop3(d) => d.encrypted(),
+            Dissector::Imap(d) => d.encrypted(),
+            Dissector::Ftp(d) => d.encrypted(),
+            _ => false,
         }
     }
 
     fn finished(&self) -> bool {
         match self {
             Dissector::Tls(d) => d.finished(),
-            Dissector::Http(_) | Dissector::Sip(_) | Dissector::Rtp(_) => false,
             Dissector::Ssh => true,
+            Dissector::Smtp(d) => d.finished(),
+            Dissector::Pop3(d) => d.finished(),
+            Dissector::Imap(d) => d.finished(),
+            Dissector::Ftp(d) => d.finished(),
+            // A MODBUS flow is judged by its first ADU.
+            Dissector::Modbus(_) => false,
+            _ => false,
         }
     }
 
@@ -260,7 +426,11 @@ impl Dissector {
             Dissector::Sip(d) => d.on_end(ctx),
             Dissector::Rtp(d) => d.on_end(ctx),
             Dissector::Http(d) => d.on_end(ctx),
-            Dissector::Tls(_) | Dissector::Ssh => {}
+            Dissector::Smtp(d) => d.on_end(ctx),
+            Dissector::Pop3(d) => d.on_end(ctx),
+            Dissector::Imap(d) => d.on_end(ctx),
+            Dissector::Ftp(d) => d.on_end(ctx),
+            _ => {}
         }
     }
 

@@ -1,0 +1,117 @@
+//! MODBUS/TCP (MODBUS Messaging on TCP/IP Implementation Guide v1.0b): the MBAP header
+//! is validated so the channel is recognised on any port; its mere presence in clear is
+//! the finding (rule 5002).
+
+use crate::protocols::Probe;
+
+/// MBAP: transaction id (2), protocol id = 0 (2), length (2) counting unit id + PDU,
+/// unit id (1), then the function code.
+const MBAP_LEN: usize = 7;
+/// Largest PDU (253) plus unit id.
+const MAX_LENGTH: usize = 254;
+
+/// Function codes of the specification (public codes; 0x80 set = exception response).
+fn known_function(code: u8) -> bool {
+    matches!(code & 0x7f, 1..=8 | 11 | 12 | 15..=17 | 20..=24 | 43)
+}
+
+/// One or more complete ADUs exactly filling the segment.
+pub fn probe_modbus(data: &[u8]) -> Probe {
+    let mut rest = data;
+    let mut adus = 0;
+    while !rest.is_empty() {
+        let Some(header) = rest.get(..MBAP_LEN + 1) else {
+            return if adus == 0 && rest.len() < MBAP_LEN + 1 {
+                Probe::NeedMore
+            } else {
+                Probe::NoMatch
+            };
+        };
+        let protocol = u16::from_be_bytes([header[2], header[3]]);
+        let length = usize::from(u16::from_be_bytes([header[4], header[5]]));
+        if protocol != 0 || !(2..=MAX_LENGTH).contains(&length) || !known_function(header[7]) {
+            return Probe::NoMatch;
+        }
+        let Some(next) = rest.get(6 + length..) else {
+            return Probe::NoMatch;
+        };
+        rest = next;
+        adus += 1;
+    }
+    Probe::Match
+}
+
+/// The first function code seen, for the evidence.
+pub fn function_name(code: u8) -> &'static str {
+    match code & 0x7f {
+        1 => "read coils",
+        2 => "read discrete inputs",
+        3 => "read holding registers",
+        4 => "read input registers",
+        5 => "write single coil",
+        6 => "write single register",
+        15 => "write multiple coils",
+        16 => "write multiple registers",
+        23 => "read/write multiple registers",
+        43 => "encapsulated interface transport",
+        _ => "other function",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mbap() {
+        let read = [0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 10];
+        assert_eq!(probe_modbus(&read), Probe::Match);
+        let mut two = read.to_vec();
+        two.extend_from_slice(&read);
+        assert_eq!(probe_modbus(&two), Probe::Match);
+        assert_eq!(
+            probe_modbus(&[0, 1, 0, 1, 0, 6, 1, 3, 0, 0, 0, 10]),
+            Probe::NoMatch,
+            "protocol id"
+        );
+        assert_eq!(
+            probe_modbus(&[0, 1, 0, 0, 0, 9, 1, 3, 0, 0, 0, 10]),
+            Probe::NoMatch,
+            "length"
+        );
+        assert_eq!(
+            probe_modbus(&[0, 1, 0, 0, 0, 6, 1, 99, 0, 0, 0, 10]),
+            Probe::NoMatch,
+            "function"
+        );
+        assert_eq!(probe_modbus(&[0, 1, 0]), Probe::NeedMore);
+    }
+}
+
+/// MODBUS/TCP in clear (rule 5002): the first unit and function seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModbusFact {
+    pub unit: u8,
+    pub function: u8,
+}
+
+/// Reports the channel once; the register values themselves are not personal data.
+#[derive(Default)]
+pub struct ModbusDissector {
+    reported: bool,
+}
+
+impl ModbusDissector {
+    pub fn on_data(&mut self, data: &[u8], ctx: &mut crate::protocols::Ctx<'_>) {
+        if self.reported || probe_modbus(data) != Probe::Match {
+            return;
+        }
+        if let (Some(&unit), Some(&function)) = (data.get(6), data.get(7)) {
+            self.reported = true;
+            ctx.emit(crate::protocols::Fact::Modbus(ModbusFact {
+                unit,
+                function,
+            }));
+        }
+    }
+}
