@@ -275,3 +275,82 @@ fn voice_captures_classified_and_judged() {
         }
     }
 }
+
+/// Directory, management, mail and event protocols of the corpus: classified by
+/// content and judged as the MANIFEST describes them.
+#[test]
+fn management_and_mail_captures_classified_and_judged() {
+    use std::collections::BTreeSet;
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    type Case = (
+        &'static str,
+        &'static [&'static str],
+        &'static [u64],
+        &'static [u64],
+    );
+    let cases: [Case; 17] = [
+        ("ndpi__smtp.pcap", &["smtp"], &[6002], &[]),
+        // STARTTLS then TLS 1.0 RC4 (flow 1) and TLS 1.2 (flow 2): judged as TLS.
+        (
+            "ndpi__smtp-starttls.pcap",
+            &["smtp"],
+            &[1001, 1002, 1003],
+            &[6001, 6003],
+        ),
+        ("ndpi__pop3.pcap", &["pop3"], &[6001], &[]),
+        (
+            "ndpi__pop3_stls.pcap",
+            &["pop3"],
+            &[1001, 1002],
+            &[6001, 6003],
+        ),
+        ("ndpi__imap.pcap", &["imap"], &[6001], &[]),
+        (
+            "ndpi__imap-starttls.pcap",
+            &["imap"],
+            &[],
+            &[6001, 6003, 1001],
+        ),
+        ("ndpi__ftp.pcap", &["ftp"], &[6001], &[]),
+        // AUTH TLS then TLS 1.0 with 3DES (tshark; nDPI's own result says 1.2).
+        ("ndpi__ftp-start-tls.pcap", &["ftp"], &[1001, 1002], &[6001]),
+        ("zeek__ftp__ipv4.pcap", &["ftp"], &[6001], &[]),
+        ("ndpi__telnet.pcap", &["telnet"], &[6001], &[]),
+        ("ndpi__mqtt.pcap", &["mqtt"], &[6001], &[]),
+        ("ndpi__modbus.pcap", &["modbus"], &[5002], &[]),
+        ("zeek__modbus__modbusSmall.pcap", &["modbus"], &[5002], &[]),
+        ("ndpi__syslog.pcap", &["syslog"], &[], &[7001]),
+        ("tcpdump__syslog_udp.pcap", &["syslog"], &[], &[7001]),
+        (
+            "chris__mail_sender_client_1.pcapng",
+            &["smtp"],
+            &[6002, 6003],
+            &[],
+        ),
+        ("ndpi__imaps.pcap", &["tls"], &[], &[6001, 6002]),
+    ];
+    for (file, protos_expected, must, must_not) in cases {
+        let run = common::analyze(&[&corpus.join("pcaps").join(file)], &["--quiet"]);
+        let protos: BTreeSet<&str> = run
+            .flows
+            .iter()
+            .filter_map(|f| f["app_proto"].as_str())
+            .collect();
+        for p in protos_expected {
+            assert!(protos.contains(p), "{file}: no {p} flow in {protos:?}");
+        }
+        let rules: BTreeSet<u64> = run
+            .alerts
+            .iter()
+            .filter_map(|a| a["alert"]["signature_id"].as_u64())
+            .collect();
+        for r in must {
+            assert!(rules.contains(r), "{file}: rule {r} not raised ({rules:?})");
+        }
+        for r in must_not {
+            assert!(!rules.contains(r), "{file}: rule {r} raised ({rules:?})");
+        }
+    }
+}
