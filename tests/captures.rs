@@ -178,8 +178,8 @@ const EXPECTED: &[Expect] = &[
     // Compressed bodies are not decompressed: a documented limit.
     http("pd-http-gzip.pcap", &[]),
     Expect {
-        app_proto: "failed",
-        ..http("pd-cdr-tcp.pcap", &[7001])
+        app_proto: "cdr",
+        ..http("pd-cdr-tcp.pcap", &[6001, 6002])
     },
     Expect {
         app_proto: "syslog",

@@ -6,6 +6,7 @@
 //! its protocol's bytes and nothing about rules: it turns payload into `Fact`s.
 
 pub mod axi;
+pub mod cdr;
 pub mod dtmf;
 pub mod espa;
 pub mod http;
@@ -54,6 +55,8 @@ pub enum AppProto {
     Syslog,
     Espa,
     Axi,
+    /// Call detail records (SMDR) streamed to call accounting.
+    Cdr,
     /// Nothing recognised (or no payload at all).
     Failed,
 }
@@ -82,6 +85,7 @@ impl AppProto {
             AppProto::Syslog => "syslog",
             AppProto::Espa => "espa",
             AppProto::Axi => "axi",
+            AppProto::Cdr => "cdr",
             AppProto::Failed => "failed",
         }
     }
@@ -307,6 +311,13 @@ const DETECTORS: &[Detector] = &[
         start: || Dissector::Espa(espa::EspaDissector::default()),
     },
     Detector {
+        app_proto: AppProto::Cdr,
+        l4: L4::Tcp,
+        ports: &[1752],
+        probe: cdr::probe_cdr,
+        start: || Dissector::Cdr(cdr::CdrDissector::default()),
+    },
+    Detector {
         app_proto: AppProto::Syslog,
         l4: L4::Udp,
         ports: &[514],
@@ -354,6 +365,7 @@ enum Dissector {
     Syslog(syslog::SyslogDissector),
     Espa(espa::EspaDissector),
     Axi(axi::AxiDissector),
+    Cdr(cdr::CdrDissector),
 }
 
 impl Dissector {
@@ -374,6 +386,7 @@ impl Dissector {
             Dissector::Syslog(d) => d.on_data(dir, data, ctx),
             Dissector::Espa(d) => d.on_data(dir, data, ctx),
             Dissector::Axi(d) => d.on_data(dir, data, ctx),
+            Dissector::Cdr(d) => d.on_data(dir, data, ctx),
         }
     }
 
@@ -390,6 +403,7 @@ impl Dissector {
             Dissector::Syslog(d) => d.on_gap(dir),
             Dissector::Espa(d) => d.on_gap(dir),
             Dissector::Axi(d) => d.on_gap(dir),
+            Dissector::Cdr(d) => d.on_gap(dir),
             Dissector::Ssh | Dissector::Rtp(_) | Dissector::Telnet(_) | Dissector::Modbus(_) => {}
         }
     }

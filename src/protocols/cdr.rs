@@ -1,0 +1,91 @@
+//! Call detail records (CDR / SMDR) streamed by PBXs to call-accounting systems: text
+//! lines, fixed-width and digit-heavy, starting with a date and a time, on vendor or
+//! site-specific TCP ports. Each line goes to the personal-data scanner.
+
+use crate::flow::Direction;
+use crate::personal_data::Field;
+use crate::protocols::{Ctx, Probe};
+
+/// Our own cap on one record line.
+const MAX_LINE: usize = 4096;
+
+/// `yyyy/mm/dd`, `dd/mm/yy`, `yyyy-mm-dd` … : digits and one separator kind.
+fn looks_like_date(word: &str) -> bool {
+    let sep = if word.contains('/') { '/' } else { '-' };
+    let parts: Vec<&str> = word.split(sep).collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| (1..=4).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn looks_like_time(word: &str) -> bool {
+    let parts: Vec<&str> = word.split(':').collect();
+    (2..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// A first line with a date, a time and at least a third of its characters digits.
+pub fn probe_cdr(data: &[u8]) -> Probe {
+    let Some(end) = memchr::memchr(b'\n', data) else {
+        return if data.len() < 256 {
+            Probe::NeedMore
+        } else {
+            Probe::NoMatch
+        };
+    };
+    let line = String::from_utf8_lossy(&data[..end]);
+    let words: Vec<&str> = line.split_whitespace().take(4).collect();
+    let dated =
+        words.iter().any(|w| looks_like_date(w)) && words.iter().any(|w| looks_like_time(w));
+    let digits = line.chars().filter(char::is_ascii_digit).count();
+    if dated && digits * 3 >= line.len() {
+        Probe::Match
+    } else {
+        Probe::NoMatch
+    }
+}
+
+#[derive(Default)]
+pub struct CdrDissector {
+    pending: Vec<u8>,
+}
+
+impl CdrDissector {
+    pub fn on_gap(&mut self, _dir: Direction) {
+        self.pending.clear();
+    }
+
+    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+        if dir != Direction::ToServer {
+            return;
+        }
+        self.pending.extend_from_slice(data);
+        let mut used = 0;
+        while let Some(nl) = memchr::memchr(b'\n', &self.pending[used..]) {
+            ctx.scan(Field::Text, &self.pending[used..used + nl]);
+            used += nl + 1;
+        }
+        self.pending.drain(..used);
+        if self.pending.len() > MAX_LINE {
+            self.pending.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smdr_lines() {
+        assert_eq!(
+            probe_cdr(b"2026/11/22 20:51 00:02:31 T001 +441632960961 EXT 2001\r\n"),
+            Probe::Match
+        );
+        assert_eq!(probe_cdr(b"GET /2026/11/22 HTTP/1.1\r\n"), Probe::NoMatch);
+        assert_eq!(probe_cdr(b"2026/11/22"), Probe::NeedMore);
+    }
+}
