@@ -290,7 +290,27 @@ fn management_and_mail_captures_classified_and_judged() {
         &'static [u64],
         &'static [u64],
     );
-    let cases: [Case; 17] = [
+    let cases: [Case; 24] = [
+        // LDAP: AD search results with mail; simple binds; SASL NTLM bind (no password in
+        // clear) with a search result of personal attributes.
+        ("zeek__ldap__aduser1.pcap", &["ldap"], &[3002], &[3001]),
+        ("zeek__ldap__ldap-add.pcap", &["ldap"], &[3001, 3002], &[]),
+        (
+            "zeek__ldap__ldap-who-am-i.pcap",
+            &["ldap"],
+            &[3001],
+            &[3002],
+        ),
+        ("zeek__ldap__sasl-ntlm.pcap", &["ldap"], &[3002], &[3001]),
+        // SNMP: v1 public; v2c walk with sysContact; v1/v2c/v3 mix (authPriv silent).
+        ("zeek__snmp__snmpv1_get.pcap", &["snmp"], &[4001], &[]),
+        (
+            "zeek__snmp__snmpwalk-short.pcap",
+            &["snmp"],
+            &[4001, 4002],
+            &[],
+        ),
+        ("ndpi__snmp.pcap", &["snmp"], &[4001, 4002, 4003], &[]),
         ("ndpi__smtp.pcap", &["smtp"], &[6002], &[]),
         // STARTTLS then TLS 1.0 RC4 (flow 1) and TLS 1.2 (flow 2): judged as TLS.
         (

@@ -7,8 +7,10 @@ use crate::flow::Endpoint;
 use crate::personal_data::{mask, Confidence, Kind, Match};
 use crate::protocols::dtmf::DtmfFact;
 use crate::protocols::http::{AuthScheme, HttpCredentials, HttpFact};
+use crate::protocols::ldap::LdapFact;
 use crate::protocols::rtp::{MediaConfidence, StreamSummary, MIN_VOICE_PACKETS};
 use crate::protocols::sip::SipFact;
+use crate::protocols::snmp::SnmpFact;
 use crate::protocols::tls::{TlsFact, TlsVersion};
 use crate::protocols::{AppProto, Fact, LoginFact};
 use crate::signatures::{RuleSet, Severity};
@@ -216,7 +218,78 @@ impl Policy {
             Fact::Sip(SipFact::Media(_)) => {}
             Fact::Media(stream) => self.media(stream, out),
             Fact::Dtmf(dtmf) => self.dtmf(dtmf, out),
-            Fact::Ldap(_) | Fact::Snmp(_) => {}
+            Fact::Ldap(LdapFact::Credentials {
+                dn_masked,
+                mechanism,
+                password_len,
+            }) => {
+                let evidence = format!(
+                    "{mechanism} bind as {dn_masked}, {}",
+                    mask::secret("password", *password_len)
+                );
+                self.push(
+                    out,
+                    Finding::technical(RULE_LDAP_PASSWORD, evidence)
+                        .with_kinds(&[Kind::Credential.as_str()]),
+                );
+            }
+            Fact::Ldap(LdapFact::PersonalAttributes {
+                operation,
+                attributes,
+                matches,
+            }) => {
+                let mut finding = Finding::technical(
+                    RULE_LDAP_PERSONAL_DATA,
+                    format!("{operation}: {}", attributes.join(", ")),
+                );
+                finding.kinds.push("directory_entry");
+                for m in matches {
+                    if !finding.kinds.contains(&m.kind.as_str()) {
+                        finding.kinds.push(m.kind.as_str());
+                    }
+                    if !finding.evidence.contains(&m.evidence) {
+                        finding.evidence.push(m.evidence.clone());
+                    }
+                    finding.severity_floor = Some(
+                        finding
+                            .severity_floor
+                            .map_or(m.severity, |s| s.min(m.severity)),
+                    );
+                }
+                self.push(out, finding);
+            }
+            Fact::Ldap(LdapFact::StartTls) => {}
+            Fact::Snmp(SnmpFact::Community {
+                version,
+                length,
+                well_known_default,
+            }) => {
+                let default = if *well_known_default {
+                    ", a well-known default"
+                } else {
+                    ""
+                };
+                let evidence = format!(
+                    "SNMP{version} {}{default}",
+                    mask::secret("community", *length)
+                );
+                self.push(
+                    out,
+                    Finding::technical(RULE_SNMP_COMMUNITY, evidence)
+                        .with_kinds(&[Kind::Credential.as_str()]),
+                );
+            }
+            Fact::Snmp(SnmpFact::PersonalData { matches }) => {
+                self.personal_data(matches, AppProto::Snmp, None, out)
+            }
+            Fact::Snmp(SnmpFact::V3WithoutPrivacy { level, user_masked }) => {
+                let evidence = format!("SNMPv3 {level}, user {user_masked}");
+                self.push(
+                    out,
+                    Finding::technical(RULE_SNMP_V3_NO_PRIVACY, evidence)
+                        .with_kinds(&["user_name"]),
+                );
+            }
             Fact::Login(l) => self.push(out, login_finding(l)),
             Fact::StartTlsNotUsed { protocol } => {
                 let evidence = format!("{protocol}: the server offered an upgrade to TLS; login or mail went on in clear");

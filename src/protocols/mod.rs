@@ -255,6 +255,34 @@ const DETECTORS: &[Detector] = &[
         start: || Dissector::Rtp(rtp::RtpDissector::heuristic(false)),
     },
     Detector {
+        app_proto: AppProto::Ldap,
+        l4: L4::Tcp,
+        ports: &[389, 3268],
+        probe: ldap::probe_ldap,
+        start: || Dissector::Ldap(ldap::LdapDissector::new(L4::Tcp)),
+    },
+    Detector {
+        app_proto: AppProto::Ldap,
+        l4: L4::Udp,
+        ports: &[389],
+        probe: ldap::probe_ldap,
+        start: || Dissector::Ldap(ldap::LdapDissector::new(L4::Udp)),
+    },
+    Detector {
+        app_proto: AppProto::Snmp,
+        l4: L4::Udp,
+        ports: &[161, 162],
+        probe: snmp::probe_snmp,
+        start: || Dissector::Snmp(snmp::SnmpDissector::new(L4::Udp)),
+    },
+    Detector {
+        app_proto: AppProto::Snmp,
+        l4: L4::Tcp,
+        ports: &[161, 162, 1161],
+        probe: snmp::probe_snmp,
+        start: || Dissector::Snmp(snmp::SnmpDissector::new(L4::Tcp)),
+    },
+    Detector {
         app_proto: AppProto::Smtp,
         l4: L4::Tcp,
         ports: &[25, 587, 2525],
@@ -366,6 +394,8 @@ enum Dissector {
     Espa(espa::EspaDissector),
     Axi(axi::AxiDissector),
     Cdr(cdr::CdrDissector),
+    Ldap(ldap::LdapDissector),
+    Snmp(snmp::SnmpDissector),
 }
 
 impl Dissector {
@@ -387,6 +417,8 @@ impl Dissector {
             Dissector::Espa(d) => d.on_data(dir, data, ctx),
             Dissector::Axi(d) => d.on_data(dir, data, ctx),
             Dissector::Cdr(d) => d.on_data(dir, data, ctx),
+            Dissector::Ldap(d) => d.on_data(dir, data, ctx),
+            Dissector::Snmp(d) => d.on_data(dir, data, ctx),
         }
     }
 
@@ -404,6 +436,8 @@ impl Dissector {
             Dissector::Espa(d) => d.on_gap(dir),
             Dissector::Axi(d) => d.on_gap(dir),
             Dissector::Cdr(d) => d.on_gap(dir),
+            Dissector::Ldap(d) => d.on_gap(dir),
+            Dissector::Snmp(d) => d.on_gap(dir),
             Dissector::Ssh | Dissector::Rtp(_) | Dissector::Telnet(_) | Dissector::Modbus(_) => {}
         }
     }
@@ -417,6 +451,7 @@ impl Dissector {
             Dissector::Pop3(d) => d.encrypted(),
             Dissector::Imap(d) => d.encrypted(),
             Dissector::Ftp(d) => d.encrypted(),
+            Dissector::Ldap(d) => d.encrypted(),
             _ => false,
         }
     }
@@ -429,6 +464,7 @@ impl Dissector {
             Dissector::Pop3(d) => d.finished(),
             Dissector::Imap(d) => d.finished(),
             Dissector::Ftp(d) => d.finished(),
+            Dissector::Ldap(d) => d.finished(),
             // A MODBUS flow is judged by its first ADU.
             Dissector::Modbus(_) => false,
             _ => false,
@@ -465,8 +501,9 @@ const SIP_TLS_PORT: u16 = 5061;
 /// Our own limits on detection: how long a flow may stay unclassified.
 const MAX_PROBE_CHUNKS: u16 = 16;
 const MAX_PROBE_BYTES: usize = 4096;
-/// Bytes kept from a direction while probes ask for more.
-const PROBE_BUFFER: usize = 64;
+/// Bytes kept from a direction while probes ask for more (long enough for an LDAP or
+/// SNMP-over-TCP header with a long DN or community).
+const PROBE_BUFFER: usize = 512;
 
 /// Matches held from chunks scanned while the flow was still being classified: they
 /// count (as 7001) only if no dissector claims the flow.
@@ -667,11 +704,15 @@ impl AppLayer {
                             );
                             provisional.truncate(MAX_PROVISIONAL_MATCHES);
                         }
-                        if matches!(verdict, Detection::NeedMore) && self.l4 == L4::Tcp {
+                        let exhausted = *chunks >= MAX_PROBE_CHUNKS || *bytes >= MAX_PROBE_BYTES;
+                        if matches!(verdict, Detection::NeedMore)
+                            && self.l4 == L4::Tcp
+                            && !exhausted
+                        {
                             let mut keep = start.unwrap_or_else(|| data.to_vec());
                             keep.truncate(PROBE_BUFFER);
                             held[dir.index()] = keep;
-                        } else if *chunks >= MAX_PROBE_CHUNKS || *bytes >= MAX_PROBE_BYTES {
+                        } else if exhausted {
                             if !provisional.is_empty() {
                                 ctx.facts
                                     .push(Fact::PersonalData(std::mem::take(provisional)));
