@@ -5,7 +5,7 @@
 use crate::flow::Direction;
 use crate::personal_data::{mask, Confidence, Field, Kind, Match};
 use crate::protocols::lines::login;
-use crate::protocols::{Ctx, Fact, Probe};
+use crate::protocols::{probe_prefixes, Ctx, Fact, Probe};
 use crate::signatures::Severity;
 
 /// Our own cap on one XML message.
@@ -17,18 +17,7 @@ const NUMBER_ATTRIBUTES: [&str; 4] = ["num", "number", "sipauthid", "extension"]
 const SECRET_ATTRIBUTES: [&str; 5] = ["password", "sippw", "pin", "pw", "passwd"];
 
 pub fn probe_axi(data: &[u8]) -> Probe {
-    const STARTS: [&[u8]; 2] = [b"<Open ", b"<OpenResp "];
-    for s in STARTS {
-        let n = s.len().min(data.len());
-        if data[..n] == s[..n] {
-            return if n == s.len() {
-                Probe::Match
-            } else {
-                Probe::NeedMore
-            };
-        }
-    }
-    Probe::NoMatch
+    probe_prefixes(data, &[b"<Open ", b"<OpenResp "])
 }
 
 /// XML's five predefined entities; others stay as written.

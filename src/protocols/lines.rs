@@ -21,16 +21,47 @@ pub enum Next {
     Upgrade,
 }
 
+/// What every line protocol tracks for rule 6003.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Session {
+    /// The server advertised the upgrade (EHLO STARTTLS, CAPA STLS, CAPABILITY
+    /// STARTTLS, FEAT AUTH TLS).
+    pub upgrade_offered: bool,
+    /// The client did something that should have happened inside TLS (login, mail).
+    pub sensitive_in_clear: bool,
+}
+
 /// The meaning of lines, per protocol.
 pub trait LineProtocol {
     const NAME: &'static str;
     fn client_line(&mut self, line: &[u8], ctx: &mut Ctx<'_>) -> Next;
     fn server_line(&mut self, line: &[u8], upgrade_pending: bool, ctx: &mut Ctx<'_>) -> Next;
-    /// The server advertised the upgrade (EHLO STARTTLS, CAPA STLS, CAPABILITY STARTTLS,
-    /// FEAT AUTH TLS).
-    fn upgrade_offered(&self) -> bool;
-    /// The client did something that should have happened inside TLS (login, mail).
-    fn sensitive_in_clear(&self) -> bool;
+    fn session(&self) -> Session;
+}
+
+/// `USER name` then `PASS secret` (POP3 RFC 1939 §7, FTP RFC 959 §4.1.1): true when
+/// the line was one of them.
+pub fn user_pass(
+    protocol: &'static str,
+    user: &mut Option<Vec<u8>>,
+    line: &[u8],
+    ctx: &mut Ctx<'_>,
+) -> bool {
+    if starts_with_ci(line, b"USER ") {
+        *user = Some(argument(line, b"USER").to_vec());
+        true
+    } else if starts_with_ci(line, b"PASS") {
+        let pass = argument(line, b"PASS");
+        ctx.emit(login(
+            protocol,
+            "USER/PASS",
+            user.take().as_deref(),
+            String::from_utf8_lossy(pass).chars().count(),
+        ));
+        true
+    } else {
+        false
+    }
 }
 
 pub struct LineDissector<P> {
@@ -125,10 +156,8 @@ impl<P: LineProtocol> LineDissector<P> {
     /// The session ended: an upgrade the server offered and the client never took,
     /// while logging in or sending mail in clear, is rule 6003.
     pub fn on_end(&mut self, ctx: &mut Ctx<'_>) {
-        if self.tls.is_none()
-            && self.protocol.upgrade_offered()
-            && self.protocol.sensitive_in_clear()
-        {
+        let session = self.protocol.session();
+        if self.tls.is_none() && session.upgrade_offered && session.sensitive_in_clear {
             ctx.emit(Fact::StartTlsNotUsed { protocol: P::NAME });
         }
     }

@@ -5,7 +5,9 @@
 use base64::Engine as _;
 
 use crate::personal_data::Field;
-use crate::protocols::lines::{argument, login, starts_with_ci, LineProtocol, Next};
+use crate::protocols::lines::{
+    argument, login, starts_with_ci, user_pass, LineProtocol, Next, Session,
+};
 use crate::protocols::{Ctx, Probe};
 
 fn b64(data: &[u8]) -> Option<Vec<u8>> {
@@ -102,8 +104,7 @@ enum SmtpAuth {
 
 #[derive(Default)]
 pub struct Smtp {
-    offered: bool,
-    sensitive: bool,
+    session: Session,
     in_data: bool,
     auth: SmtpAuth,
     login_user: Option<Vec<u8>>,
@@ -152,14 +153,14 @@ impl LineProtocol for Smtp {
             return Next::UpgradeRequested;
         }
         if starts_with_ci(line, b"AUTH PLAIN") {
-            self.sensitive = true;
+            self.session.sensitive_in_clear = true;
             let initial = argument(line, b"AUTH PLAIN");
             match b64(initial).as_deref().and_then(sasl_plain) {
                 Some((user, len)) => ctx.emit(login("smtp", "AUTH PLAIN", Some(&user), len)),
                 None => self.auth = SmtpAuth::PlainPending,
             }
         } else if starts_with_ci(line, b"AUTH LOGIN") {
-            self.sensitive = true;
+            self.session.sensitive_in_clear = true;
             let initial = argument(line, b"AUTH LOGIN");
             if initial.is_empty() {
                 self.auth = SmtpAuth::LoginUser;
@@ -168,7 +169,7 @@ impl LineProtocol for Smtp {
                 self.auth = SmtpAuth::LoginPass;
             }
         } else if starts_with_ci(line, b"MAIL FROM") || starts_with_ci(line, b"RCPT TO") {
-            self.sensitive = true;
+            self.session.sensitive_in_clear = true;
             ctx.scan(Field::Text, line);
         } else if starts_with_ci(line, b"DATA") {
             self.in_data = true;
@@ -178,7 +179,7 @@ impl LineProtocol for Smtp {
 
     fn server_line(&mut self, line: &[u8], upgrade_pending: bool, _ctx: &mut Ctx<'_>) -> Next {
         if line.len() >= 4 && line.starts_with(b"250") && starts_with_ci(&line[4..], b"STARTTLS") {
-            self.offered = true;
+            self.session.upgrade_offered = true;
         }
         if upgrade_pending && line.starts_with(b"220") {
             return Next::Upgrade;
@@ -186,19 +187,14 @@ impl LineProtocol for Smtp {
         Next::Continue
     }
 
-    fn upgrade_offered(&self) -> bool {
-        self.offered
-    }
-
-    fn sensitive_in_clear(&self) -> bool {
-        self.sensitive
+    fn session(&self) -> Session {
+        self.session
     }
 }
 
 #[derive(Default)]
 pub struct Pop3 {
-    offered: bool,
-    sensitive: bool,
+    session: Session,
     user: Option<Vec<u8>>,
 }
 
@@ -209,33 +205,23 @@ impl LineProtocol for Pop3 {
         if starts_with_ci(line, b"STLS") {
             return Next::UpgradeRequested;
         }
-        if starts_with_ci(line, b"USER ") {
-            self.sensitive = true;
-            self.user = Some(argument(line, b"USER").to_vec());
-        } else if starts_with_ci(line, b"PASS") {
-            self.sensitive = true;
-            let pass = argument(line, b"PASS");
-            ctx.emit(login(
-                "pop3",
-                "USER/PASS",
-                self.user.take().as_deref(),
-                String::from_utf8_lossy(pass).chars().count(),
-            ));
+        if user_pass("pop3", &mut self.user, line, ctx) {
+            self.session.sensitive_in_clear = true;
         } else if starts_with_ci(line, b"APOP ") {
-            self.sensitive = true;
+            self.session.sensitive_in_clear = true;
             let mut args = argument(line, b"APOP").splitn(2, |b| *b == b' ');
             let name = args.next();
             let digest = args.next().map_or(0, <[u8]>::len);
             ctx.emit(login("pop3", "APOP", name, digest));
         } else if starts_with_ci(line, b"RETR ") || starts_with_ci(line, b"TOP ") {
-            self.sensitive = true;
+            self.session.sensitive_in_clear = true;
         }
         Next::Continue
     }
 
     fn server_line(&mut self, line: &[u8], upgrade_pending: bool, ctx: &mut Ctx<'_>) -> Next {
         if line == b"STLS" {
-            self.offered = true;
+            self.session.upgrade_offered = true;
         }
         if upgrade_pending && line.starts_with(b"+OK") {
             return Next::Upgrade;
@@ -247,12 +233,8 @@ impl LineProtocol for Pop3 {
         Next::Continue
     }
 
-    fn upgrade_offered(&self) -> bool {
-        self.offered
-    }
-
-    fn sensitive_in_clear(&self) -> bool {
-        self.sensitive
+    fn session(&self) -> Session {
+        self.session
     }
 }
 
@@ -270,8 +252,7 @@ fn astring(data: &[u8]) -> (&[u8], &[u8]) {
 
 #[derive(Default)]
 pub struct Imap {
-    offered: bool,
-    sensitive: bool,
+    session: Session,
     starttls_tag: Option<Vec<u8>>,
     authenticate_plain: bool,
 }
@@ -295,7 +276,7 @@ impl LineProtocol for Imap {
             return Next::UpgradeRequested;
         }
         if starts_with_ci(command, b"LOGIN ") {
-            self.sensitive = true;
+            self.session.sensitive_in_clear = true;
             let (user, rest) = astring(argument(command, b"LOGIN"));
             let (pass, _) = astring(rest);
             ctx.emit(login(
@@ -305,7 +286,7 @@ impl LineProtocol for Imap {
                 String::from_utf8_lossy(pass).chars().count(),
             ));
         } else if starts_with_ci(command, b"AUTHENTICATE PLAIN") {
-            self.sensitive = true;
+            self.session.sensitive_in_clear = true;
             match b64(argument(command, b"AUTHENTICATE PLAIN"))
                 .as_deref()
                 .and_then(sasl_plain)
@@ -316,7 +297,7 @@ impl LineProtocol for Imap {
                 None => self.authenticate_plain = true,
             }
         } else if starts_with_ci(command, b"FETCH") || starts_with_ci(command, b"UID FETCH") {
-            self.sensitive = true;
+            self.session.sensitive_in_clear = true;
         }
         Next::Continue
     }
@@ -324,7 +305,7 @@ impl LineProtocol for Imap {
     fn server_line(&mut self, line: &[u8], upgrade_pending: bool, ctx: &mut Ctx<'_>) -> Next {
         if (line.starts_with(b"* ") || line.starts_with(b"* OK")) && contains_ci(line, b"STARTTLS")
         {
-            self.offered = true;
+            self.session.upgrade_offered = true;
         }
         if upgrade_pending {
             if let Some(tag) = &self.starttls_tag {
@@ -339,19 +320,14 @@ impl LineProtocol for Imap {
         Next::Continue
     }
 
-    fn upgrade_offered(&self) -> bool {
-        self.offered
-    }
-
-    fn sensitive_in_clear(&self) -> bool {
-        self.sensitive
+    fn session(&self) -> Session {
+        self.session
     }
 }
 
 #[derive(Default)]
 pub struct Ftp {
-    offered: bool,
-    sensitive: bool,
+    session: Session,
     user: Option<Vec<u8>>,
 }
 
@@ -362,28 +338,17 @@ impl LineProtocol for Ftp {
         if starts_with_ci(line, b"AUTH TLS") || starts_with_ci(line, b"AUTH SSL") {
             return Next::UpgradeRequested;
         }
-        if starts_with_ci(line, b"USER ") {
-            self.sensitive = true;
-            self.user = Some(argument(line, b"USER").to_vec());
-        } else if starts_with_ci(line, b"PASS") {
-            self.sensitive = true;
-            let pass = argument(line, b"PASS");
-            let user = self.user.take();
-            // Anonymous FTP sends an e-mail address as password by convention: still a
-            // password field on the wire.
-            ctx.emit(login(
-                "ftp",
-                "USER/PASS",
-                user.as_deref(),
-                String::from_utf8_lossy(pass).chars().count(),
-            ));
+        // Anonymous FTP sends an e-mail address as password by convention: still a
+        // password field on the wire.
+        if user_pass("ftp", &mut self.user, line, ctx) {
+            self.session.sensitive_in_clear = true;
         }
         Next::Continue
     }
 
     fn server_line(&mut self, line: &[u8], upgrade_pending: bool, _ctx: &mut Ctx<'_>) -> Next {
         if contains_ci(line, b"AUTH TLS") && (line.starts_with(b" ") || line.starts_with(b"211")) {
-            self.offered = true;
+            self.session.upgrade_offered = true;
         }
         if upgrade_pending && line.starts_with(b"234") {
             return Next::Upgrade;
@@ -391,12 +356,8 @@ impl LineProtocol for Ftp {
         Next::Continue
     }
 
-    fn upgrade_offered(&self) -> bool {
-        self.offered
-    }
-
-    fn sensitive_in_clear(&self) -> bool {
-        self.sensitive
+    fn session(&self) -> Session {
+        self.session
     }
 }
 

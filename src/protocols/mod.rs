@@ -190,6 +190,26 @@ pub enum Probe {
     NeedMore,
 }
 
+/// The common probe shape: `data` starts with one of `tokens` (Match), or with the
+/// beginning of one (NeedMore).
+pub fn probe_prefixes(data: &[u8], tokens: &[&[u8]]) -> Probe {
+    let mut need_more = false;
+    for token in tokens {
+        let n = token.len().min(data.len());
+        if data[..n] == token[..n] {
+            if n == token.len() {
+                return Probe::Match;
+            }
+            need_more = true;
+        }
+    }
+    if need_more {
+        Probe::NeedMore
+    } else {
+        Probe::NoMatch
+    }
+}
+
 /// One registered protocol: where it runs, the ports that make it the first guess,
 /// how to recognise it and how to start its dissector.
 struct Detector {

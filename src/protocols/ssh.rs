@@ -2,20 +2,13 @@
 //! encrypted and its key-exchange lists (`curve25519-sha256@libssh.org` …) are not
 //! mistaken for e-mail addresses in clear.
 
-use crate::protocols::Probe;
+use crate::protocols::{probe_prefixes, Probe};
 
 const IDENTIFICATION: &[u8] = b"SSH-";
 
 /// RFC 4253 §4.2: both sides open with `SSH-protoversion-softwareversion`.
 pub fn probe_ssh(data: &[u8]) -> Probe {
-    let n = data.len().min(IDENTIFICATION.len());
-    if data[..n] != IDENTIFICATION[..n] {
-        Probe::NoMatch
-    } else if n < IDENTIFICATION.len() {
-        Probe::NeedMore
-    } else {
-        Probe::Match
-    }
+    probe_prefixes(data, &[IDENTIFICATION])
 }
 
 #[cfg(test)]

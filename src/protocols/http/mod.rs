@@ -12,7 +12,7 @@ use crate::flow::{Direction, L4};
 use crate::personal_data::{looks_textual, Field};
 use crate::protocols::sip::SipDissector;
 use crate::protocols::websocket::Deframer;
-use crate::protocols::{Ctx, Fact, Probe};
+use crate::protocols::{probe_prefixes, Ctx, Fact, Probe};
 
 /// Our own cap on a message head (Apache's default LimitRequestFieldSize × a few).
 const MAX_HEAD: usize = 64 * 1024;
@@ -25,39 +25,26 @@ const MAX_CHUNK_LINE: usize = 1024;
 /// Requests awaiting their response, to know which responses answer HEAD.
 const MAX_PENDING_REQUESTS: usize = 64;
 
-/// RFC 9110 §9 methods plus the WebDAV ones seen on provisioning servers.
-const METHODS: [&[u8]; 13] = [
-    b"GET ",
-    b"POST ",
-    b"PUT ",
-    b"HEAD ",
-    b"DELETE ",
-    b"OPTIONS ",
-    b"PATCH ",
-    b"CONNECT ",
-    b"TRACE ",
-    b"PROPFIND ",
-    b"PROPPATCH ",
-    b"MKCOL ",
-    b"REPORT ",
-];
-
+/// A request line of RFC 9110 §9 methods (plus the WebDAV ones seen on provisioning
+/// servers), or a status line.
 pub fn probe_http(data: &[u8]) -> Probe {
-    let mut need_more = false;
-    for token in METHODS.iter().copied().chain([&b"HTTP/1."[..]]) {
-        let n = token.len().min(data.len());
-        if data[..n] == token[..n] {
-            if n == token.len() {
-                return Probe::Match;
-            }
-            need_more = true;
-        }
-    }
-    if need_more {
-        Probe::NeedMore
-    } else {
-        Probe::NoMatch
-    }
+    const TOKENS: [&[u8]; 14] = [
+        b"GET ",
+        b"POST ",
+        b"PUT ",
+        b"HEAD ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"CONNECT ",
+        b"TRACE ",
+        b"PROPFIND ",
+        b"PROPPATCH ",
+        b"MKCOL ",
+        b"REPORT ",
+        b"HTTP/1.",
+    ];
+    probe_prefixes(data, &TOKENS)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

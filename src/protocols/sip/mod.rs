@@ -16,7 +16,7 @@ use crate::personal_data::{Field, Match};
 use crate::protocols::dtmf::{DigitCollector, DtmfSource};
 use crate::protocols::http::{credentials, HttpCredentials};
 use crate::protocols::sdp::{self, Media};
-use crate::protocols::{Ctx, Fact, Probe};
+use crate::protocols::{probe_prefixes, Ctx, Fact, Probe};
 use parser::{Message, StartLine};
 
 pub use parser::parse_message;
@@ -29,7 +29,8 @@ const MAX_DIALOGS: usize = 256;
 /// Identity values looked at per header (Contact, Diversion can list several).
 const MAX_IDENTITIES_PER_HEADER: usize = 8;
 
-const METHODS: [&[u8]; 14] = [
+const METHODS: [&[u8]; 15] = [
+    b"SIP/2.0 ",
     b"INVITE ",
     b"ACK ",
     b"BYE ",
@@ -48,30 +49,20 @@ const METHODS: [&[u8]; 14] = [
 
 /// A SIP request line (`INVITE sip:…`) or status line (`SIP/2.0 200`).
 pub fn probe_sip(data: &[u8]) -> Probe {
-    let mut need_more = false;
-    for token in METHODS.iter().copied().chain([&b"SIP/2.0 "[..]]) {
-        let n = token.len().min(data.len());
-        if data[..n] == token[..n] {
-            if n < token.len() {
-                need_more = true;
-                continue;
-            }
-            // The method alone is weak (HTTP has OPTIONS too): require the SIP version
-            // on the first line.
+    match probe_prefixes(data, &METHODS) {
+        // A method alone is weak (HTTP has OPTIONS too): the first line must carry the
+        // SIP version.
+        Probe::Match => {
             let line_end = memchr::memchr(b'\n', data).unwrap_or(data.len());
-            let line = &data[..line_end];
-            if token == b"SIP/2.0 " || line.windows(7).any(|w| w == b"SIP/2.0") {
-                return Probe::Match;
-            }
-            if line_end == data.len() && data.len() < 512 {
-                need_more = true;
+            if data[..line_end].windows(7).any(|w| w == b"SIP/2.0") {
+                Probe::Match
+            } else if line_end == data.len() && data.len() < 512 {
+                Probe::NeedMore
+            } else {
+                Probe::NoMatch
             }
         }
-    }
-    if need_more {
-        Probe::NeedMore
-    } else {
-        Probe::NoMatch
+        other => other,
     }
 }
 
