@@ -203,7 +203,6 @@ fn personal_data_findings_stay_off_encrypted_flows_and_media() {
 /// and the voice rules raised.
 #[test]
 fn voice_captures_classified_and_judged() {
-    use std::collections::BTreeSet;
     let Some(corpus) = common::corpus() else {
         return;
     };
@@ -252,35 +251,13 @@ fn voice_captures_classified_and_judged() {
         // WebRTC: DTLS 1.2 handshake, then media on the same 5-tuple = DTLS-SRTP.
         ("ndpi__stun_dtls_rtp.pcapng", &["srtp"], &[], &[2002, 1001]),
     ];
-    for (file, media, must, must_not) in cases {
-        let run = common::analyze(&[&corpus.join("pcaps").join(file)], &["--quiet"]);
-        let protos: BTreeSet<&str> = run
-            .flows
-            .iter()
-            .filter_map(|f| f["app_proto"].as_str())
-            .collect();
-        for m in media {
-            assert!(protos.contains(m), "{file}: no {m} flow in {protos:?}");
-        }
-        let rules: BTreeSet<u64> = run
-            .alerts
-            .iter()
-            .filter_map(|a| a["alert"]["signature_id"].as_u64())
-            .collect();
-        for r in must {
-            assert!(rules.contains(r), "{file}: rule {r} not raised ({rules:?})");
-        }
-        for r in must_not {
-            assert!(!rules.contains(r), "{file}: rule {r} raised ({rules:?})");
-        }
-    }
+    check_cases(&corpus, &cases);
 }
 
 /// Directory, management, mail and event protocols of the corpus: classified by
 /// content and judged as the MANIFEST describes them.
 #[test]
 fn management_and_mail_captures_classified_and_judged() {
-    use std::collections::BTreeSet;
     let Some(corpus) = common::corpus() else {
         return;
     };
@@ -351,6 +328,20 @@ fn management_and_mail_captures_classified_and_judged() {
         ),
         ("ndpi__imaps.pcap", &["tls"], &[], &[6001, 6002]),
     ];
+    check_cases(&corpus, &cases);
+}
+
+/// (capture, app_protos that must be among its flows, rules that must be raised,
+/// rules that must not)
+type Case = (
+    &'static str,
+    &'static [&'static str],
+    &'static [u64],
+    &'static [u64],
+);
+
+fn check_cases(corpus: &std::path::Path, cases: &[Case]) {
+    use std::collections::BTreeSet;
     for (file, protos_expected, must, must_not) in cases {
         let run = common::analyze(&[&corpus.join("pcaps").join(file)], &["--quiet"]);
         let protos: BTreeSet<&str> = run
@@ -358,7 +349,7 @@ fn management_and_mail_captures_classified_and_judged() {
             .iter()
             .filter_map(|f| f["app_proto"].as_str())
             .collect();
-        for p in protos_expected {
+        for p in *protos_expected {
             assert!(protos.contains(p), "{file}: no {p} flow in {protos:?}");
         }
         let rules: BTreeSet<u64> = run
@@ -366,10 +357,10 @@ fn management_and_mail_captures_classified_and_judged() {
             .iter()
             .filter_map(|a| a["alert"]["signature_id"].as_u64())
             .collect();
-        for r in must {
+        for r in *must {
             assert!(rules.contains(r), "{file}: rule {r} not raised ({rules:?})");
         }
-        for r in must_not {
+        for r in *must_not {
             assert!(!rules.contains(r), "{file}: rule {r} raised ({rules:?})");
         }
     }

@@ -93,6 +93,19 @@ pub(crate) mod ber {
         }
     }
 
+    /// The first step of the LDAP and SNMP probes: a SEQUENCE header, or the verdict.
+    pub(crate) fn probe_sequence(data: &[u8]) -> Result<(usize, usize), crate::protocols::Probe> {
+        match header(data) {
+            Header::Incomplete => Err(crate::protocols::Probe::NeedMore),
+            Header::Complete {
+                tag: SEQUENCE,
+                header_len,
+                len,
+            } => Ok((header_len, len)),
+            _ => Err(crate::protocols::Probe::NoMatch),
+        }
+    }
+
     /// One complete TLV at the front of `data`: its tag, its content and what follows.
     pub(crate) fn tlv(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         match header(data) {
@@ -262,14 +275,9 @@ pub struct LdapAnomalies {
 ///      controls       [0] Controls OPTIONAL }
 /// ```
 pub fn probe_ldap(data: &[u8]) -> Probe {
-    let (header_len, len) = match ber::header(data) {
-        ber::Header::Incomplete => return Probe::NeedMore,
-        ber::Header::Complete {
-            tag: ber::SEQUENCE,
-            header_len,
-            len,
-        } => (header_len, len),
-        _ => return Probe::NoMatch,
+    let (header_len, len) = match ber::probe_sequence(data) {
+        Ok(header) => header,
+        Err(verdict) => return verdict,
     };
     let body = &data[header_len..];
     let id_len = match body {

@@ -117,14 +117,9 @@ pub struct SnmpAnomalies {
 ///                        msgGlobalData HeaderData, … }               -- RFC 3412 §6
 /// ```
 pub fn probe_snmp(data: &[u8]) -> Probe {
-    let (header_len, len) = match ber::header(data) {
-        ber::Header::Incomplete => return Probe::NeedMore,
-        ber::Header::Complete {
-            tag: ber::SEQUENCE,
-            header_len,
-            len,
-        } => (header_len, len),
-        _ => return Probe::NoMatch,
+    let (header_len, len) = match ber::probe_sequence(data) {
+        Ok(header) => header,
+        Err(verdict) => return verdict,
     };
     let body = &data[header_len..];
     let version = match body {
