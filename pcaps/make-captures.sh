@@ -5,6 +5,8 @@
 #   sudo pcaps/make-captures.sh tls13 dtls12.pcap   # only those (name with or without extension)
 #   sudo pcaps/make-captures.sh pd          # only the pd-* (planted personal data) captures
 #   sudo pcaps/make-captures.sh voice       # only the SIP / RTP captures (sipp, baresip)
+#   sudo pcaps/make-captures.sh mgmt        # only the LDAP / SNMP / MQTT / MODBUS / mail /
+#                                           # FTP / Telnet / syslog / ESPA / AXI captures
 #
 # Runs as root on Debian 12.  Every server binds 127.0.0.1 only; every capture
 # is taken on the loopback device (one on "any").  A throwaway self-signed
@@ -41,6 +43,27 @@ PD_PASS='S3cr3t-LEAKCHECK-5'; PD_PIN='4096'
 # the RFC 2833 digits (sipp's dtmf_2833_N.pcap files, played in this order)
 VOIP_USER='2001';           VOIP_PASS='VoipPass-LEAKCHECK-6'
 VOIP_INFO_DIGITS='4111111111111111'; VOIP_RTP_DIGITS='1234'
+
+# management / industrial / mail / DECT captures (make-captures.sh mgmt).  The name, e-mail
+# and phone number are PD_* above; Jane's entry also carries an Ofcom drama-range mobile.
+PD_NAME='Jane Doe'; PD_MOBILE='+44 7700 900123'
+LDAP_BASE='dc=example,dc=test'
+LDAP_ADMIN_DN="cn=admin,$LDAP_BASE";                LDAP_ADMIN_PASS='LdapAdmin-LEAKCHECK-14'
+LDAP_USER_DN="cn=$PD_NAME,ou=people,$LDAP_BASE";   LDAP_USER_PASS='LdapPass-LEAKCHECK-7'
+SNMP_V1_COMMUNITY='public'; SNMP_V2C_COMMUNITY='S3cretCommunity-LEAKCHECK'
+SNMP_V3_USER='janedoe'; SNMP_V3_AUTH_PASS='AuthPass-LEAKCHECK-11'; SNMP_V3_PRIV_PASS='PrivPass-LEAKCHECK-12'
+SNMP_V3_NOAUTH_USER='nobodyuser'
+SNMP_CONTACT="$PD_NAME <$PD_EMAIL>"; SNMP_LOCATION="Room 101, $PD_PHONE"
+MQTT_USER='jane.doe';       MQTT_PASS='MqttPass-LEAKCHECK-8'
+MQTT_TOPIC='pbx/calls/jane'; MQTT_PAYLOAD="{\"caller\":\"$PD_PHONE\",\"mail\":\"$PD_EMAIL\"}"
+MAIL_USER='jane.doe';       MAIL_PASS='MailPass-LEAKCHECK-9'     # SMTP AUTH, POP3, IMAP, FTP
+MAIL_FROM=$PD_EMAIL; MAIL_TO='callcentre@example.test'
+MAIL_BODY_LINE="Please call $PD_NAME back on $PD_PHONE, card $PD_CARD_VISA."
+TELNET_USER='janedoe';      TELNET_PASS='TelnetPass-LEAKCHECK-10'
+SYSLOG_LINE="user $PD_EMAIL dialled $PD_PHONE"
+ESPA_PAGES=$'550\tCALL ME 101\n551\tJane Doe Room 12\n552\tZimmer 3 M\xc3\xbcller'   # ü as UTF-8; espa444.py sends it as Latin-1 0xFC
+AXI_USER='omm';             AXI_PASS='AxiPass-LEAKCHECK-13'
+AXI_PP_NUM='4711';          AXI_PP_SIPPW='SipPw-LEAKCHECK-15'
 
 log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
@@ -248,8 +271,14 @@ ALL=(tls10 tls11 tls12 tls13 tls12-null-cipher tls12-port-12622 tls-server-picks
      tls-client-only-old-rejected dtls12 dtls10 tls12-any-sll2 tls13-nanosecond
      mixed-linktypes http-basic http-digest http-proxy-basic http-plain http-port-5080
      pd-http-form pd-http-json pd-http-gzip pd-cdr-tcp pd-syslog-udp pd-tls13-encrypted
-     sip-udp-g711-dtmf sip-tcp sip-sdes-srtp sip-tls rtp-no-signalling)
+     sip-udp-g711-dtmf sip-tcp sip-sdes-srtp sip-tls rtp-no-signalling
+     ldap-simple-bind ldap-starttls snmp-v1-v2c snmp-tcp snmp-v3 mqtt modbus
+     smtp-plain-auth smtp-starttls smtp-starttls-ignored pop3 imap ftp telnet syslog-tcp
+     espa444 axi)
 VOICE=(sip-udp-g711-dtmf sip-tcp sip-sdes-srtp sip-tls rtp-no-signalling)
+MGMT=(ldap-simple-bind ldap-starttls snmp-v1-v2c snmp-tcp snmp-v3 mqtt modbus
+      smtp-plain-auth smtp-starttls smtp-starttls-ignored pop3 imap ftp telnet syslog-tcp
+      espa444 axi)
 if [ $# -gt 0 ]; then
     WANT=()
     for a in "$@"; do
@@ -258,12 +287,14 @@ if [ $# -gt 0 ]; then
             for w in "${ALL[@]}"; do [ "${w#pd-}" = "$w" ] || WANT+=("$w"); done
         elif [ "$a" = voice ]; then # group: the SIP / RTP captures
             WANT+=("${VOICE[@]}")
+        elif [ "$a" = mgmt ]; then  # group: management / industrial / mail / DECT captures
+            WANT+=("${MGMT[@]}")
         else
             WANT+=("$a")
         fi
     done
     for a in "${WANT[@]}"; do
-        case " ${ALL[*]} " in *" $a "*) ;; *) die "unknown capture '$a' (known: pd voice ${ALL[*]})" ;; esac
+        case " ${ALL[*]} " in *" $a "*) ;; *) die "unknown capture '$a' (known: pd voice mgmt ${ALL[*]})" ;; esac
     done
 else
     WANT=("${ALL[@]}")
@@ -700,6 +731,650 @@ if wanted rtp-no-signalling; then
     R=(-d udp.port==16384,rtp)
     expect_eq $f 'packets' "$(count "$TMP/$f" 'udp src port 16400 and udp dst port 16384')" 80
     expect_eq $f 'PCMA packets' "$(tsh $f "${R[@]}" -Y 'rtp.p_type==8 && rtp.ssrc==0xdee0ee8f' | wc -l)" 80
+    publish $f
+fi
+
+# --- mgmt: LDAP, SNMP, MQTT, MODBUS, mail, FTP, Telnet, syslog/TCP, ESPA 4.4.4, AXI ----------
+# Real servers where Debian has one (slapd, snmpd, mosquitto, dovecot, inetutils telnetd,
+# util-linux logger) or a PyPI one (aiosmtpd, pymodbus, pyftpdlib, in a venv under /tmp);
+# small Python stand-ins in tools/ for ESPA 4.4.4 and the SIP-DECT AXI (no implementation
+# exists to install).  Servers bind 127.0.0.1 on unprivileged ports; configs, databases and
+# keys live in $TMP.  Planted values: the LDAP_*, SNMP_*, MQTT_*, MAIL_*, TELNET_*, ESPA_*,
+# AXI_* and PD_* variables at the top.
+MGMT_WANTED=0
+for w in "${MGMT[@]}"; do if wanted "$w"; then MGMT_WANTED=1; fi; done
+VENV=/tmp/cleartrace-pcaps-venv            # kept between runs; never inside the repository
+VENV_REQS=(pymodbus==3.6.9 aiosmtpd==1.4.6 pyftpdlib==1.5.10)
+if [ $MGMT_WANTED = 1 ]; then
+    need=()
+    command -v slapd        >/dev/null || need+=(slapd)
+    command -v ldapsearch   >/dev/null || need+=(ldap-utils)
+    command -v snmpd        >/dev/null || need+=(snmpd)
+    command -v snmpget      >/dev/null || need+=(snmp)
+    command -v mosquitto    >/dev/null || need+=(mosquitto)
+    command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
+    [ -x /usr/sbin/dovecot ] && [ -e /usr/lib/dovecot/pop3 ] || need+=(dovecot-pop3d)
+    [ -e /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
+    [ -x /usr/sbin/telnetd ] || need+=(inetutils-telnetd)
+    command -v telnet       >/dev/null || need+=(inetutils-telnet)
+    command -v expect       >/dev/null || need+=(expect)
+    command -v setpriv      >/dev/null || need+=(util-linux)
+    command -v tshark       >/dev/null || need+=(tshark)
+    python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+    if [ ${#need[@]} -gt 0 ]; then
+        # on a machine with systemd, installing slapd / snmpd / mosquitto / dovecot also
+        # starts their system services (on the standard ports, not the ones used here)
+        log "installing: ${need[*]}"
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
+    fi
+    if [ "$("$VENV/bin/pip" freeze 2>/dev/null | grep -ciE '^(pymodbus==3\.6\.9|aiosmtpd==1\.4\.6|pyftpdlib==1\.5\.10)$')" != 3 ]; then
+        log "python venv $VENV: ${VENV_REQS[*]}"
+        rm -rf "$VENV"
+        python3 -m venv "$VENV"
+        "$VENV/bin/pip" install -q "${VENV_REQS[@]}"
+    fi
+    VPY=$VENV/bin/python
+fi
+
+# bg LOG CMD...: start a server in the background, its output in LOG; sets BG_PID
+bg() {
+    local logf=$1; shift
+    "$@" >"$logf" 2>&1 &
+    BG_PID=$!
+    PIDS+=("$BG_PID")
+}
+# bg_stop PID: SIGTERM a server started with bg and wait for it
+bg_stop() {
+    kill -TERM "$1" 2>/dev/null || true
+    stop_pid "$1"
+}
+# count_bytes FILE FIXED-STRING: how many times the string occurs in the capture bytes
+count_bytes() {
+    LC_ALL=C grep -aoF -- "$2" "$TMP/$1" | wc -l
+}
+# payloads FILE PORT: the TCP payloads in order, one per line, "c>HEX" (to PORT) or "s>HEX"
+payloads() {
+    tsh "$1" -Y 'tcp.len > 0' -T fields -e tcp.dstport -e tcp.payload |
+        awk -F'\t' -v p="$2" '{ print ($1 == p ? "c>" : "s>") $2 }' | tr -d ':'
+}
+hex() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
+
+# --- LDAP ----------------------------------------------------------------------------------
+LDAP_PORT=3389
+# ldap_start DIR: slapd with a slapd.conf generated in DIR, an empty mdb database, the
+# throwaway certificate for StartTLS; userPassword readable by nobody (only usable to bind)
+ldap_start() {
+    local d=$1
+    rm -rf "$d"; mkdir -p "$d/db"
+    cat >"$d/slapd.conf" <<EOF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile $d/slapd.pid
+TLSCertificateFile $TMP/cert.pem
+TLSCertificateKeyFile $TMP/key.pem
+database mdb
+maxsize 16777216
+suffix "$LDAP_BASE"
+rootdn "$LDAP_ADMIN_DN"
+rootpw "$LDAP_ADMIN_PASS"
+directory $d/db
+access to attrs=userPassword by anonymous auth by * none
+access to * by * read
+EOF
+    cat >"$d/jane.ldif" <<EOF
+dn: $LDAP_BASE
+objectClass: dcObject
+objectClass: organization
+dc: example
+o: Example PBX
+
+dn: ou=people,$LDAP_BASE
+objectClass: organizationalUnit
+ou: people
+
+dn: $LDAP_USER_DN
+objectClass: inetOrgPerson
+cn: $PD_NAME
+sn: Doe
+givenName: Jane
+displayName: $PD_NAME
+mail: $PD_EMAIL
+telephoneNumber: $PD_PHONE
+mobile: $PD_MOBILE
+title: Ward Nurse
+userPassword: $LDAP_USER_PASS
+EOF
+    # client side: no ~/.ldaprc, no /etc/ldap/ldap.conf; the self-signed certificate is
+    # accepted without verification (TLS_REQCERT never)
+    printf 'TLS_REQCERT never\n' >"$d/ldap.conf"
+    port_free tcp $LDAP_PORT || die "tcp port $LDAP_PORT is in use"
+    bg "$d/slapd.log" slapd -h "ldap://127.0.0.1:$LDAP_PORT/" -f "$d/slapd.conf" -d 256
+    LDAP_PID=$BG_PID
+    wait_listen tcp $LDAP_PORT
+}
+ldapc() {  # ldapc DIR CMD ARGS...: an ldap-utils client with DIR's ldap.conf only
+    local d=$1; shift
+    HOME=$d LDAPCONF=$d/ldap.conf "$@"
+}
+ldap_add() { ldapc "$1" ldapadd -x -H "ldap://127.0.0.1:$LDAP_PORT/" -D "$LDAP_ADMIN_DN" -w "$LDAP_ADMIN_PASS" -f "$1/jane.ldif"; }
+ldap_search() {  # ldap_search DIR [-ZZ]
+    local d=$1; shift
+    ldapc "$d" ldapsearch -x "$@" -H "ldap://127.0.0.1:$LDAP_PORT/" -D "$LDAP_USER_DN" \
+        -w "$LDAP_USER_PASS" -b "$LDAP_BASE" "(cn=$PD_NAME)"
+}
+LDAP_ENTRY_LINES=("dn: $LDAP_USER_DN" "cn: $PD_NAME" 'sn: Doe' 'givenName: Jane'
+                  "displayName: $PD_NAME" "mail: $PD_EMAIL" "telephoneNumber: $PD_PHONE"
+                  "mobile: $PD_MOBILE" 'title: Ward Nurse')
+check_ldap_result() {  # check_ldap_result FILE OUTPUT: ldapsearch printed exactly Jane's entry
+    local l
+    for l in "${LDAP_ENTRY_LINES[@]}"; do grep -qxF -- "$l" "$2" || die "$1: ldapsearch output lacks '$l'"; done
+    grep -qi '^userPassword' "$2" && die "$1: ldapsearch returned userPassword"
+    grep -qx '# numEntries: 1' "$2" || die "$1: ldapsearch did not return exactly one entry"
+}
+LDAP_D=(-d tcp.port==$LDAP_PORT,ldap)
+if wanted ldap-simple-bind; then
+    # connection 1: ldapadd bound as the rootdn (simple bind), 3 entries; connection 2:
+    # ldapsearch bound as Jane (simple bind), her entry comes back in clear
+    f=ldap-simple-bind.pcap
+    log "$f: slapd on tcp/$LDAP_PORT; ldapadd (simple bind as rootdn), ldapsearch -x (simple bind as Jane)"
+    ldap_start "$TMP/ldap1"
+    start_capture $f "tcp port $LDAP_PORT" -i lo
+    ldap_add "$TMP/ldap1" >"$TMP/$f.add.log"
+    sleep 0.3
+    ldap_search "$TMP/ldap1" >"$TMP/$f.search.out"
+    stop_capture $f
+    bg_stop "$LDAP_PID"
+    check_ldap_result $f "$TMP/$f.search.out"
+    check_syns $f 2
+    # protocolOp: 0 bind, 1 bindResponse, 8 add, 9 addResponse, 2 unbind, 3 search,
+    # 4 searchResEntry, 5 searchResDone
+    expect_eq $f 'LDAP operations' "$(tsh $f "${LDAP_D[@]}" -Y ldap -T fields -e ldap.protocolOp | paste -sd' ' -)" \
+        '0 1 8 9 8 9 8 9 2 0 1 3 4 5 2'
+    expect_eq $f 'simple binds (dn, password)' \
+        "$(tsh $f "${LDAP_D[@]}" -Y 'ldap.protocolOp==0' -T fields -e ldap.name -e ldap.simple | paste -sd'|' -)" \
+        "$LDAP_ADMIN_DN	$LDAP_ADMIN_PASS|$LDAP_USER_DN	$LDAP_USER_PASS"
+    expect_eq $f 'result codes' "$(tsh $f "${LDAP_D[@]}" -Y 'ldap.resultCode' -T fields -e ldap.resultCode | sort -u)" 0
+    expect_eq $f 'searchResEntry attribute types' \
+        "$(tsh $f "${LDAP_D[@]}" -Y 'ldap.protocolOp==4' -T fields -e ldap.type)" \
+        'objectClass,cn,sn,givenName,displayName,mail,telephoneNumber,mobile,title'
+    check_bytes $f "$LDAP_ADMIN_PASS" "$LDAP_USER_PASS" "$LDAP_USER_DN" "$PD_EMAIL" "$PD_PHONE" "$PD_MOBILE"
+    # the user password: in Jane's bind and in the userPassword value of the add, not in the search result
+    expect_eq $f "occurrences of $LDAP_USER_PASS" "$(count_bytes $f "$LDAP_USER_PASS")" 2
+    expect_eq $f "occurrences of $PD_EMAIL" "$(count_bytes $f "$PD_EMAIL")" 2
+    publish $f
+fi
+if wanted ldap-starttls; then
+    # the same search with -ZZ: StartTLS extended operation, then TLS, then bind + search
+    f=ldap-starttls.pcap
+    log "$f: slapd on tcp/$LDAP_PORT; ldapsearch -ZZ (StartTLS required), simple bind inside TLS"
+    ldap_start "$TMP/ldap2"
+    ldap_add "$TMP/ldap2" >"$TMP/$f.add.log"      # not captured
+    start_capture $f "tcp port $LDAP_PORT" -i lo
+    ldap_search "$TMP/ldap2" -ZZ >"$TMP/$f.search.out"
+    stop_capture $f
+    bg_stop "$LDAP_PID"
+    check_ldap_result $f "$TMP/$f.search.out"
+    check_syns $f 1
+    # protocolOp 23 extendedReq (StartTLS OID), 24 extendedResp success, then only TLS
+    expect_eq $f 'cleartext LDAP' \
+        "$(tsh $f "${LDAP_D[@]}" -Y 'ldap.protocolOp' -T fields -e ldap.protocolOp -e ldap.requestName -e ldap.resultCode | tr '\t' ' ' | paste -sd'|' -)" \
+        '23 1.3.6.1.4.1.1466.20037 |24  0'
+    check_server_hello $f tcp
+    grep -q 'STARTTLS' "$TMP/ldap2/slapd.log" || die "$f: slapd did not log STARTTLS"
+    check_no_bytes $f "$LDAP_USER_PASS" 'LEAKCHECK' "$PD_NAME" 'jane.doe' '1632' 'ou=people'
+    publish $f
+fi
+
+# --- SNMP ------------------------------------------------------------------------------------
+SNMP_PORT=1161
+OID_CONTACT=1.3.6.1.2.1.1.4.0; OID_LOCATION=1.3.6.1.2.1.1.6.0
+SNMP_ANY=0
+for w in snmp-v1-v2c snmp-tcp snmp-v3; do if wanted "$w"; then SNMP_ANY=1; fi; done
+if [ $SNMP_ANY = 1 ]; then
+    # one snmpd (net-snmp) for the three SNMP captures: UDP and TCP 127.0.0.1:1161,
+    # no default config files (-C), persistent state (the v3 users) in the temp dir
+    SD=$TMP/snmp
+    mkdir -p "$SD/persist" "$SD/client/cert_indexes"   # (net-snmp would announce creating it)
+    chmod 700 "$SD/client/cert_indexes"
+    cat >"$SD/snmpd.conf" <<EOF
+agentaddress udp:127.0.0.1:$SNMP_PORT,tcp:127.0.0.1:$SNMP_PORT
+rocommunity $SNMP_V1_COMMUNITY 127.0.0.1
+rocommunity $SNMP_V2C_COMMUNITY 127.0.0.1
+syscontact $SNMP_CONTACT
+syslocation $SNMP_LOCATION
+sysname pbx-event-manager
+createUser $SNMP_V3_USER SHA "$SNMP_V3_AUTH_PASS" AES "$SNMP_V3_PRIV_PASS"
+createUser $SNMP_V3_NOAUTH_USER
+rouser $SNMP_V3_USER noauth
+rouser $SNMP_V3_NOAUTH_USER noauth
+EOF
+    port_free udp $SNMP_PORT && port_free tcp $SNMP_PORT || die "port $SNMP_PORT is in use"
+    bg "$SD/snmpd.log" env SNMP_PERSISTENT_DIR="$SD/persist" snmpd -f -C -c "$SD/snmpd.conf" -Lo -p "$SD/snmpd.pid"
+    SNMPD_PID=$BG_PID
+    wait_listen udp $SNMP_PORT; wait_listen tcp $SNMP_PORT
+fi
+snmpc() {  # snmpc CMD ARGS...: net-snmp client, no config files, no MIBs, numeric OIDs
+    env MIBS= SNMPCONFPATH="$SD/client" SNMP_PERSISTENT_DIR="$SD/client" timeout 20 "$@"
+}
+SNMP_D=(-d udp.port==$SNMP_PORT,snmp -d tcp.port==$SNMP_PORT,snmp)
+if wanted snmp-v1-v2c; then
+    f=snmp-v1-v2c.pcap
+    log "$f: snmpget -v1 -c $SNMP_V1_COMMUNITY, snmpget -v2c -c (secret) -> snmpd udp/$SNMP_PORT"
+    start_capture $f "udp port $SNMP_PORT" -i lo
+    snmpc snmpget -On -v1 -c "$SNMP_V1_COMMUNITY" 127.0.0.1:$SNMP_PORT $OID_CONTACT $OID_LOCATION >"$TMP/$f.out1"
+    sleep 0.3
+    snmpc snmpget -On -v2c -c "$SNMP_V2C_COMMUNITY" 127.0.0.1:$SNMP_PORT $OID_CONTACT >"$TMP/$f.out2"
+    stop_capture $f
+    grep -qF ".$OID_CONTACT = STRING: \"$SNMP_CONTACT\"" "$TMP/$f.out1" &&
+        grep -qF ".$OID_LOCATION = STRING: \"$SNMP_LOCATION\"" "$TMP/$f.out1" &&
+        grep -qF ".$OID_CONTACT = STRING: \"$SNMP_CONTACT\"" "$TMP/$f.out2" || die "$f: unexpected snmpget output"
+    # version 0 = v1, 1 = v2c; PDU 0 get-request, 2 get-response
+    expect_eq $f 'SNMP messages (version community PDU OIDs values)' \
+        "$(tsh $f "${SNMP_D[@]}" -Y snmp -T fields -e snmp.version -e snmp.community -e snmp.data -e snmp.name -e snmp.value.octets | tr '\t' ' ' | paste -sd'|' -)" \
+        "0 $SNMP_V1_COMMUNITY 0 $OID_CONTACT,$OID_LOCATION |0 $SNMP_V1_COMMUNITY 2 $OID_CONTACT,$OID_LOCATION $(hex "$SNMP_CONTACT"),$(hex "$SNMP_LOCATION")|1 $SNMP_V2C_COMMUNITY 0 $OID_CONTACT |1 $SNMP_V2C_COMMUNITY 2 $OID_CONTACT $(hex "$SNMP_CONTACT")"
+    publish $f
+fi
+if wanted snmp-tcp; then
+    f=snmp-tcp.pcap
+    log "$f: snmpget -v2c -c $SNMP_V1_COMMUNITY tcp:127.0.0.1:$SNMP_PORT"
+    start_capture $f "tcp port $SNMP_PORT" -i lo
+    snmpc snmpget -On -v2c -c "$SNMP_V1_COMMUNITY" tcp:127.0.0.1:$SNMP_PORT $OID_CONTACT $OID_LOCATION >"$TMP/$f.out"
+    stop_capture $f
+    grep -qF ".$OID_LOCATION = STRING: \"$SNMP_LOCATION\"" "$TMP/$f.out" || die "$f: unexpected snmpget output"
+    check_syns $f 1
+    expect_eq $f 'SNMP messages (version community PDU OIDs values)' \
+        "$(tsh $f "${SNMP_D[@]}" -Y snmp -T fields -e snmp.version -e snmp.community -e snmp.data -e snmp.name -e snmp.value.octets | tr '\t' ' ' | paste -sd'|' -)" \
+        "1 $SNMP_V1_COMMUNITY 0 $OID_CONTACT,$OID_LOCATION |1 $SNMP_V1_COMMUNITY 2 $OID_CONTACT,$OID_LOCATION $(hex "$SNMP_CONTACT"),$(hex "$SNMP_LOCATION")"
+    publish $f
+fi
+if wanted snmp-v3; then
+    f=snmp-v3.pcap
+    log "$f: snmpget -v3 noAuthNoPriv ($SNMP_V3_NOAUTH_USER), authNoPriv and authPriv ($SNMP_V3_USER)"
+    start_capture $f "udp port $SNMP_PORT" -i lo
+    snmpc snmpget -On -v3 -l noAuthNoPriv -u "$SNMP_V3_NOAUTH_USER" 127.0.0.1:$SNMP_PORT $OID_CONTACT >"$TMP/$f.out1"
+    sleep 0.3
+    snmpc snmpget -On -v3 -l authNoPriv -u "$SNMP_V3_USER" -a SHA -A "$SNMP_V3_AUTH_PASS" \
+        127.0.0.1:$SNMP_PORT $OID_CONTACT >"$TMP/$f.out2"
+    sleep 0.3
+    snmpc snmpget -On -v3 -l authPriv -u "$SNMP_V3_USER" -a SHA -A "$SNMP_V3_AUTH_PASS" \
+        -x AES -X "$SNMP_V3_PRIV_PASS" 127.0.0.1:$SNMP_PORT $OID_CONTACT >"$TMP/$f.out3"
+    stop_capture $f
+    for i in 1 2 3; do
+        grep -qF ".$OID_CONTACT = STRING: \"$SNMP_CONTACT\"" "$TMP/$f.out$i" || die "$f: get $i failed"
+    done
+    # msgFlags: 04 reportable, 05 auth+reportable, 07 auth+priv+reportable (00 / 01 / 03: answers)
+    expect_eq $f 'SNMPv3 messages (user flags)' \
+        "$(tsh $f "${SNMP_D[@]}" -Y snmp -T fields -e snmp.msgUserName -e snmp.msgFlags | tr '\t' ' ' | paste -sd'|' -)" \
+        " 04| 00|$SNMP_V3_NOAUTH_USER 04|$SNMP_V3_NOAUTH_USER 00| 04| 00|$SNMP_V3_USER 05|$SNMP_V3_USER 01| 04| 00|$SNMP_V3_USER 07|$SNMP_V3_USER 03"
+    expect_eq $f 'encrypted PDUs' "$(tsh $f "${SNMP_D[@]}" -Y snmp.encryptedPDU | wc -l)" 2
+    # sysContact in clear in the noAuthNoPriv and authNoPriv answers only
+    expect_eq $f 'sysContact in clear' "$(count_bytes $f "$SNMP_CONTACT")" 2
+    check_no_bytes $f "$SNMP_V3_AUTH_PASS" "$SNMP_V3_PRIV_PASS" 'LEAKCHECK'
+    publish $f
+fi
+[ $SNMP_ANY = 0 ] || bg_stop "$SNMPD_PID"
+
+# --- MQTT ------------------------------------------------------------------------------------
+if wanted mqtt; then
+    # mosquitto (password file + anonymous allowed); an anonymous MQTT 3.1.1 subscriber;
+    # two publishers with user / password: MQTT 3.1.1, then MQTT 5
+    f=mqtt.pcap; port=1883; MD=$TMP/mqtt
+    log "$f: mosquitto on tcp/$port; mosquitto_sub (anonymous) + mosquitto_pub -u/-P (3.1.1 and 5)"
+    mkdir -p "$MD"
+    mosquitto_passwd -c -b "$MD/passwd" "$MQTT_USER" "$MQTT_PASS"
+    printf '%s\n' 'per_listener_settings false' "listener $port 127.0.0.1" 'allow_anonymous true' \
+        "password_file $MD/passwd" 'persistence false' 'log_dest stderr' 'log_type all' >"$MD/mosquitto.conf"
+    port_free tcp $port || die "tcp port $port is in use (a system mosquitto? systemctl stop mosquitto)"
+    bg "$TMP/$f.broker.log" mosquitto -c "$MD/mosquitto.conf"
+    broker_pid=$BG_PID
+    wait_listen tcp $port
+    start_capture $f "tcp port $port" -i lo
+    bg "$TMP/$f.sub.out" timeout 20 mosquitto_sub -h 127.0.0.1 -p $port -V mqttv311 -i pbx-display \
+        -t 'pbx/calls/#' -C 2 -v
+    sub_pid=$BG_PID
+    for i in $(seq 50); do grep -q 'Sending SUBACK to pbx-display' "$TMP/$f.broker.log" && break; sleep 0.1; done
+    sleep 0.3
+    timeout 20 mosquitto_pub -h 127.0.0.1 -p $port -V mqttv311 -i pbx-callserver \
+        -u "$MQTT_USER" -P "$MQTT_PASS" -t "$MQTT_TOPIC" -m "$MQTT_PAYLOAD"
+    sleep 0.3
+    timeout 20 mosquitto_pub -h 127.0.0.1 -p $port -V mqttv5 -i pbx-callserver-v5 \
+        -u "$MQTT_USER" -P "$MQTT_PASS" -t "$MQTT_TOPIC" -m "$MQTT_PAYLOAD"
+    rc=0; wait "$sub_pid" || rc=$?; forget_pid "$sub_pid"
+    [ $rc = 0 ] || die "$f: mosquitto_sub exited $rc"
+    stop_capture $f
+    bg_stop "$broker_pid"
+    expect_eq $f 'messages received by the subscriber' "$(grep -cxF "$MQTT_TOPIC $MQTT_PAYLOAD" "$TMP/$f.sub.out")" 2
+    check_syns $f 3
+    # msgtype 1 CONNECT, 2 CONNACK, 3 PUBLISH, 8 SUBSCRIBE, 9 SUBACK, 14 DISCONNECT; ver 4 = 3.1.1, 5 = 5
+    expect_eq $f 'CONNECTs (version client-id user password)' \
+        "$(tsh $f -Y 'mqtt.msgtype==1' -T fields -e mqtt.ver -e mqtt.clientid -e mqtt.username -e mqtt.passwd | tr '\t' ' ' | paste -sd'|' -)" \
+        "4 pbx-display  |4 pbx-callserver $MQTT_USER $MQTT_PASS|5 pbx-callserver-v5 $MQTT_USER $MQTT_PASS"
+    expect_eq $f 'PUBLISHes (topic)' "$(tsh $f -Y 'mqtt.msgtype==3' -T fields -e mqtt.topic | paste -sd'|' -)" \
+        "$MQTT_TOPIC|$MQTT_TOPIC|$MQTT_TOPIC|$MQTT_TOPIC"
+    expect_eq $f "occurrences of the payload" "$(count_bytes $f "$MQTT_PAYLOAD")" 4
+    expect_eq $f "occurrences of $MQTT_PASS" "$(count_bytes $f "$MQTT_PASS")" 2
+    publish $f
+fi
+
+# --- MODBUS/TCP ----------------------------------------------------------------------------------
+if wanted modbus; then
+    f=modbus.pcap; port=5020
+    log "$f: pymodbus server on tcp/$port <- pymodbus client (FC 3, 6, 3, 6)"
+    port_free tcp $port || die "tcp port $port is in use"
+    bg "$TMP/$f.server.log" "$VPY" -u "$TOOLS/modbus_peer.py" server $port
+    srv_pid=$BG_PID
+    wait_listen tcp $port
+    start_capture $f "tcp port $port" -i lo
+    timeout 20 "$VPY" -u "$TOOLS/modbus_peer.py" client $port 2>"$TMP/$f.client.log" ||
+        die "$f: client failed: $(cat "$TMP/$f.client.log")"
+    stop_capture $f
+    bg_stop "$srv_pid"
+    check_syns $f 1
+    # (mbtcp.tcp.port: the server port, so that tshark tells queries from responses)
+    expect_eq $f 'MODBUS (transaction unit function reference count values)' \
+        "$(tsh $f -o mbtcp.tcp.port:$port -Y mbtcp -T fields -e mbtcp.trans_id -e mbtcp.unit_id -e modbus.func_code \
+            -e modbus.reference_num -e modbus.word_cnt -e modbus.regval_uint16 | tr '\t' ' ' | paste -sd'|' -)" \
+        '1 1 3 0 5 |1 1 3   230,1,0,21,55|2 1 6 2  |2 1 6 2  |3 1 3 0 5 |3 1 3   230,1,1,21,55|4 1 6 2  |4 1 6 2  '
+    publish $f
+fi
+
+# --- SMTP ------------------------------------------------------------------------------------------
+SMTP_PORT=2525
+SMTP_D=(-d tcp.port==$SMTP_PORT,smtp)
+AUTH_PLAIN_B64=$(printf '\0%s\0%s' "$MAIL_USER" "$MAIL_PASS" | base64 -w0)
+# smtp_capture FILE CLIENT-MODE [CERT KEY]: aiosmtpd server (STARTTLS offered with CERT KEY)
+smtp_capture() {
+    local file=$1 mode=$2 srv_pid; shift 2
+    log "$file: aiosmtpd on tcp/$SMTP_PORT${1:+ (STARTTLS offered)} <- smtplib ($mode)"
+    port_free tcp $SMTP_PORT || die "tcp port $SMTP_PORT is in use"
+    MAIL_USER=$MAIL_USER MAIL_PASS=$MAIL_PASS bg "$TMP/$file.server.log" "$VPY" -u "$TOOLS/smtp_peer.py" server $SMTP_PORT "$@"
+    srv_pid=$BG_PID
+    wait_listen tcp $SMTP_PORT
+    start_capture "$file" "tcp port $SMTP_PORT" -i lo
+    MAIL_USER=$MAIL_USER MAIL_PASS=$MAIL_PASS MAIL_FROM=$MAIL_FROM MAIL_TO=$MAIL_TO \
+        MAIL_BODY_LINE=$MAIL_BODY_LINE timeout 20 "$VPY" -u "$TOOLS/smtp_peer.py" client $SMTP_PORT "$mode" \
+        2>"$TMP/$file.client.log" || die "$file: client failed: $(cat "$TMP/$file.client.log")"
+    stop_capture "$file"
+    bg_stop "$srv_pid"
+    grep -qF "$MAIL_BODY_LINE" "$TMP/$file.server.log" || die "$file: the server did not receive the mail"
+    check_syns "$file" 1
+}
+# (Python's smtplib sends the verbs ehlo, mail, rcpt, data, quit in lower case, AUTH and
+# STARTTLS in upper case; tshark's smtp.req.command keeps only 4 letters, so take the verb
+# from the whole command line)
+smtp_cmds() {
+    tsh "$1" "${SMTP_D[@]}" -Y smtp.req.command -T fields -e smtp.command_line |
+        sed 's/\\r\\n$//' | awk '{print $1}' | paste -sd' ' -
+}
+if wanted smtp-plain-auth; then
+    f=smtp-plain-auth.pcap
+    smtp_capture $f auth-plain
+    expect_eq $f 'SMTP commands' "$(smtp_cmds $f)" 'ehlo AUTH mail rcpt data quit'
+    check_bytes $f "AUTH PLAIN $AUTH_PLAIN_B64"$'\r' "235 2.7.0 Authentication successful" \
+        "mail FROM:<$MAIL_FROM>" "$MAIL_BODY_LINE"
+    check_no_bytes $f 'STARTTLS' "$MAIL_PASS"
+    grep -q 'tls=False auth=True' "$TMP/$f.server.log" || die "$f: server: not authenticated in clear"
+    publish $f
+fi
+if wanted smtp-starttls; then
+    f=smtp-starttls.pcap
+    smtp_capture $f starttls "$TMP/cert.pem" "$TMP/key.pem"
+    expect_eq $f 'cleartext SMTP commands' "$(smtp_cmds $f)" 'ehlo STARTTLS'
+    check_bytes $f '250-STARTTLS' '220 Ready to start TLS'
+    expect_eq $f "occurrences of 'STARTTLS'" "$(count_bytes $f STARTTLS)" 2   # offer + command
+    check_server_hello $f tcp
+    check_no_bytes $f 'AUTH PLAIN ' "$AUTH_PLAIN_B64" "$MAIL_PASS" 'jane.doe' "$PD_NAME" '1632' '4111' 'FROM:<'
+    grep -q 'tls=True auth=True' "$TMP/$f.server.log" || die "$f: server: not authenticated inside TLS"
+    publish $f
+fi
+if wanted smtp-starttls-ignored; then
+    f=smtp-starttls-ignored.pcap
+    smtp_capture $f ignore-starttls "$TMP/cert.pem" "$TMP/key.pem"
+    expect_eq $f 'SMTP commands' "$(smtp_cmds $f)" 'ehlo mail rcpt data quit'
+    check_bytes $f '250-STARTTLS' "mail FROM:<$MAIL_FROM>" "$MAIL_BODY_LINE"
+    check_no_bytes $f 'AUTH PLAIN ' "$MAIL_PASS"
+    expect_eq $f "occurrences of 'STARTTLS'" "$(count_bytes $f STARTTLS)" 1   # the offer only
+    expect_eq $f 'TLS records' "$(tsh $f "${SMTP_D[@]}" -Y tls | wc -l)" 0
+    publish $f
+fi
+
+# --- POP3, IMAP (dovecot), FTP (pyftpdlib) -----------------------------------------------------------
+POP3_PORT=1110; IMAP_PORT=1143; FTP_PORT=2121
+if wanted pop3 || wanted imap; then
+    # dovecot 2.3 as root with its own config: passwd-file with Jane's plain password,
+    # mail stored as nobody in the temp dir, plaintext logins allowed, no TLS at all
+    DD=$TMP/dovecot
+    mkdir -p "$DD/run" "$DD/state" "$DD/home/$MAIL_USER"
+    chown 65534:65534 "$DD/home/$MAIL_USER"
+    printf '%s:{PLAIN}%s::::::\n' "$MAIL_USER" "$MAIL_PASS" >"$DD/users"
+    cat >"$DD/dovecot.conf" <<EOF
+base_dir = $DD/run
+state_dir = $DD/state
+log_path = $DD/dovecot.log
+protocols = pop3 imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+login_greeting = Dovecot ready.
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $DD/users
+}
+userdb {
+  driver = static
+  args = uid=65534 gid=65534 home=$DD/home/%u
+}
+mail_location = maildir:~/Maildir
+service pop3-login {
+  inet_listener pop3 {
+    port = $POP3_PORT
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+service imap-login {
+  inet_listener imap {
+    port = $IMAP_PORT
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+EOF
+    port_free tcp $POP3_PORT && port_free tcp $IMAP_PORT || die "tcp port $POP3_PORT or $IMAP_PORT is in use"
+    bg "$DD/foreground.log" dovecot -F -c "$DD/dovecot.conf"
+    DOVECOT_PID=$BG_PID
+    wait_listen tcp $POP3_PORT; wait_listen tcp $IMAP_PORT
+fi
+# login_capture FILE PORT PROTO: tools/login_client.py PROTO against 127.0.0.1:PORT
+login_capture() {
+    log "$1: $3 login (python $3 client) -> tcp/$2"
+    start_capture "$1" "tcp port $2" -i lo
+    LOGIN_USER=$MAIL_USER LOGIN_PASS=$MAIL_PASS timeout 20 python3 -u "$TOOLS/login_client.py" "$3" "$2" \
+        2>"$TMP/$1.client.log" || die "$1: client failed: $(cat "$TMP/$1.client.log")"
+    stop_capture "$1"
+    check_syns "$1" 1
+}
+if wanted pop3; then
+    f=pop3.pcap
+    login_capture $f $POP3_PORT pop3
+    expect_eq $f 'POP3 commands' \
+        "$(tsh $f -d tcp.port==$POP3_PORT,pop -Y pop.request -T fields -e pop.request.command -e pop.request.parameter | tr '\t' ' ' | paste -sd'|' -)" \
+        "USER $MAIL_USER|PASS $MAIL_PASS|STAT |QUIT "
+    check_bytes $f '+OK Dovecot ready.' "PASS $MAIL_PASS"$'\r' '+OK Logged in.'
+    publish $f
+fi
+if wanted imap; then
+    f=imap.pcap
+    login_capture $f $IMAP_PORT imap
+    expect_eq $f 'IMAP commands' \
+        "$(tsh $f -d tcp.port==$IMAP_PORT,imap -Y imap.request -T fields -e imap.request.command | paste -sd' ' -)" \
+        'CAPABILITY LOGIN LIST SELECT LOGOUT'
+    check_bytes $f "LOGIN $MAIL_USER \"$MAIL_PASS\""$'\r' 'OK [CAPABILITY' 'Logged in'
+    publish $f
+fi
+if wanted pop3 || wanted imap; then
+    bg_stop "$DOVECOT_PID"
+fi
+if wanted ftp; then
+    f=ftp.pcap
+    mkdir -p "$TMP/ftp-home"
+    port_free tcp $FTP_PORT || die "tcp port $FTP_PORT is in use"
+    LOGIN_USER=$MAIL_USER LOGIN_PASS=$MAIL_PASS bg "$TMP/$f.server.log" "$VPY" -u "$TOOLS/ftp_server.py" $FTP_PORT "$TMP/ftp-home"
+    srv_pid=$BG_PID
+    wait_listen tcp $FTP_PORT
+    login_capture $f $FTP_PORT ftp
+    bg_stop "$srv_pid"
+    expect_eq $f 'FTP commands' \
+        "$(tsh $f -d tcp.port==$FTP_PORT,ftp -Y ftp.request.command -T fields -e ftp.request.command -e ftp.request.arg | tr '\t' ' ' | paste -sd'|' -)" \
+        "USER $MAIL_USER|PASS $MAIL_PASS|SYST |PWD |QUIT "
+    check_bytes $f '220 FTP server ready.' "PASS $MAIL_PASS"$'\r' '230 Login successful.'
+    publish $f
+fi
+
+# --- Telnet ----------------------------------------------------------------------------------------
+if wanted telnet; then
+    # inetutils telnetd behind a one-shot inetd (tools/inetd_once.py), its login program a
+    # stand-in (tools/telnet_login.sh: no system account is created); the real telnet client
+    # driven by expect (tools/telnet_client.exp): login, password, "uname -s", "exit"
+    f=telnet.pcap; port=2323; TD=$TMP/telnet
+    log "$f: telnetd (inetutils) on tcp/$port <- telnet (expect): login $TELNET_USER"
+    mkdir -p "$TD"
+    cp "$TOOLS/telnet_login.sh" "$TD/login.sh"
+    printf '%s\n%s\n' "$TELNET_USER" "$TELNET_PASS" >"$TD/credentials"
+    chmod 600 "$TD/credentials"
+    port_free tcp $port || die "tcp port $port is in use"
+    bg "$TMP/$f.server.log" python3 -u "$TOOLS/inetd_once.py" $port /usr/sbin/telnetd -h \
+        -E "/bin/sh $TD/login.sh $TD/credentials"
+    srv_pid=$BG_PID
+    wait_listen tcp $port
+    start_capture $f "tcp port $port" -i lo
+    TELNET_USER=$TELNET_USER TELNET_PASS=$TELNET_PASS timeout 30 expect -f "$TOOLS/telnet_client.exp" $port \
+        >"$TMP/$f.client.log" 2>&1 || die "$f: telnet session failed: $(tail -5 "$TMP/$f.client.log")"
+    stop_capture $f
+    stop_pid "$srv_pid"
+    check_syns $f 1
+    # client -> server: after the option negotiation (LINEMODE, BINARY both ways) each
+    # line in one segment, ended by a bare CR; the server does not echo the password
+    expect_eq $f 'client data' \
+        "$(tsh $f -d tcp.port==$port,telnet -Y "tcp.dstport==$port && telnet.data" -T fields -e telnet.data | paste -sd'|' -)" \
+        "$TELNET_USER\\r|$TELNET_PASS\\r|uname -s\\r|exit\\r"
+    expect_eq $f "occurrences of $TELNET_PASS" "$(count_bytes $f "$TELNET_PASS")" 1
+    check_bytes $f 'pbx-dect login: ' 'Password: ' "$TELNET_USER@pbx-dect:~\$ "
+    publish $f
+fi
+
+# --- syslog over TCP ------------------------------------------------------------------------------
+if wanted syslog-tcp; then
+    # two connections from util-linux logger -T --rfc5424: RFC 6587 octet counting
+    # ("LEN SP MSG"), then non-transparent framing (MSG LF); 3 messages each, 0.3 s apart
+    f=syslog-tcp.pcap; port=6601
+    log "$f: logger -T --octet-count, logger -T -> tcp_sink on tcp/$port"
+    port_free tcp $port || die "tcp port $port is in use"
+    bg "$TMP/$f.server.log" python3 -u "$TOOLS/tcp_sink.py" $port 2
+    srv_pid=$BG_PID
+    wait_listen tcp $port
+    start_capture $f "tcp port $port" -i lo
+    for framing in --octet-count ''; do
+        { echo 'trunk T001 registered'; sleep 0.3; echo "$SYSLOG_LINE"; sleep 0.3
+          echo 'cdr export finished, 5 records'; } |
+            logger -T -n 127.0.0.1 -P $port $framing --rfc5424 -t pbx
+        sleep 0.3
+    done
+    stop_capture $f
+    stop_pid "$srv_pid"
+    check_syns $f 2
+    expect_eq $f 'connections received' "$(grep -c '^tcp_sink: ' "$TMP/$f.server.log")" 2
+    # payload shape: first connection every segment "NNN <13>1 ...", no LF; second "<13>1 ... LF"
+    got=$(tsh $f -Y "tcp.dstport==$port && tcp.len>0" -T fields -e tcp.stream -e tcp.payload |
+        python3 -c '
+import re, sys
+for line in sys.stdin:
+    st, pl = line.rstrip("\n").split("\t")
+    m = bytes.fromhex(pl.replace(":", ""))
+    c = re.fullmatch(rb"([1-9][0-9]*) (<13>1 [^\n]*)", m)
+    if c and int(c.group(1)) == len(c.group(2)):
+        kind = "octet-counted"
+    elif re.fullmatch(rb"<13>1 [^\n]*\n", m):
+        kind = "lf-terminated"
+    else:
+        kind = "other"
+    print(f"{st}:{kind}")' | paste -sd' ' -)
+    expect_eq $f 'framing per segment (stream:kind)' "$got" \
+        '0:octet-counted 0:octet-counted 0:octet-counted 1:lf-terminated 1:lf-terminated 1:lf-terminated'
+    expect_eq $f "occurrences of '$SYSLOG_LINE'" "$(count_bytes $f "$SYSLOG_LINE")" 2
+    publish $f
+fi
+
+# --- ESPA 4.4.4 -------------------------------------------------------------------------------------
+if wanted espa444; then
+    # tools/espa444.py: control station (master) -> paging system on tcp/7000, 3 pages,
+    # page 2's first block with a wrong BCC (NAK, repeated)
+    f=espa444.pcap; port=7000
+    log "$f: tools/espa444.py control -> paging on tcp/$port (3 pages, one NAK)"
+    port_free tcp $port || die "tcp port $port is in use"
+    bg "$TMP/$f.server.log" python3 -u "$TOOLS/espa444.py" paging $port
+    srv_pid=$BG_PID
+    wait_listen tcp $port
+    start_capture $f "tcp port $port" -i lo
+    ESPA_PAGES=$ESPA_PAGES ESPA_BAD_BCC=2 timeout 20 python3 -u "$TOOLS/espa444.py" control $port \
+        2>"$TMP/$f.client.log" || die "$f: control station failed: $(cat "$TMP/$f.client.log")"
+    stop_capture $f
+    stop_pid "$srv_pid"
+    check_syns $f 1
+    grep -q '^espa444: 3 pages accepted$' "$TMP/$f.server.log" || die "$f: the paging system did not accept 3 pages"
+    # the expected exchange, byte for byte (tools/espa444.py computes the same blocks)
+    want=$(ESPA_PAGES=$ESPA_PAGES TOOLS=$TOOLS python3 -c '
+import os, sys
+sys.path.insert(0, os.environ["TOOLS"])
+import espa444 as e
+pages = [l.split("\t", 1) for l in os.environb[b"ESPA_PAGES"].decode("utf-8").splitlines()]
+out = []
+for n, (addr, text) in enumerate(pages, 1):
+    b = e.block(addr, text)
+    out += ["c>31053205", "s>06"]
+    if n == 2:
+        out += ["c>" + (b[:-1] + bytes([b[-1] ^ 0x55])).hex(), "s>15"]
+    out += ["c>" + b.hex(), "s>06", "c>04"]
+print("\n".join(out))')
+    expect_eq $f 'exchange (c> control, s> paging; hex)' "$(payloads $f $port)" "$want"
+    # the texts as Latin-1 on the wire, 'ü' as the single byte 0xFC
+    printf '%s' "$ESPA_PAGES" | iconv -f UTF-8 -t LATIN1 | cut -f2 >"$TMP/$f.texts"
+    while IFS= read -r t; do
+        [ "$(count_bytes $f "$t")" -ge 1 ] || die "$f: text '$t' (Latin-1) not in capture"
+    done <"$TMP/$f.texts"
+    check_no_bytes $f 'Müller'      # not as UTF-8
+    publish $f
+fi
+
+# --- SIP-DECT OMM AXI ---------------------------------------------------------------------------------
+if wanted axi; then
+    f=axi.pcap; port=12621
+    log "$f: tools/axi.py client -> server on tcp/$port (Open, GetPPUser)"
+    port_free tcp $port || die "tcp port $port is in use"
+    AXI_USER=$AXI_USER AXI_PASS=$AXI_PASS AXI_PP_NAME=$PD_NAME AXI_PP_NUM=$AXI_PP_NUM \
+        AXI_PP_SIPPW=$AXI_PP_SIPPW AXI_PP_ADDID=$PD_EMAIL \
+        bg "$TMP/$f.server.log" python3 -u "$TOOLS/axi.py" server $port
+    srv_pid=$BG_PID
+    wait_listen tcp $port
+    start_capture $f "tcp port $port" -i lo
+    AXI_USER=$AXI_USER AXI_PASS=$AXI_PASS timeout 20 python3 -u "$TOOLS/axi.py" client $port \
+        2>"$TMP/$f.client.log" ||
+        die "$f: client failed: $(cat "$TMP/$f.client.log")"
+    stop_capture $f
+    stop_pid "$srv_pid"
+    check_syns $f 1
+    want="c>$(hex "<Open protocolVersion=\"45\" username=\"$AXI_USER\" password=\"$AXI_PASS\" OMPClient=\"1\" />")00
+s>$(hex '<OpenResp protocolVersion="45" minPPSwVersion1="1" minPPSwVersion2="1" ommStbState="Ready" />')00
+c>$(hex '<GetPPUser seq="2" uid="100" />')00
+s>$(hex "<GetPPUserResp seq=\"2\"><user uid=\"100\" timeStamp=\"1795380000\" relType=\"Unbound\" ppn=\"0\" name=\"$PD_NAME\" num=\"$AXI_PP_NUM\" hierarchy1=\"\" hierarchy2=\"\" addId=\"$PD_EMAIL\" pin=\"\" sipAuthId=\"$AXI_PP_NUM\" sipPw=\"$AXI_PP_SIPPW\" sosNum=\"\" manDownNum=\"\" voiceboxNum=\"\" locatable=\"false\" /></GetPPUserResp>")00"
+    expect_eq $f 'exchange (c> client, s> OMM; hex)' "$(payloads $f $port)" "$want"
     publish $f
 fi
 

@@ -197,7 +197,9 @@ const EXPECTED: &[Expect] = &[
     ),
 ];
 
-/// Voice captures (sipp, baresip): every flow's classification and every alert.
+/// Captures of several flows or protocols (voice: sipp, baresip; management: slapd,
+/// snmpd, mosquitto, pymodbus, aiosmtpd, dovecot …): every flow's classification and
+/// every alert.
 struct Voice {
     file: &'static str,
     /// app_proto of every flow, sorted.
@@ -250,6 +252,154 @@ const VOICE: &[Voice] = &[
         alerts: &[(2002, "rtp")],
         evidence: &["PCMA (PT 8), 80 packets, 1 SSRC(s), proven"],
     },
+    Voice {
+        file: "ldap-simple-bind.pcap",
+        flows: &["ldap", "ldap"],
+        alerts: &[
+            (3001, "ldap"),
+            (3001, "ldap"),
+            (3002, "ldap"),
+            (3002, "ldap"),
+        ],
+        evidence: &[
+            "password present (22 chars)",
+            "cn=J*** D**",
+            "j***@example.com",
+        ],
+    },
+    Voice {
+        file: "ldap-starttls.pcap",
+        flows: &["ldap"],
+        alerts: &[],
+        evidence: &[],
+    },
+    Voice {
+        file: "snmp-v1-v2c.pcap",
+        flows: &["snmp", "snmp"],
+        alerts: &[
+            (4001, "snmp"),
+            (4001, "snmp"),
+            (4002, "snmp"),
+            (4002, "snmp"),
+        ],
+        evidence: &[
+            "SNMPv1 community present (6 chars), a well-known default",
+            "j***@example.com",
+            "J*** D**",
+        ],
+    },
+    Voice {
+        file: "snmp-tcp.pcap",
+        flows: &["snmp"],
+        alerts: &[(4001, "snmp"), (4002, "snmp")],
+        evidence: &["SNMPv2c community present (6 chars), a well-known default"],
+    },
+    Voice {
+        file: "snmp-v3.pcap",
+        flows: &["snmp", "snmp", "snmp"],
+        alerts: &[
+            (4002, "snmp"),
+            (4002, "snmp"),
+            (4003, "snmp"),
+            (4003, "snmp"),
+        ],
+        evidence: &[
+            "SNMPv3 noAuthNoPriv, user n***",
+            "SNMPv3 authNoPriv, user j***",
+        ],
+    },
+    Voice {
+        file: "mqtt.pcap",
+        flows: &["mqtt", "mqtt", "mqtt"],
+        alerts: &[
+            (6001, "mqtt"),
+            (6001, "mqtt"),
+            (6002, "mqtt"),
+            (6002, "mqtt"),
+            (6002, "mqtt"),
+        ],
+        evidence: &[
+            "mqtt CONNECT: user j***, password present (20 chars)",
+            "+** **** **0961",
+        ],
+    },
+    Voice {
+        file: "modbus.pcap",
+        flows: &["modbus"],
+        alerts: &[(5002, "modbus")],
+        evidence: &["unit 1, function 3 (read holding registers)"],
+    },
+    Voice {
+        file: "smtp-plain-auth.pcap",
+        flows: &["smtp"],
+        alerts: &[(6001, "smtp"), (6002, "smtp")],
+        evidence: &[
+            "smtp AUTH PLAIN: user j***, password present (20 chars)",
+            "4111 11** **** 1111",
+        ],
+    },
+    Voice {
+        file: "smtp-starttls.pcap",
+        flows: &["smtp"],
+        alerts: &[],
+        evidence: &[],
+    },
+    Voice {
+        file: "smtp-starttls-ignored.pcap",
+        flows: &["smtp"],
+        alerts: &[(6002, "smtp"), (6003, "smtp")],
+        evidence: &["smtp: the server offered an upgrade to TLS; login or mail went on in clear"],
+    },
+    Voice {
+        file: "pop3.pcap",
+        flows: &["pop3"],
+        alerts: &[(6001, "pop3")],
+        evidence: &["pop3 USER/PASS: user j***, password present (20 chars)"],
+    },
+    Voice {
+        file: "imap.pcap",
+        flows: &["imap"],
+        alerts: &[(6001, "imap")],
+        evidence: &["imap LOGIN: user j***, password present (20 chars)"],
+    },
+    Voice {
+        file: "telnet.pcap",
+        flows: &["telnet"],
+        alerts: &[(6001, "telnet")],
+        evidence: &["telnet login: user j***, password present (23 chars)"],
+    },
+    Voice {
+        file: "syslog-tcp.pcap",
+        flows: &["syslog", "syslog"],
+        alerts: &[(6002, "syslog"), (6002, "syslog")],
+        evidence: &["+** **** **0961", "j***@example.com"],
+    },
+    Voice {
+        file: "espa444.pcap",
+        flows: &["espa"],
+        alerts: &[(5001, "espa")],
+        // Three pages; the block sent with a bad BCC (answered NAK) is not counted.
+        evidence: &[
+            "call address **0, display text present (11 chars)",
+            "call address **2, display text present (15 chars)",
+        ],
+    },
+    Voice {
+        file: "axi.pcap",
+        flows: &["axi"],
+        alerts: &[(6001, "axi"), (6002, "axi")],
+        evidence: &[
+            "axi Open: user o***, password present (20 chars)",
+            "sippw present (18 chars)",
+            "J*** D**",
+        ],
+    },
+    Voice {
+        file: "ftp.pcap",
+        flows: &["ftp"],
+        alerts: &[(6001, "ftp")],
+        evidence: &["ftp USER/PASS: user j***, password present (20 chars)"],
+    },
 ];
 
 #[test]
@@ -286,6 +436,12 @@ fn voice_captures_classify_every_flow_and_raise_exact_rules() {
         for e in v.evidence {
             assert!(text.contains(e), "{}: {e:?} not in {text}", v.file);
         }
+    }
+    // After STARTTLS the flow is judged as TLS, under its own app_proto.
+    for file in ["ldap-starttls.pcap", "smtp-starttls.pcap"] {
+        let run = common::analyze(&[&pcaps().join(file)], &["--quiet"]);
+        assert_eq!(run.flows[0]["tls"]["version"], "TLS 1.3", "{file}");
+        assert_eq!(run.flows[0]["encrypted"], true, "{file}");
     }
     // SIP over TLS is judged as TLS: version and cipher on the flow record.
     let tls = common::analyze(&[&pcaps().join("sip-tls.pcap")], &["--quiet"]);
@@ -593,6 +749,17 @@ const PLANTED: &[&str] = &[
     "AB123456C",
     "S3cr3t",
     "PIN: 4096",
+    // Management and mail: passwords, communities, SNMPv3 users and keys.
+    "LdapPass-LEAKCHECK-7",
+    "MqttPass-LEAKCHECK-8",
+    "MailPass-LEAKCHECK-9",
+    "TelnetPass-LEAKCHECK-10",
+    "S3cretCommunity-LEAKCHECK",
+    "AuthPass-LEAKCHECK-11",
+    "PrivPass-LEAKCHECK-12",
+    "AxiPass-LEAKCHECK-13",
+    "janedoe",
+    "nobodyuser",
     // Voice: the SIP password, the SDES keys, the digest response, the digits.
     "VoipPass-LEAKCHECK-6",
     "h08FQ+iuKrKWP02x4NIm0",

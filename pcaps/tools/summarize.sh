@@ -67,4 +67,32 @@ for f in "$@"; do
         rtcp=$(ts "$f" -Y 'rtcp || srtcp' -T fields -e _ws.col.Protocol -e udp.srcport -e udp.dstport -e udp.length | sort | uniq -c)
         [ -z "$rtcp" ] || { echo "  RTCP (count, proto, src, dst, UDP length):"; echo "$rtcp" | tr '\t' ' ' | sed 's/^ */    /'; }
     fi
+    # management / mail / industrial protocols (make-captures.sh mgmt): decode-as for the
+    # non-standard ports used there; one line per message (tshark's Info column)
+    D=(-d tcp.port==3389,ldap -d udp.port==1161,snmp -d tcp.port==1161,snmp -o mbtcp.tcp.port:5020
+       -d tcp.port==2525,smtp -d tcp.port==1110,pop -d tcp.port==1143,imap -d tcp.port==2121,ftp
+       -d tcp.port==2323,telnet)
+    app=0
+    for p in ldap snmp mqtt mbtcp smtp pop imap ftp; do
+        x=$(ts "$f" "${D[@]}" -Y "$p && !tls" -T fields -e _ws.col.Info | tr -s ' ' | sed 's/^ //; s/ $//' | cut -c1-110 | paste -sd'|' -)
+        [ -z "$x" ] || { echo "  $p: $x"; app=1; }
+    done
+    x=$(ts "$f" "${D[@]}" -Y snmp -T fields -e snmp.version -e snmp.community -e snmp.msgUserName -e snmp.msgFlags | sort -u | tr '\t' ' ' | paste -sd'|' -)
+    [ -z "$x" ] || echo "    SNMP (version community v3-user v3-flags, unique): $x"
+    x=$(ts "$f" -Y 'mqtt.msgtype==1' -T fields -e mqtt.ver -e mqtt.clientid -e mqtt.username -e mqtt.passwd | tr '\t' ' ' | paste -sd'|' -)
+    [ -z "$x" ] || echo "    MQTT CONNECT (version client-id user password): $x"
+    x=$(ts "$f" -Y 'mqtt.msgtype==3' -T fields -e tcp.srcport -e tcp.dstport -e mqtt.topic -e mqtt.msg |
+        while IFS=$'\t' read -r sp dp t m; do printf '%s -> %s %s %s\n' "$sp" "$dp" "$t" "$(printf '%s' "$m" | tr -d ':' | python3 -c 'import sys; print(bytes.fromhex(sys.stdin.read().strip()).decode())')"; done | paste -sd'|' -)
+    [ -z "$x" ] || echo "    MQTT PUBLISH (src -> dst topic payload): $x"
+    x=$(ts "$f" "${D[@]}" -Y 'telnet.data' -T fields -e tcp.dstport -e telnet.data | tr '\t' ' ' | paste -sd'|' -)
+    [ -z "$x" ] || { echo "  telnet data (dst port, text): $x"; app=1; }
+    # other cleartext TCP (ESPA 4.4.4, AXI, syslog, CDR): the payloads, as Python byte strings
+    if [ $app = 0 ] && [ -z "$ht" ] && [ -z "$sip" ] && [ -z "$ch" ]; then
+        ts "$f" -Y 'tcp.len > 0' -T fields -e tcp.stream -e tcp.srcport -e tcp.dstport -e tcp.payload |
+            python3 -c '
+import sys
+for l in sys.stdin:
+    st, sp, dp, pl = l.rstrip("\n").split("\t")
+    print(f"    tcp stream {st} {sp} -> {dp}: {bytes.fromhex(pl.replace(chr(58), str()))!r}"[:220])'
+    fi
 done

@@ -27,10 +27,13 @@ const RS: u8 = 0x1e;
 /// Our own cap on a block (the protocol's display texts are short).
 const MAX_BLOCK: usize = 4096;
 
-/// A lone link-control byte, or the start of a data block `SOH digit STX`.
+/// A lone link-control byte, a station selection (`address ENQ`, ESPA 4.4.4 §4.2),
+/// or the start of a data block `SOH digit STX`.
 pub fn probe_espa(data: &[u8]) -> Probe {
     match data {
         [ENQ] | [EOT] | [ENQ, EOT] => Probe::Match,
+        [b'0'..=b'9', ENQ, ..] => Probe::Match,
+        [b'0'..=b'9'] => Probe::NeedMore,
         [SOH, b'1'..=b'9', STX, ..] => Probe::Match,
         [SOH] | [SOH, b'1'..=b'9'] => Probe::NeedMore,
         _ => Probe::NoMatch,
@@ -168,6 +171,7 @@ mod tests {
         ]);
         assert_eq!(probe_espa(&block), Probe::Match);
         assert_eq!(probe_espa(&[ENQ]), Probe::Match);
+        assert_eq!(probe_espa(b"1\x052\x05"), Probe::Match);
         let mut bad = block.clone();
         let last = bad.len() - 1;
         bad[last] ^= 0x55;
