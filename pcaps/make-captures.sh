@@ -1255,13 +1255,14 @@ if wanted telnet; then
     srv_pid=$BG_PID
     wait_listen tcp $port
     start_capture $f "tcp port $port" -i lo
-    TELNET_USER=$TELNET_USER TELNET_PASS=$TELNET_PASS timeout 30 expect -f "$TOOLS/telnet_client.exp" $port \
+    TERM=xterm TELNET_USER=$TELNET_USER TELNET_PASS=$TELNET_PASS timeout 30 expect -f "$TOOLS/telnet_client.exp" $port \
         >"$TMP/$f.client.log" 2>&1 || die "$f: telnet session failed: $(tail -5 "$TMP/$f.client.log")"
     stop_capture $f
     stop_pid "$srv_pid"
     check_syns $f 1
-    # client -> server: after the option negotiation (LINEMODE, BINARY both ways) each
-    # line in one segment, ended by a bare CR; the server does not echo the password
+    # client -> server: after the option negotiation (server WILL ECHO, DONT LINEMODE; client
+    # WILL BINARY) character mode, but expect writes each line at once, so each line goes
+    # in one segment, ended by a bare CR; the server echoes all but the password
     expect_eq $f 'client data' \
         "$(tsh $f -d tcp.port==$port,telnet -Y "tcp.dstport==$port && telnet.data" -T fields -e telnet.data | paste -sd'|' -)" \
         "$TELNET_USER\\r|$TELNET_PASS\\r|uname -s\\r|exit\\r"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ESPA 4.4.4 over TCP: a paging system (responder) and a control station (generator),
 for cleartrace test captures.  No real implementation is packaged for Debian, so this
-is a small, faithful-as-documented-below implementation.
+is a small implementation of the protocol as documented below.
 
   espa444.py paging PORT    paging system (station address '2'): accept ONE connection
                             on 127.0.0.1:PORT, answer the link control, check every
@@ -18,7 +18,11 @@ is a small, faithful-as-documented-below implementation.
 Characters: SOH 0x01, STX 0x02, ETX 0x03, EOT 0x04, ENQ 0x05, ACK 0x06, NAK 0x15,
 RS 0x1E (record separator), US 0x1F (separates a record's identifier from its data).
 
-One page (one transmission), as exchanged here:
+One page (one transmission), as exchanged here.  The data block, the record identifiers
+and the control characters follow the published ESPA 4.4.4 description; the exact line
+bid ('1' ENQ '2' ENQ) is the one an open-source ESPA 4.4.4 receiver waits for -- the
+specification text itself was not at hand, so treat the link-level details as a
+plausible rendering, not as a conformance reference:
   control -> paging   '1' ENQ '2' ENQ          control station 1 takes the line and
                                                selects paging system 2
   paging  -> control  ACK                      ready to receive (NAK: not ready)
