@@ -758,6 +758,9 @@ const PLANTED: &[&str] = &[
     "AuthPass-LEAKCHECK-11",
     "PrivPass-LEAKCHECK-12",
     "AxiPass-LEAKCHECK-13",
+    "LdapAdmin-LEAKCHECK-14",
+    "SipPw-LEAKCHECK-15",
+    "7700 900123",
     "janedoe",
     "nobodyuser",
     // Voice: the SIP password, the SDES keys, the digest response, the digits.
