@@ -12,6 +12,7 @@ use cleartrace::analyze::{analyze_files, capture_files};
 use cleartrace::config::Config;
 use cleartrace::engine::Engine;
 use cleartrace::output::eve::EveWriter;
+use cleartrace::output::report::{self, RunInfo};
 use cleartrace::output::summary::Summary;
 use cleartrace::output::Tee;
 use cleartrace::personal_data::Scanner;
@@ -56,6 +57,9 @@ struct AnalyzeArgs {
     /// One JSON line per flow at its end.
     #[arg(long)]
     flows: Option<PathBuf>,
+    /// Auditor's report: `.html` for the page, `.json` for the same summary as data.
+    #[arg(long)]
+    report: Option<PathBuf>,
     /// Extra or overriding signature files.
     #[arg(long)]
     signatures: Option<PathBuf>,
@@ -96,6 +100,28 @@ fn load_signatures(signatures: Option<&Path>, config: &Config) -> Result<Signatu
     Ok(sigs)
 }
 
+/// A short hash of the rules and patterns in force (ids, revisions, severities,
+/// regexes), so a report says which signature set judged the capture.
+fn signature_fingerprint(sigs: &Signatures) -> String {
+    let mut text = String::new();
+    for r in sigs.rules.iter() {
+        text.push_str(&format!(
+            "{}:{}:{}:{};",
+            r.id,
+            r.rev,
+            r.severity.as_str(),
+            r.enabled
+        ));
+    }
+    for p in &sigs.patterns {
+        text.push_str(&format!("p{}:{};", p.id, p.regex.as_str()));
+    }
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
 fn load_config(path: Option<&Path>) -> Result<Config> {
     Ok(match path {
         Some(p) => Config::load(p)?,
@@ -116,6 +142,8 @@ fn open_output(name: &str) -> Result<Box<dyn Write>> {
 fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
     let sigs = load_signatures(args.signatures.as_deref(), &config)?;
+    let fingerprint = signature_fingerprint(&sigs);
+    let (rule_count, pattern_count) = (sigs.rules.iter().count(), sigs.patterns.len());
     let scanner = Scanner::new(sigs.patterns);
     let suppressions = Suppressions::new(&config.suppress, &Timestamp::now().date());
     for expired in suppressions.expired() {
@@ -175,6 +203,30 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         eprint!("\r");
     }
     eve.finish().context("writing output")?;
+    if let Some(path) = &args.report {
+        let inputs: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        let policy = engine.policy();
+        let run = RunInfo {
+            inputs: &inputs,
+            packets: outcome.stats.packets,
+            bytes: outcome.stats.bytes,
+            signature_fingerprint: fingerprint,
+            rules: rule_count,
+            patterns: pattern_count,
+            suppressions: policy.suppressions().applied().collect(),
+            expired: policy.suppressions().expired(),
+        };
+        let text = if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            report::json(&summary, &run)?
+        } else {
+            report::html(&summary, &run)
+        };
+        std::fs::write(path, text)
+            .with_context(|| format!("{}: cannot write the report", path.display()))?;
+    }
     if !args.quiet {
         let s = &outcome.stats;
         let mut extra = vec![

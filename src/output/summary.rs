@@ -1,25 +1,49 @@
 //! The end-of-run summary: flows by protocol, encrypted share, TLS versions, alerts by
-//! rule. Collected as a sink so it sees exactly what the other sinks wrote.
+//! rule, and what the report needs besides (hosts, evidence, a timeline). Collected as
+//! a sink so it sees exactly what the other sinks wrote.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+
+use serde::Serialize;
 
 use super::{FlowEvent, Sink};
 use crate::flow::EndReason;
 use crate::signatures::Severity;
+use crate::timestamp::Timestamp;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Hosts and evidence lines kept per rule for the report.
+const MAX_HOSTS_PER_RULE: usize = 20;
+const MAX_EVIDENCE_PER_RULE: usize = 8;
+/// Alert times kept for the timeline chart.
+const MAX_TIMELINE: usize = 100_000;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ProtoCount {
     pub flows: u64,
     pub encrypted: u64,
     pub bytes: u64,
+    /// Negotiated TLS versions on this protocol's flows.
+    pub tls_versions: BTreeMap<&'static str, u64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RuleCount {
     pub signature: String,
+    pub category: String,
+    /// The worst severity an alert of this rule had.
     pub severity: Severity,
+    pub remediation: String,
+    pub gdpr: Vec<String>,
     pub alerts: u64,
+    /// Sum of the alerts' counts (matches, packets, digits).
+    pub matches: u64,
+    /// `client → server:port`, at most `MAX_HOSTS_PER_RULE`.
+    pub hosts: BTreeSet<String>,
+    /// Masked evidence, a few distinct lines.
+    pub evidence: Vec<String>,
+    pub first: Timestamp,
+    pub last: Timestamp,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -27,22 +51,58 @@ pub struct Summary {
     pub by_proto: BTreeMap<&'static str, ProtoCount>,
     pub tls_versions: BTreeMap<&'static str, u64>,
     pub alerts_by_rule: BTreeMap<u32, RuleCount>,
+    pub alerts_by_severity: BTreeMap<Severity, u64>,
+    /// (alert time, severity), capped.
+    pub timeline: Vec<(Timestamp, Severity)>,
+    /// First and last packet time of the flows seen.
+    pub span: Option<(Timestamp, Timestamp)>,
     /// The worst severity of any alert, for `--fail-on`.
     pub worst: Option<Severity>,
 }
 
 impl Sink for Summary {
     fn flow_ended(&mut self, event: &FlowEvent<'_>) {
+        self.span = Some(match self.span {
+            Some((a, b)) => (a.min(event.start), b.max(event.end)),
+            None => (event.start, event.end),
+        });
         for alert in event.alerts {
             let entry = self
                 .alerts_by_rule
                 .entry(alert.rule.id)
                 .or_insert_with(|| RuleCount {
                     signature: alert.rule.signature.clone(),
-                    severity: alert.rule.severity,
+                    category: alert.rule.category.clone(),
+                    severity: alert.severity,
+                    remediation: alert.rule.remediation.clone(),
+                    gdpr: alert.rule.gdpr.clone(),
                     alerts: 0,
+                    matches: 0,
+                    hosts: BTreeSet::new(),
+                    evidence: Vec::new(),
+                    first: alert.timestamp,
+                    last: alert.timestamp,
                 });
             entry.alerts += 1;
+            entry.matches += alert.count;
+            entry.severity = entry.severity.min(alert.severity);
+            entry.first = entry.first.min(alert.timestamp);
+            entry.last = entry.last.max(alert.timestamp);
+            if entry.hosts.len() < MAX_HOSTS_PER_RULE {
+                entry.hosts.insert(format!(
+                    "{} → {}:{}",
+                    event.client.0, event.server.0, event.server.1
+                ));
+            }
+            for line in &alert.evidence {
+                if entry.evidence.len() < MAX_EVIDENCE_PER_RULE && !entry.evidence.contains(line) {
+                    entry.evidence.push(line.clone());
+                }
+            }
+            *self.alerts_by_severity.entry(alert.severity).or_default() += 1;
+            if self.timeline.len() < MAX_TIMELINE {
+                self.timeline.push((alert.timestamp, alert.severity));
+            }
             self.worst = Some(
                 self.worst
                     .map_or(alert.rule.severity, |w| w.min(alert.rule.severity)),
@@ -59,6 +119,7 @@ impl Sink for Summary {
         proto.encrypted += u64::from(event.encrypted);
         if let Some(version) = event.tls.and_then(|t| t.version) {
             *self.tls_versions.entry(version.as_str()).or_default() += 1;
+            *proto.tls_versions.entry(version.as_str()).or_default() += 1;
         }
     }
 }
