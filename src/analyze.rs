@@ -57,6 +57,14 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), CaptureError> {
     Ok(())
 }
 
+/// Where a run is, for a progress bar.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub packets_per_sec: f64,
+}
+
 pub struct AnalyzeOutcome {
     pub throughput: Throughput,
     pub stats: EngineStats,
@@ -70,7 +78,7 @@ pub fn analyze_files(
     files: &[PathBuf],
     engine: &mut Engine,
     sink: &mut dyn Sink,
-    mut progress: impl FnMut(u64, u64),
+    mut progress: impl FnMut(Progress),
 ) -> AnalyzeOutcome {
     let started = Instant::now();
     let mut errors = Vec::new();
@@ -80,6 +88,7 @@ pub fn analyze_files(
         .map(|m| m.len())
         .sum();
     let mut done = 0u64;
+    let mut packets = 0u64;
     for path in files {
         let mut capture = match CaptureFile::open(path) {
             Ok(c) => c,
@@ -89,16 +98,27 @@ pub fn analyze_files(
             }
         };
         engine.set_source(&path.display().to_string());
-        let mut n = 0u64;
+        let mut in_file = 0u64;
         let result = capture.read_packets(|packet| {
             engine.process(&packet, sink);
-            n += 1;
-            if n % 65_536 == 0 {
-                progress(done, total);
+            packets += 1;
+            // Record header plus data: close enough to the file offset for a progress bar.
+            in_file += 16 + packet.data.len() as u64;
+            if packets % 16_384 == 0 {
+                let elapsed = started.elapsed().as_secs_f64().max(1e-9);
+                progress(Progress {
+                    bytes_done: done + in_file,
+                    bytes_total: total,
+                    packets_per_sec: packets as f64 / elapsed,
+                });
             }
         });
         done += capture.size();
-        progress(done, total);
+        progress(Progress {
+            bytes_done: done,
+            bytes_total: total,
+            packets_per_sec: packets as f64 / started.elapsed().as_secs_f64().max(1e-9),
+        });
         if let Err(e) = result {
             errors.push(e);
         }

@@ -186,21 +186,27 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         Policy::new(sigs.rules, min_tls, suppressions),
         scanner,
     );
-    let show_progress = !args.quiet && io::stderr().is_terminal();
+    let progress = (!args.quiet && io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        let style = indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar
+    });
     let outcome = {
         let mut tee = Tee(vec![&mut eve, &mut summary]);
-        analyze_files(&files, &mut engine, &mut tee, |done, total| {
-            if show_progress && total > 0 {
-                eprint!(
-                    "\r{:>3}% of {:.1} MB",
-                    done * 100 / total,
-                    total as f64 / 1e6
-                );
+        analyze_files(&files, &mut engine, &mut tee, |p| {
+            if let Some(bar) = &progress {
+                bar.set_length(p.bytes_total);
+                bar.set_position(p.bytes_done.min(p.bytes_total));
+                bar.set_message(format!("{:.0} packets/s", p.packets_per_sec));
             }
         })
     };
-    if show_progress {
-        eprint!("\r");
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
     }
     eve.finish().context("writing output")?;
     if let Some(path) = &args.report {
