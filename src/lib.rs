@@ -6,6 +6,11 @@
 //! `engine` wires one pass; `analyze` drives it over capture files.
 
 #![forbid(unsafe_code)]
+// Every byte comes from the wire: no unwrap, expect or panic outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod analyze;
 pub mod capture;

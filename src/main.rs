@@ -239,6 +239,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             ("flow evictions", s.flow_evictions),
             ("tcp gaps", s.tcp_gaps),
             ("ip fragments reassembled", s.fragments_reassembled),
+            ("ip fragment evictions", s.fragment_evictions),
         ];
         if args.verbose > 0 {
             extra.push(("non-IP frames", s.non_ip));

@@ -207,3 +207,182 @@ fn build_frame(udp: bool, sport: u16, dport: u16, seq: u32, payload: &[u8]) -> V
     f.extend_from_slice(payload);
     f
 }
+
+/// A little-endian µs pcap from (caplen field, data) records; the caplen field may lie.
+fn pcap(records: &[(u32, Vec<u8>)]) -> Vec<u8> {
+    let mut out = vec![
+        0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+    ];
+    for (i, (caplen, data)) in records.iter().enumerate() {
+        out.extend_from_slice(&(1_700_000_000u32 + i as u32).to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&caplen.to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(data);
+    }
+    out
+}
+
+fn tcp_frame(sport: u16, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = build_frame(false, sport, 80, seq, payload);
+    // build_frame writes seq * 977; set the real one and the flags.
+    f[38..42].copy_from_slice(&seq.to_be_bytes());
+    f[47] = flags;
+    f
+}
+
+#[test]
+fn absurd_record_lengths_are_errors_with_offsets_and_results_kept() {
+    let dir = common::tempdir();
+    let good = tcp_frame(
+        40_000,
+        1,
+        0x18,
+        b"GET / HTTP/1.1\r\nAuthorization: Basic dTpwdw==\r\n\r\n",
+    );
+    let bytes = pcap(&[
+        (good.len() as u32, good.clone()),
+        (0xffff_fff0, vec![0; 16]),
+    ]);
+    let file = dir.join("absurd.pcap");
+    std::fs::write(&file, &bytes).expect("write");
+    let run = common::analyze(&[&file], &[]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.stderr);
+    let offset = 24 + 16 + good.len();
+    assert!(
+        run.stderr
+            .contains(&format!("absurd.pcap: corrupt at byte offset {offset}"))
+            || run
+                .stderr
+                .contains(&format!("absurd.pcap: truncated at byte offset {offset}")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.alerts.len(),
+        1,
+        "the alert before the bad record is kept"
+    );
+
+    // Zero-length and 64 KiB frames, and a frame cut short by its caplen.
+    let big = vec![0xab; 65_535];
+    let cut = good[..30].to_vec();
+    let bytes = pcap(&[
+        (0, Vec::new()),
+        (big.len() as u32, big),
+        (cut.len() as u32, cut),
+    ]);
+    std::fs::write(&file, &bytes).expect("write");
+    let run = common::analyze(&[&file], &["-v"]);
+    assert_eq!(run.output.status.code(), Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("truncated_link") || run.stderr.contains("malformed_ip"),
+        "{}",
+        run.stderr
+    );
+
+    // pcapng whose section header block claims 2 GiB.
+    let mut ng = vec![
+        0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0x80, 0x4d, 0x3c, 0x2b, 0x1a,
+    ];
+    ng.extend_from_slice(&[1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    std::fs::write(&file, &ng).expect("write");
+    let run = common::analyze(&[&file], &[]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("absurd.pcap"), "{}", run.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn conflicting_overlaps_keep_the_first_bytes() {
+    // "u:pw" first, then a retransmission of the same range claiming "x:zz".
+    let head = b"GET / HTTP/1.1\r\nAuthorization: Basic ";
+    let mut engine = Engine::with_builtin_signatures(&Config::default());
+    let mut sink = Evidence::default();
+    let frames = [
+        tcp_frame(40_001, 999, 0x02, b""),
+        tcp_frame(40_001, 1000, 0x18, head),
+        tcp_frame(40_001, 1000 + head.len() as u32, 0x18, b"dTpw"),
+        tcp_frame(40_001, 1000 + head.len() as u32, 0x18, b"eDp6"),
+        tcp_frame(40_001, 1004 + head.len() as u32, 0x18, b"dw==\r\n\r\n"),
+    ];
+    for (i, f) in frames.iter().enumerate() {
+        let packet = Packet {
+            ts: Timestamp::from_secs(1_700_000_000 + i as u64),
+            linktype: 1,
+            data: f,
+            wire_len: f.len() as u32,
+        };
+        engine.process(&packet, &mut sink);
+    }
+    engine.finish(&mut sink);
+    assert_eq!(
+        sink.0,
+        vec!["Authorization: Basic user u***, password present (2 chars)".to_string()]
+    );
+}
+
+#[derive(Default)]
+struct Evidence(Vec<String>);
+
+impl Sink for Evidence {
+    fn flow_ended(&mut self, event: &FlowEvent<'_>) {
+        for alert in event.alerts {
+            self.0.extend(alert.evidence.iter().cloned());
+        }
+    }
+}
+
+#[test]
+fn fragment_floods_and_half_open_stream_floods_stay_bounded() {
+    let config: Config = Config::parse(
+        "t.toml",
+        "max_ip_fragments = 64\n[flow]\nmax_flows = 1000\n",
+    )
+    .expect("config");
+    let mut engine = Engine::with_builtin_signatures(&config);
+    let mut sink = Count::default();
+    // 10,000 first fragments that never complete.
+    for id in 0..10_000u32 {
+        let mut f = build_frame(true, 5000, 5060, id, &[0x41; 64]);
+        f[18..20].copy_from_slice(&(id as u16).to_be_bytes());
+        f[20] = 0x20; // more fragments, offset 0
+        let packet = Packet {
+            ts: Timestamp::from_secs(1_700_000_000),
+            linktype: 1,
+            data: &f,
+            wire_len: f.len() as u32,
+        };
+        engine.process(&packet, &mut sink);
+    }
+    assert!(
+        engine.stats().fragment_evictions >= 9_000,
+        "{:?}",
+        engine.stats()
+    );
+    // 10,000 interleaved half-open TCP streams, each with a gap after its first segment.
+    for round in 0..3u32 {
+        for stream in 0..10_000u32 {
+            let sport = 10_000 + (stream % 50_000) as u16;
+            let seq = 1 + round * 1000;
+            let f = tcp_frame(sport, seq, 0x18, b"partial request with a hole after it ");
+            let mut f = f;
+            f[26..30].copy_from_slice(&(stream + 1).to_be_bytes());
+            let ts = Timestamp::from_secs(1_700_000_000 + u64::from(round));
+            let packet = Packet {
+                ts,
+                linktype: 1,
+                data: &f,
+                wire_len: f.len() as u32,
+            };
+            engine.process(&packet, &mut sink);
+        }
+    }
+    assert!(engine.active_flows() <= 1000, "{}", engine.active_flows());
+    assert!(
+        engine.stats().flow_evictions >= 9_000,
+        "{:?}",
+        engine.stats()
+    );
+    engine.finish(&mut sink);
+}

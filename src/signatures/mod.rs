@@ -292,6 +292,7 @@ impl Signatures {
         for (name, text) in BUILTIN {
             // The files are part of the build and checked by the test suite; this only
             // fails for a broken checkout.
+            #[allow(clippy::panic)]
             let parsed = parse_file(Path::new(name), text)
                 .unwrap_or_else(|p| panic!("built-in signatures invalid: {p:?}"));
             rules.extend(parsed.rules.into_iter().map(|r| (r.id, r)));
