@@ -112,6 +112,8 @@ fn html_report_is_self_contained_masked_and_renders() {
     };
     let page = dir.join("report.html");
     let shot = common::repo().join("target").join("report-screenshot.png");
+    // The target directory may live elsewhere (CARGO_TARGET_DIR): make this one.
+    std::fs::create_dir_all(shot.parent().expect("parent")).expect("target/");
     let profile = dir.join("profile");
     let flags = [
         "--headless",
