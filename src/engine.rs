@@ -285,7 +285,11 @@ impl Engine {
 
     /// An engine with the built-in signatures and no suppressions (benches, tests).
     pub fn with_builtin_signatures(config: &Config) -> Self {
-        let sigs = crate::signatures::Signatures::builtin();
+        static BUILTIN: std::sync::OnceLock<crate::signatures::Signatures> =
+            std::sync::OnceLock::new();
+        let sigs = BUILTIN
+            .get_or_init(crate::signatures::Signatures::builtin)
+            .clone();
         let min_tls = config
             .min_tls()
             .unwrap_or(crate::protocols::tls::TlsVersion::Tls12);

@@ -18,6 +18,7 @@ pub mod config;
 pub mod decode;
 pub mod engine;
 pub mod flow;
+pub mod fuzzing;
 pub mod output;
 pub mod personal_data;
 pub mod policy;

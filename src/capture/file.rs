@@ -66,17 +66,25 @@ impl CaptureFile {
             source,
         })?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let reader = pcap_parser::create_reader(INITIAL_BUFFER, BufReader::new(file)).map_err(
-            |e| match e {
-                PcapError::ReadError => CaptureError::Read {
-                    path: path.to_owned(),
-                    offset: 0,
-                },
-                _ => CaptureError::NotACapture {
-                    path: path.to_owned(),
-                },
+        Self::from_reader(path, BufReader::new(file), size)
+    }
+
+    /// A capture from any reader (`path` names it in errors): in-memory captures,
+    /// fuzzing.
+    pub fn from_reader(
+        path: &Path,
+        reader: impl std::io::Read + Send + 'static,
+        size: u64,
+    ) -> Result<Self, CaptureError> {
+        let reader = pcap_parser::create_reader(INITIAL_BUFFER, reader).map_err(|e| match e {
+            PcapError::ReadError => CaptureError::Read {
+                path: path.to_owned(),
+                offset: 0,
             },
-        )?;
+            _ => CaptureError::NotACapture {
+                path: path.to_owned(),
+            },
+        })?;
         Ok(CaptureFile {
             path: path.to_owned(),
             reader,

@@ -483,6 +483,12 @@ fn scan_number(data: &[u8], out: &mut Vec<Match>) {
     }
 }
 
+/// The scanner over the built-in patterns, compiled once per process (tests, fuzzing).
+pub fn builtin_scanner() -> &'static Scanner {
+    static SCANNER: std::sync::OnceLock<Scanner> = std::sync::OnceLock::new();
+    SCANNER.get_or_init(|| Scanner::new(crate::signatures::Signatures::builtin().patterns))
+}
+
 /// Bytes of a flow still allowed to be scanned (configuration `scan.max_bytes_per_flow`).
 #[derive(Clone, Copy, Debug)]
 pub struct ScanBudget {

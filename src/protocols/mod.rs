@@ -160,19 +160,18 @@ impl Ctx<'_> {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod testing {
+/// Dissectors outside the engine: unit tests and fuzz targets.
+pub mod testing {
     use super::*;
-    use crate::signatures::Signatures;
 
     /// Runs `f` with a context over the built-in patterns; returns the facts.
     pub fn with_ctx(app_proto: AppProto, f: impl FnOnce(&mut Ctx<'_>)) -> Vec<Fact> {
-        let scanner = Scanner::new(Signatures::builtin().patterns);
+        let scanner = crate::personal_data::builtin_scanner();
         let mut facts = Vec::new();
         let mut budget = ScanBudget::new(1 << 20);
         let mut ctx = Ctx {
             facts: &mut facts,
-            scanner: &scanner,
+            scanner,
             budget: &mut budget,
             app_proto,
         };

@@ -1,0 +1,255 @@
+//! Entry points for the fuzz targets (`fuzz/fuzz_targets/*.rs`, cargo-fuzz on nightly)
+//! and for replaying their corpora as ordinary tests on stable (`tests/fuzz_corpora.rs`).
+//! Each takes arbitrary bytes and must neither panic nor hang.
+
+use std::io::Cursor;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use crate::capture::{CaptureFile, Packet};
+use crate::config::Config;
+use crate::decode::{self, Network};
+use crate::engine::Engine;
+use crate::flow::{Direction, ReassemblyLimits, StreamChunk, StreamReassembler, L4};
+use crate::output::{FlowEvent, Sink};
+use crate::protocols::testing::with_ctx;
+use crate::protocols::{self, AppProto, Ctx};
+
+/// The targets, by name (fuzz target and corpus directory names).
+pub const TARGETS: [(&str, fn(&[u8])); 19] = [
+    ("decode", decode),
+    ("reassembly", reassembly),
+    ("tls", tls),
+    ("dtls", dtls),
+    ("http", http),
+    ("sip", sip),
+    ("sdp", sdp),
+    ("rtp", rtp),
+    ("ldap", ldap),
+    ("snmp", snmp),
+    ("espa", espa),
+    ("modbus", modbus),
+    ("mqtt", mqtt),
+    ("syslog", syslog),
+    ("mail", mail),
+    ("telnet_axi_cdr", telnet_axi_cdr),
+    ("signatures", signatures),
+    ("config", config),
+    ("pipeline", pipeline),
+];
+
+/// Splits the input into two chunks, the second in a direction chosen by the input:
+/// enough to exercise framing across segments and both directions.
+fn chunks(data: &[u8]) -> [(Direction, &[u8]); 2] {
+    let (control, rest) = match data {
+        [a, b, rest @ ..] => ((*a, *b), rest),
+        _ => ((0, 0), data),
+    };
+    let split = if rest.is_empty() {
+        0
+    } else {
+        usize::from(control.0) % (rest.len() + 1)
+    };
+    let second = if control.1 & 1 == 0 {
+        Direction::ToServer
+    } else {
+        Direction::ToClient
+    };
+    [
+        (Direction::ToServer, &rest[..split]),
+        (second, &rest[split..]),
+    ]
+}
+
+fn run(app_proto: AppProto, data: &[u8], mut each: impl FnMut(Direction, &[u8], &mut Ctx<'_>)) {
+    with_ctx(app_proto, |ctx| {
+        for (dir, chunk) in chunks(data) {
+            each(dir, chunk, ctx);
+        }
+    });
+}
+
+/// Link, IP and transport decoding under every supported link type.
+pub fn decode(data: &[u8]) {
+    for linktype in [0, 1, 101, 108, 113, 228, 229, 276] {
+        if let Ok(Network::Ip(ip)) = decode::decode_network(linktype, data) {
+            let _ = decode::decode_transport(ip.protocol, ip.payload);
+        }
+    }
+}
+
+/// Segments as (seq: 4 bytes, len: 1 byte, bytes) records into one direction.
+pub fn reassembly(data: &[u8]) {
+    let limits = ReassemblyLimits {
+        max_buffered_bytes: 4096,
+        max_buffered_segments: 16,
+    };
+    let mut stream = StreamReassembler::default();
+    let mut delivered = 0usize;
+    let mut sink = |c: StreamChunk<'_>| {
+        if let StreamChunk::Data(d) = c {
+            delivered += d.len();
+        }
+    };
+    let mut rest = data;
+    while rest.len() >= 5 {
+        let seq = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        let len = usize::from(rest[4]).min(rest.len() - 5);
+        stream.on_segment(seq, &rest[5..5 + len], &limits, &mut sink);
+        rest = &rest[5 + len..];
+    }
+    stream.flush(&mut sink);
+}
+
+pub fn tls(data: &[u8]) {
+    let mut d = protocols::tls::TlsDissector::stream();
+    run(AppProto::Tls, data, |dir, c, ctx| d.on_data(dir, c, ctx));
+}
+
+pub fn dtls(data: &[u8]) {
+    let mut d = protocols::tls::TlsDissector::datagram();
+    run(AppProto::Dtls, data, |dir, c, ctx| d.on_data(dir, c, ctx));
+}
+
+pub fn http(data: &[u8]) {
+    let mut d = protocols::http::HttpDissector::default();
+    run(AppProto::Http, data, |dir, c, ctx| d.on_data(dir, c, ctx));
+    with_ctx(AppProto::Http, |ctx| d.on_end(ctx));
+}
+
+pub fn sip(data: &[u8]) {
+    for l4 in [L4::Udp, L4::Tcp] {
+        let mut d = protocols::sip::SipDissector::new(l4);
+        run(AppProto::Sip, data, |dir, c, ctx| d.on_data(dir, c, ctx));
+        with_ctx(AppProto::Sip, |ctx| d.on_end(ctx));
+    }
+}
+
+pub fn sdp(data: &[u8]) {
+    let _ = protocols::sdp::parse(data);
+}
+
+pub fn rtp(data: &[u8]) {
+    for rtcp in [false, true] {
+        let mut d = protocols::rtp::RtpDissector::heuristic(rtcp);
+        run(AppProto::Rtp, data, |dir, c, ctx| d.on_data(dir, c, ctx));
+        with_ctx(AppProto::Rtp, |ctx| d.on_end(ctx));
+    }
+}
+
+pub fn ldap(data: &[u8]) {
+    for l4 in [L4::Udp, L4::Tcp] {
+        let mut d = protocols::ldap::LdapDissector::new(l4);
+        run(AppProto::Ldap, data, |dir, c, ctx| d.on_data(dir, c, ctx));
+    }
+}
+
+pub fn snmp(data: &[u8]) {
+    for l4 in [L4::Udp, L4::Tcp] {
+        let mut d = protocols::snmp::SnmpDissector::new(l4);
+        run(AppProto::Snmp, data, |dir, c, ctx| d.on_data(dir, c, ctx));
+    }
+}
+
+pub fn espa(data: &[u8]) {
+    let _ = protocols::espa::probe_espa(data);
+    let mut d = protocols::espa::EspaDissector::default();
+    run(AppProto::Espa, data, |dir, c, ctx| d.on_data(dir, c, ctx));
+}
+
+pub fn modbus(data: &[u8]) {
+    let mut d = protocols::modbus::ModbusDissector::default();
+    run(AppProto::Modbus, data, |_, c, ctx| d.on_data(c, ctx));
+}
+
+pub fn mqtt(data: &[u8]) {
+    let _ = protocols::mqtt::probe_mqtt(data);
+    let mut d = protocols::mqtt::MqttDissector::default();
+    run(AppProto::Mqtt, data, |dir, c, ctx| d.on_data(dir, c, ctx));
+}
+
+pub fn syslog(data: &[u8]) {
+    let _ = protocols::syslog::probe_syslog(data);
+    for l4 in [L4::Udp, L4::Tcp] {
+        let mut d = protocols::syslog::SyslogDissector::new(l4);
+        run(AppProto::Syslog, data, |dir, c, ctx| d.on_data(dir, c, ctx));
+    }
+}
+
+/// SMTP, POP3, IMAP and FTP state machines over the same bytes.
+pub fn mail(data: &[u8]) {
+    use protocols::lines::LineDissector;
+    use protocols::mail::{Ftp, Imap, Pop3, Smtp};
+    let mut smtp = LineDissector::new(Smtp::default());
+    let mut pop3 = LineDissector::new(Pop3::default());
+    let mut imap = LineDissector::new(Imap::default());
+    let mut ftp = LineDissector::new(Ftp::default());
+    run(AppProto::Smtp, data, |dir, c, ctx| {
+        smtp.on_data(dir, c, ctx);
+        pop3.on_data(dir, c, ctx);
+        imap.on_data(dir, c, ctx);
+        ftp.on_data(dir, c, ctx);
+    });
+    with_ctx(AppProto::Smtp, |ctx| {
+        smtp.on_end(ctx);
+        pop3.on_end(ctx);
+        imap.on_end(ctx);
+        ftp.on_end(ctx);
+    });
+}
+
+pub fn telnet_axi_cdr(data: &[u8]) {
+    let mut telnet = protocols::telnet::TelnetDissector::default();
+    let mut axi = protocols::axi::AxiDissector::default();
+    let mut cdr = protocols::cdr::CdrDissector::default();
+    run(AppProto::Telnet, data, |dir, c, ctx| {
+        telnet.on_data(dir, c, ctx);
+        axi.on_data(dir, c, ctx);
+        cdr.on_data(dir, c, ctx);
+    });
+}
+
+pub fn signatures(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("cleartrace-fuzz-sig-{}", std::process::id()));
+    if std::fs::create_dir_all(&dir).is_ok() && std::fs::write(dir.join("f.toml"), text).is_ok() {
+        let mut sigs = crate::signatures::Signatures::builtin();
+        if sigs.load_dir(&dir).is_ok() {
+            let _ = crate::personal_data::Scanner::new(sigs.patterns);
+        }
+    }
+}
+
+pub fn config(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(config) = Config::parse("fuzz.toml", text) {
+            let mut rules = crate::signatures::RuleSet::builtin();
+            let _ = config.apply_to(&mut rules);
+        }
+    }
+}
+
+struct NullSink;
+
+impl Sink for NullSink {
+    fn flow_ended(&mut self, _event: &FlowEvent<'_>) {}
+}
+
+/// Capture file bytes through the whole engine.
+pub fn pipeline(data: &[u8]) {
+    static CONFIG: OnceLock<Config> = OnceLock::new();
+    let config = CONFIG.get_or_init(Config::default);
+    let Ok(mut capture) = CaptureFile::from_reader(
+        Path::new("fuzz.pcap"),
+        Cursor::new(data.to_vec()),
+        data.len() as u64,
+    ) else {
+        return;
+    };
+    let mut engine = Engine::with_builtin_signatures(config);
+    let mut sink = NullSink;
+    let _ = capture.read_packets(|packet: Packet<'_>| engine.process(&packet, &mut sink));
+    engine.finish(&mut sink);
+}
