@@ -15,8 +15,11 @@ use crate::output::{FlowEvent, Sink};
 use crate::protocols::testing::with_ctx;
 use crate::protocols::{self, AppProto, Ctx};
 
+/// A fuzz entry point.
+pub type Target = fn(&[u8]);
+
 /// The targets, by name (fuzz target and corpus directory names).
-pub const TARGETS: [(&str, fn(&[u8])); 19] = [
+pub const TARGETS: [(&str, Target); 19] = [
     ("decode", decode),
     ("reassembly", reassembly),
     ("tls", tls),
