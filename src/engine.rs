@@ -126,6 +126,7 @@ pub struct EngineStats {
     pub tcp_gaps: u64,
     pub fragments_reassembled: u64,
     pub fragment_evictions: u64,
+    pub expectation_evictions: u64,
 }
 
 /// What judging a flow needs besides the flow itself: the policy and reusable buffers.
@@ -313,6 +314,7 @@ impl Engine {
         s.tcp_gaps = self.judge.tcp_gaps;
         s.fragments_reassembled = self.defrag.stats.reassembled;
         s.fragment_evictions = self.defrag.stats.evicted;
+        s.expectation_evictions = self.expectations.evicted;
         s
     }
 

@@ -1,5 +1,7 @@
 //! The command line (DESIGN §4). Flags, wiring and exit codes only.
 
+#![forbid(unsafe_code)]
+
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -57,6 +59,9 @@ struct AnalyzeArgs {
     /// One JSON line per flow at its end.
     #[arg(long)]
     flows: Option<PathBuf>,
+    /// Prometheus metrics of the run (text exposition, node_exporter textfile style).
+    #[arg(long)]
+    metrics: Option<PathBuf>,
     /// Auditor's report: `.html` for the page, `.json` for the same summary as data.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -209,6 +214,16 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         bar.finish_and_clear();
     }
     eve.finish().context("writing output")?;
+    if let Some(path) = &args.metrics {
+        let text = cleartrace::output::metrics::exposition(
+            &summary,
+            &outcome.stats,
+            engine.active_flows(),
+        )
+        .map_err(|_| anyhow::anyhow!("encoding metrics"))?;
+        std::fs::write(path, text)
+            .with_context(|| format!("{}: cannot write the metrics", path.display()))?;
+    }
     if let Some(path) = &args.report {
         let inputs: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
         let policy = engine.policy();
@@ -240,6 +255,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             ("tcp gaps", s.tcp_gaps),
             ("ip fragments reassembled", s.fragments_reassembled),
             ("ip fragment evictions", s.fragment_evictions),
+            ("media expectation evictions", s.expectation_evictions),
         ];
         if args.verbose > 0 {
             extra.push(("non-IP frames", s.non_ip));

@@ -2,6 +2,7 @@
 //! nothing; every string they get is already masked.
 
 pub mod eve;
+pub mod metrics;
 pub mod report;
 pub mod summary;
 

@@ -52,6 +52,10 @@ pub struct Summary {
     pub tls_versions: BTreeMap<&'static str, u64>,
     pub alerts_by_rule: BTreeMap<u32, RuleCount>,
     pub alerts_by_severity: BTreeMap<Severity, u64>,
+    /// Alerts by (rule, severity), for the metrics.
+    pub alerts_by_rule_severity: BTreeMap<(u32, Severity), u64>,
+    /// Matches by (personal-data kind, app_proto), for the metrics.
+    pub findings_by_kind: BTreeMap<(&'static str, &'static str), u64>,
     /// (alert time, severity), capped.
     pub timeline: Vec<(Timestamp, Severity)>,
     /// First and last packet time of the flows seen.
@@ -100,6 +104,16 @@ impl Sink for Summary {
                 }
             }
             *self.alerts_by_severity.entry(alert.severity).or_default() += 1;
+            *self
+                .alerts_by_rule_severity
+                .entry((alert.rule.id, alert.severity))
+                .or_default() += 1;
+            for kind in &alert.kinds {
+                *self
+                    .findings_by_kind
+                    .entry((kind, event.app_proto.as_str()))
+                    .or_default() += alert.count;
+            }
             if self.timeline.len() < MAX_TIMELINE {
                 self.timeline.push((alert.timestamp, alert.severity));
             }

@@ -1,0 +1,144 @@
+//! Prometheus metrics (DESIGN §10, prefix `cleartrace_`) in the OpenMetrics text
+//! format, via prometheus-client. `analyze --metrics FILE` writes them once at the end
+//! (node_exporter textfile style); the live sensor will serve the same families.
+//! Label values are protocol names, rule ids, severities, kinds and reasons only —
+//! never addresses or anything seen in the payload.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+use super::summary::Summary;
+use crate::engine::EngineStats;
+
+type Labels = Vec<(&'static str, String)>;
+
+fn family(registry: &mut Registry, name: &str, help: &str) -> Family<Labels, Counter> {
+    let f = Family::<Labels, Counter>::default();
+    registry.register(name, help, f.clone());
+    f
+}
+
+fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
+    let c = Counter::<u64>::default();
+    c.inc_by(value);
+    registry.register(name, help, c);
+}
+
+/// The exposition of a finished run.
+pub fn exposition(
+    summary: &Summary,
+    stats: &EngineStats,
+    active_flows: usize,
+) -> Result<String, std::fmt::Error> {
+    let mut registry = Registry::with_prefix("cleartrace");
+    counter(&mut registry, "packets", "Packets read", stats.packets);
+    counter(&mut registry, "bytes", "Captured bytes read", stats.bytes);
+    counter(
+        &mut registry,
+        "capture_dropped_packets",
+        "Packets the capture dropped (kernel and queues)",
+        0,
+    );
+    counter(
+        &mut registry,
+        "flow_evictions",
+        "Flows ended early because the flow table was full",
+        stats.flow_evictions,
+    );
+
+    let flows = family(
+        &mut registry,
+        "flows",
+        "Flows ended, by application protocol and encryption",
+    );
+    for (proto, count) in &summary.by_proto {
+        for (encrypted, n) in [
+            ("true", count.encrypted),
+            ("false", count.flows - count.encrypted),
+        ] {
+            if n > 0 {
+                flows
+                    .get_or_create(&vec![
+                        ("app_proto", proto.to_string()),
+                        ("encrypted", encrypted.to_string()),
+                    ])
+                    .inc_by(n);
+            }
+        }
+    }
+    let active = Gauge::<i64>::default();
+    active.set(i64::try_from(active_flows).unwrap_or(i64::MAX));
+    registry.register("flows_active", "Flows being tracked", active);
+
+    let alerts = family(
+        &mut registry,
+        "alerts",
+        "Alerts raised, by rule and severity",
+    );
+    for ((rule, severity), n) in &summary.alerts_by_rule_severity {
+        alerts
+            .get_or_create(&vec![
+                ("rule", rule.to_string()),
+                ("severity", severity.as_str().to_string()),
+            ])
+            .inc_by(*n);
+    }
+    let tls = family(
+        &mut registry,
+        "tls_sessions",
+        "TLS and DTLS sessions, by negotiated version",
+    );
+    for (version, n) in &summary.tls_versions {
+        tls.get_or_create(&vec![("version", version.to_string())])
+            .inc_by(*n);
+    }
+    let findings = family(
+        &mut registry,
+        "personal_data_findings",
+        "Personal-data findings, by kind and application protocol",
+    );
+    for ((kind, proto), n) in &summary.findings_by_kind {
+        findings
+            .get_or_create(&vec![
+                ("kind", kind.to_string()),
+                ("app_proto", proto.to_string()),
+            ])
+            .inc_by(*n);
+    }
+    let errors = family(
+        &mut registry,
+        "decode_errors",
+        "Frames that could not be decoded, by reason",
+    );
+    for (reason, n) in &stats.decode_errors {
+        errors
+            .get_or_create(&vec![("reason", reason.to_string())])
+            .inc_by(*n);
+    }
+    let evictions = family(
+        &mut registry,
+        "table_evictions",
+        "Entries pushed out of bounded tables, by table",
+    );
+    for (table, n) in [
+        ("flows", stats.flow_evictions),
+        ("ip_fragments", stats.fragment_evictions),
+        ("media_expectations", stats.expectation_evictions),
+    ] {
+        evictions
+            .get_or_create(&vec![("table", table.to_string())])
+            .inc_by(n);
+    }
+    registry.register(
+        "build",
+        "Build information",
+        Info::new(vec![("version", env!("CARGO_PKG_VERSION").to_string())]),
+    );
+    let mut out = String::new();
+    encode(&mut out, &registry)?;
+    Ok(out)
+}

@@ -1,0 +1,69 @@
+//! `analyze --metrics FILE`: the DESIGN §10 families, agreeing with the alerts and flow
+//! records of the same run, and nothing personal in any label.
+
+mod common;
+
+fn sample(text: &str, name: &str) -> u64 {
+    text.lines()
+        .filter(|l| {
+            l.starts_with(name)
+                && (l.as_bytes().get(name.len()) == Some(&b' ')
+                    || l.as_bytes().get(name.len()) == Some(&b'{'))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn metrics_agree_with_the_run_and_carry_no_personal_data() {
+    let dir = common::tempdir();
+    let path = dir.join("run.prom");
+    let arg = path.display().to_string();
+    let run = common::analyze(
+        &[&common::repo().join("pcaps")],
+        &["--quiet", "--metrics", &arg],
+    );
+    assert_eq!(run.output.status.code(), Some(0), "{}", run.stderr);
+    let text = std::fs::read_to_string(&path).expect("metrics written");
+    for family in [
+        "cleartrace_packets_total",
+        "cleartrace_bytes_total",
+        "cleartrace_flows_total",
+        "cleartrace_flows_active",
+        "cleartrace_alerts_total",
+        "cleartrace_tls_sessions_total",
+        "cleartrace_personal_data_findings_total",
+        "cleartrace_capture_dropped_packets_total",
+        "cleartrace_flow_evictions_total",
+        "cleartrace_build_info",
+    ] {
+        assert!(text.contains(family), "{family} missing");
+    }
+    assert_eq!(
+        sample(&text, "cleartrace_alerts_total"),
+        run.alerts.len() as u64
+    );
+    assert_eq!(
+        sample(&text, "cleartrace_flows_total"),
+        run.flows.len() as u64
+    );
+    let tls = run
+        .flows
+        .iter()
+        .filter(|f| f["tls"]["version"].is_string())
+        .count() as u64;
+    assert_eq!(sample(&text, "cleartrace_tls_sessions_total"), tls);
+    let labels: String = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('{').map(|(_, r)| r))
+        .collect();
+    assert!(
+        !labels.contains("127.0.0.1") && !labels.contains('@'),
+        "addresses in labels"
+    );
+    for secret in ["LEAKCHECK", "jane", "1632", "4111"] {
+        assert!(!text.contains(secret), "{secret} in metrics");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
