@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::flow::{FlowLimits, ReassemblyLimits};
+use crate::flow::{ExpectationLimits, FlowLimits, ReassemblyLimits};
 use crate::policy::suppress::Suppression;
 use crate::protocols::tls::TlsVersion;
 use crate::signatures::{RuleSet, Severity};
@@ -66,6 +66,25 @@ impl Default for ScanConfig {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Endpoints awaited at once; the oldest is dropped beyond this (counted).
+    pub max_expectations: usize,
+    /// Seconds an announced endpoint is awaited.
+    pub expectation_ttl: u64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        let d = ExpectationLimits::default();
+        MediaConfig {
+            max_expectations: d.max_entries,
+            expectation_ttl: d.ttl_secs,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Lowest acceptable TLS version (rules 1001, 1003): "1.2" unless told otherwise.
     pub min_tls_version: String,
@@ -76,6 +95,8 @@ pub struct Config {
     /// Per-rule overrides, keyed by rule id: `[rules.1001] severity = "medium"`.
     pub rules: BTreeMap<String, RuleOverride>,
     pub scan: ScanConfig,
+    /// Media flows announced by SDP and awaited.
+    pub media: MediaConfig,
     /// `[[suppress]]` entries: alerts that must not be raised, each with its reason.
     pub suppress: Vec<Suppression>,
 }
@@ -89,6 +110,7 @@ impl Default for Config {
             max_ip_fragments: 1024,
             rules: BTreeMap::new(),
             scan: ScanConfig::default(),
+            media: MediaConfig::default(),
             suppress: Vec::new(),
         }
     }

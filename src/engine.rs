@@ -272,7 +272,10 @@ impl Engine {
                 tcp_gaps: 0,
             },
             flows: FlowTable::new(config.flow),
-            expectations: Expectations::new(ExpectationLimits::default()),
+            expectations: Expectations::new(ExpectationLimits {
+                max_entries: config.media.max_expectations,
+                ttl_secs: config.media.expectation_ttl,
+            }),
             defrag: Ipv4Defragmenter::new(DefragLimits {
                 max_datagrams: config.max_ip_fragments,
                 ..DefragLimits::default()

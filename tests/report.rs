@@ -28,7 +28,15 @@ fn json_report_agrees_with_the_alerts() {
     let (text, run) = run_report(&dir, "report.json");
     let report: serde_json::Value = serde_json::from_str(&text).expect("JSON");
     assert_eq!(report["schema"], "cleartrace-report/1");
-    for secret in ["LEAKCHECK", "jane.doe", "4111 1111 1111 1111", "1632 960961", "123-45-6789", "Jane Doe", "WVNf"] {
+    for secret in [
+        "LEAKCHECK",
+        "jane.doe",
+        "4111 1111 1111 1111",
+        "1632 960961",
+        "123-45-6789",
+        "Jane Doe",
+        "WVNf",
+    ] {
         assert!(!text.contains(secret), "{secret} in the JSON report");
     }
     let mut by_severity: BTreeMap<String, u64> = BTreeMap::new();
