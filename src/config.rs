@@ -71,6 +71,8 @@ pub struct MediaConfig {
     pub max_expectations: usize,
     /// Seconds an announced endpoint is awaited.
     pub expectation_ttl: u64,
+    /// SIP dialogs tracked per flow (for SIP INFO digits).
+    pub max_sip_dialogs: usize,
 }
 
 impl Default for MediaConfig {
@@ -79,6 +81,7 @@ impl Default for MediaConfig {
         MediaConfig {
             max_expectations: d.max_entries,
             expectation_ttl: d.ttl_secs,
+            max_sip_dialogs: crate::protocols::AppLimits::default().sip_dialogs,
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::protocols::rtp::{MediaHint, StreamSummary};
 use crate::protocols::sdp::static_codec;
 use crate::protocols::sip::{MediaOffer, SipFact};
 use crate::protocols::tls::TlsFact;
-use crate::protocols::{AppLayer, Fact};
+use crate::protocols::{AppLayer, AppLimits, Fact};
 use crate::signatures::Severity;
 use crate::timestamp::Timestamp;
 
@@ -127,6 +127,8 @@ pub struct EngineStats {
     pub fragments_reassembled: u64,
     pub fragment_evictions: u64,
     pub expectation_evictions: u64,
+    /// Named anomalies (`sip.dialogs_evicted` …).
+    pub anomalies: BTreeMap<&'static str, u64>,
 }
 
 /// What judging a flow needs besides the flow itself: the policy and reusable buffers.
@@ -138,7 +140,9 @@ struct Judge {
     /// Media announced by SIP since the last packet; the engine turns them into
     /// expectations (outside the flow-table borrow).
     offers: Vec<MediaOffer>,
-    scan_budget: usize,
+    limits: AppLimits,
+    /// Named anomalies dissectors reported.
+    anomalies: BTreeMap<&'static str, u64>,
     facts: Vec<Fact>,
     findings: Vec<Finding>,
     reassembly: ReassemblyLimits,
@@ -158,8 +162,10 @@ impl Finisher<'_> {
         let app_proto = state.app.app_proto();
         for fact in judge.facts.drain(..) {
             state.record(&fact);
-            if let Fact::Sip(SipFact::Media(offer)) = &fact {
-                judge.offers.push(offer.clone());
+            match &fact {
+                Fact::Sip(SipFact::Media(offer)) => judge.offers.push(offer.clone()),
+                Fact::Anomaly(name) => *judge.anomalies.entry(name).or_default() += 1,
+                _ => {}
             }
             judge.policy.evaluate(&fact, app_proto, &mut judge.findings);
         }
@@ -265,7 +271,11 @@ impl Engine {
                 policy,
                 scanner,
                 offers: Vec::new(),
-                scan_budget: config.scan.max_bytes_per_flow,
+                limits: AppLimits {
+                    scan_bytes: config.scan.max_bytes_per_flow,
+                    sip_dialogs: config.media.max_sip_dialogs,
+                },
+                anomalies: BTreeMap::new(),
                 facts: Vec::new(),
                 findings: Vec::new(),
                 reassembly: config.reassembly_limits(),
@@ -318,6 +328,7 @@ impl Engine {
         s.fragments_reassembled = self.defrag.stats.reassembled;
         s.fragment_evictions = self.defrag.stats.evicted;
         s.expectation_evictions = self.expectations.evicted;
+        s.anomalies = self.judge.anomalies.clone();
         s
     }
 
@@ -386,7 +397,7 @@ impl Engine {
                 .end_if_closed(&key, &mut |old, reason| finisher.end(old, reason));
         }
         let file = &self.current_file;
-        let scan_budget = finisher.judge.scan_budget;
+        let limits = finisher.judge.limits;
         let hint = if l4 == L4::Udp && !self.expectations.is_empty() && !self.flows.contains(&key) {
             self.expectations
                 .get(&dst, ts)
@@ -401,8 +412,8 @@ impl Engine {
             first,
             |client, server| FlowState {
                 app: match hint {
-                    Some(hint) => AppLayer::expected_media(server.1, client.1, scan_budget, hint),
-                    None => AppLayer::new(l4, server.1, client.1, scan_budget),
+                    Some(hint) => AppLayer::expected_media(server.1, client.1, limits, hint),
+                    None => AppLayer::new(l4, server.1, client.1, limits),
                 },
                 tls: None,
                 media: None,

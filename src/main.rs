@@ -262,6 +262,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             extra.push(("other transports", s.other_transport));
         }
         extra.extend(s.decode_errors.iter().map(|(reason, n)| (*reason, *n)));
+        extra.extend(s.anomalies.iter().map(|(name, n)| (*name, *n)));
         eprint!("{}", summary.render(&outcome.throughput, &extra));
         for (suppression, held) in engine.policy().suppressions().applied() {
             eprintln!("suppressed: {held} alert(s) by {}", suppression.describe());

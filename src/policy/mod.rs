@@ -215,7 +215,7 @@ impl Policy {
                         .scoped(*dialog),
                 );
             }
-            Fact::Sip(SipFact::Media(_)) => {}
+            Fact::Sip(SipFact::Media(_)) | Fact::Anomaly(_) => {}
             Fact::Media(stream) => self.media(stream, out),
             Fact::Dtmf(dtmf) => self.dtmf(dtmf, out),
             Fact::Ldap(LdapFact::Credentials {

@@ -103,6 +103,8 @@ pub enum Fact {
     Media(rtp::StreamSummary),
     /// DTMF digits seen in clear (counted, never kept).
     Dtmf(dtmf::DtmfFact),
+    /// A named anomaly (a bound reached, a message not parsed): counted, the flow goes on.
+    Anomaly(&'static str),
     Ldap(ldap::LdapFact),
     Snmp(snmp::SnmpFact),
     /// A login (user name, password) seen in clear.
@@ -133,9 +135,32 @@ pub struct Ctx<'a> {
     scanner: &'a Scanner,
     budget: &'a mut ScanBudget,
     app_proto: AppProto,
+    limits: AppLimits,
+}
+
+/// Per-flow bounds from the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct AppLimits {
+    /// Bytes of the flow the personal-data scanner may read.
+    pub scan_bytes: usize,
+    /// SIP dialogs tracked per flow (for INFO digits); the oldest is dropped beyond.
+    pub sip_dialogs: usize,
+}
+
+impl Default for AppLimits {
+    fn default() -> Self {
+        AppLimits {
+            scan_bytes: 1 << 20,
+            sip_dialogs: 256,
+        }
+    }
 }
 
 impl Ctx<'_> {
+    pub fn limits(&self) -> AppLimits {
+        self.limits
+    }
+
     pub fn emit(&mut self, fact: Fact) {
         self.facts.push(fact);
     }
@@ -174,6 +199,7 @@ pub mod testing {
             scanner,
             budget: &mut budget,
             app_proto,
+            limits: AppLimits::default(),
         };
         f(&mut ctx);
         facts
@@ -551,10 +577,11 @@ pub struct AppLayer {
     ports: (u16, u16),
     l4: L4,
     budget: ScanBudget,
+    limits: AppLimits,
 }
 
 impl AppLayer {
-    pub fn new(l4: L4, server_port: u16, client_port: u16, scan_budget: usize) -> Self {
+    pub fn new(l4: L4, server_port: u16, client_port: u16, limits: AppLimits) -> Self {
         AppLayer {
             state: State::Detecting {
                 chunks: 0,
@@ -564,7 +591,8 @@ impl AppLayer {
             },
             ports: (server_port, client_port),
             l4,
-            budget: ScanBudget::new(scan_budget),
+            budget: ScanBudget::new(limits.scan_bytes),
+            limits,
         }
     }
 
@@ -573,7 +601,7 @@ impl AppLayer {
     pub fn expected_media(
         server_port: u16,
         client_port: u16,
-        scan_budget: usize,
+        limits: AppLimits,
         hint: rtp::MediaHint,
     ) -> Self {
         let app_proto = if hint.rtcp {
@@ -588,7 +616,8 @@ impl AppLayer {
             },
             ports: (server_port, client_port),
             l4: L4::Udp,
-            budget: ScanBudget::new(scan_budget),
+            budget: ScanBudget::new(limits.scan_bytes),
+            limits,
         }
     }
 
@@ -642,6 +671,7 @@ impl AppLayer {
                     scanner,
                     budget: &mut self.budget,
                     app_proto,
+                    limits: self.limits,
                 };
                 dissector.on_end(&mut ctx);
             }
@@ -665,6 +695,7 @@ impl AppLayer {
             scanner,
             budget: &mut self.budget,
             app_proto,
+            limits: self.limits,
         };
         match &mut self.state {
             State::Active { dissector, .. } => {
@@ -785,7 +816,7 @@ mod tests {
     #[test]
     fn detection_by_content_not_port() {
         let s = scanner();
-        let mut app = AppLayer::new(L4::Tcp, 5080, 40000, 1 << 20);
+        let mut app = AppLayer::new(L4::Tcp, 5080, 40000, AppLimits::default());
         let mut facts = Vec::new();
         app.on_data(Direction::ToServer, b"GE", &mut facts, &s);
         assert_eq!(app.app_proto(), AppProto::Failed);
@@ -798,7 +829,7 @@ mod tests {
         assert_eq!(app.app_proto(), AppProto::Http);
         assert_eq!(facts.len(), 1);
 
-        let mut tls_on_80 = AppLayer::new(L4::Tcp, 80, 40000, 1 << 20);
+        let mut tls_on_80 = AppLayer::new(L4::Tcp, 80, 40000, AppLimits::default());
         tls_on_80.on_data(
             Direction::ToServer,
             &[22, 3, 1, 0, 4, 1, 0, 0, 0],
@@ -811,7 +842,7 @@ mod tests {
     #[test]
     fn unclassified_text_is_scanned_binary_is_not() {
         let s = scanner();
-        let mut app = AppLayer::new(L4::Udp, 9999, 40000, 1 << 20);
+        let mut app = AppLayer::new(L4::Udp, 9999, 40000, AppLimits::default());
         let mut facts = Vec::new();
         app.on_data(
             Direction::ToServer,
@@ -841,7 +872,7 @@ mod tests {
             "unclassified flows are scanned within budget"
         );
 
-        let mut short = AppLayer::new(L4::Tcp, 9999, 40000, 1 << 20);
+        let mut short = AppLayer::new(L4::Tcp, 9999, 40000, AppLimits::default());
         let mut facts = Vec::new();
         short.on_data(
             Direction::ToServer,

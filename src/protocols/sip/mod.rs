@@ -24,8 +24,6 @@ pub use parser::parse_message;
 /// Our own cap on one message (RFC 3261 §18.1.1 suggests 1300 bytes for UDP; TCP
 /// messages with large SDP stay well under this).
 const MAX_MESSAGE: usize = 64 * 1024;
-/// Dialogs tracked per flow for INFO digits; the oldest is summarised beyond this.
-const MAX_DIALOGS: usize = 256;
 /// Identity values looked at per header (Contact, Diversion can list several).
 const MAX_IDENTITIES_PER_HEADER: usize = 8;
 
@@ -228,7 +226,7 @@ impl SipDissector {
         } else if content_type.starts_with("application/dtmf-relay")
             || content_type.starts_with("application/dtmf")
         {
-            self.on_info_dtmf(dialog, body);
+            self.on_info_dtmf(dialog, body, ctx);
         }
         if !found.is_empty() {
             ctx.emit(Fact::Sip(SipFact::PersonalData {
@@ -271,7 +269,7 @@ impl SipDissector {
     }
 
     /// `application/dtmf-relay` (`Signal=5`) or `application/dtmf` (`5`).
-    fn on_info_dtmf(&mut self, dialog: u64, body: &[u8]) {
+    fn on_info_dtmf(&mut self, dialog: u64, body: &[u8], ctx: &mut Ctx<'_>) {
         let text = String::from_utf8_lossy(body);
         let signal = text
             .lines()
@@ -287,7 +285,10 @@ impl SipDissector {
         if !(key.is_ascii_digit() || matches!(key, b'*' | b'#' | b'A'..=b'D')) {
             return;
         }
-        if !self.dialogs.contains_key(&dialog) && self.dialogs.len() >= MAX_DIALOGS {
+        if !self.dialogs.contains_key(&dialog)
+            && self.dialogs.len() >= ctx.limits().sip_dialogs.max(1)
+        {
+            ctx.emit(Fact::Anomaly("sip.dialogs_evicted"));
             // Bounded: a flood of dialogs loses the digits of an arbitrary old one.
             if let Some(old) = self.dialogs.keys().next().copied() {
                 self.dialogs.remove(&old);
@@ -401,6 +402,24 @@ l: {}\r\n\
             .collect();
         assert_eq!(dtmf.len(), 1);
         assert_eq!((dtmf[0].digits, dtmf[0].card_number), (16, true));
+    }
+
+    #[test]
+    fn dialog_table_is_bounded_and_evictions_counted() {
+        let messages: Vec<String> = (0..300)
+            .map(|i| format!("INFO sip:a@b SIP/2.0\r\nCall-ID: d{i}\r\nContent-Type: application/dtmf\r\nContent-Length: 1\r\n\r\n5"))
+            .collect();
+        let chunks: Vec<&[u8]> = messages.iter().map(|m| m.as_bytes()).collect();
+        let facts = facts_of(L4::Udp, &chunks);
+        let evicted = facts
+            .iter()
+            .filter(|f| matches!(f, Fact::Anomaly("sip.dialogs_evicted")))
+            .count();
+        assert_eq!(evicted, 300 - 256);
+        assert_eq!(
+            facts.iter().filter(|f| matches!(f, Fact::Dtmf(_))).count(),
+            256
+        );
     }
 
     #[test]
