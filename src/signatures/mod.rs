@@ -175,20 +175,24 @@ fn parse_file(file: &Path, text: &str) -> Result<Parsed, Vec<SignatureProblem>> 
     })?;
     let mut problems = Vec::new();
     let mut out = Parsed::default();
-    let mut seen = BTreeMap::new();
+    // Ids defined twice in one file, for rules and patterns alike.
+    let mut seen: BTreeMap<(&str, u32), usize> = BTreeMap::new();
+    let mut twice =
+        |what: &'static str, id: u32, at: usize, problems: &mut Vec<SignatureProblem>| {
+            if let Some(first) = seen.insert((what, id), at) {
+                problems.push(problem(
+                    at,
+                    format!(
+                        "{what} id {id} defined twice (first at line {})",
+                        line_of(text, first)
+                    ),
+                ));
+            }
+        };
     for spanned in parsed.rule {
         let at = spanned.span().start;
         let def = spanned.into_inner();
-        if let Some(first) = seen.insert(def.id, at) {
-            problems.push(problem(
-                at,
-                format!(
-                    "rule id {} defined twice (first at line {})",
-                    def.id,
-                    line_of(text, first)
-                ),
-            ));
-        }
+        twice("rule", def.id, at, &mut problems);
         if def.id == 0 {
             problems.push(problem(at, "rule id 0 is reserved".into()));
         }
@@ -213,20 +217,10 @@ fn parse_file(file: &Path, text: &str) -> Result<Parsed, Vec<SignatureProblem>> 
             source: file.display().to_string(),
         });
     }
-    let mut seen = BTreeMap::new();
     for spanned in parsed.pattern {
         let at = spanned.span().start;
         let def = spanned.into_inner();
-        if let Some(first) = seen.insert(def.id, at) {
-            problems.push(problem(
-                at,
-                format!(
-                    "pattern id {} defined twice (first at line {})",
-                    def.id,
-                    line_of(text, first)
-                ),
-            ));
-        }
+        twice("pattern", def.id, at, &mut problems);
         match Pattern::compile(def) {
             Ok(p) => out.patterns.push(p),
             Err(reason) => problems.push(problem(at, reason)),
