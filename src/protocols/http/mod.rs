@@ -84,6 +84,26 @@ pub enum HttpFact {
     Credentials(HttpCredentials),
 }
 
+/// IANA HTTP Authentication Scheme Registry, plus NTLM and AWS SigV4 seen in practice.
+const REGISTERED_SCHEMES: [&str; 16] = [
+    "Concealed",
+    "DPoP",
+    "GNAP",
+    "HOBA",
+    "Mutual",
+    "Negotiate",
+    "OAuth",
+    "PrivateToken",
+    "SCRAM-SHA-1",
+    "SCRAM-SHA-256",
+    "vapid",
+    "NTLM",
+    "AWS4-HMAC-SHA256",
+    "Token",
+    "ApiKey",
+    "Key",
+];
+
 /// Parses an `Authorization`-style value. SIP reuses HTTP Digest (RFC 3261 §22), so the
 /// SIP dissector calls this too.
 pub(crate) fn credentials(header: &'static str, value: &[u8]) -> Option<HttpCredentials> {
@@ -135,11 +155,21 @@ pub(crate) fn credentials(header: &'static str, value: &[u8]) -> Option<HttpCred
             secret_len: rest.len(),
         }
     } else {
+        // Only registered scheme names reach the evidence: a client that sends a bare
+        // token ("Authorization: s3cret") would otherwise have its secret printed as
+        // the scheme.
+        let known = REGISTERED_SCHEMES
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(scheme));
         HttpCredentials {
             header,
-            scheme: AuthScheme::Other(truncate(scheme)),
+            scheme: AuthScheme::Other(known.map_or("unregistered scheme", |k| k).to_string()),
             user: None,
-            secret_len: rest.len(),
+            secret_len: if known.is_some() {
+                rest.len()
+            } else {
+                value.len()
+            },
         }
     };
     Some(creds)
@@ -691,6 +721,15 @@ mod tests {
             (DOWN, b"card 4111 1111 1111 1111 xx!"),
         ]);
         assert!(kinds(&facts).is_empty(), "{facts:?}");
+    }
+
+    #[test]
+    fn unregistered_scheme_never_shows_the_value() {
+        let c = credentials("Authorization", b"hunter2-secret").expect("credentials");
+        assert_eq!(c.scheme, AuthScheme::Other("unregistered scheme".into()));
+        assert_eq!(c.secret_len, 14);
+        let c = credentials("Authorization", b"ntlm TlRMTVNTUAAB").expect("credentials");
+        assert_eq!(c.scheme.as_str(), "NTLM");
     }
 
     #[test]
