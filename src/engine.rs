@@ -124,6 +124,7 @@ pub struct EngineStats {
     pub flows_created: u64,
     pub flow_evictions: u64,
     pub tcp_gaps: u64,
+    pub tcp_retransmitted_bytes: u64,
     pub fragments_reassembled: u64,
     pub fragment_evictions: u64,
     pub expectation_evictions: u64,
@@ -147,6 +148,7 @@ struct Judge {
     findings: Vec<Finding>,
     reassembly: ReassemblyLimits,
     tcp_gaps: u64,
+    tcp_retransmitted_bytes: u64,
 }
 
 /// A judge with the sink of the current call.
@@ -182,8 +184,12 @@ impl Finisher<'_> {
                 let Judge { facts, scanner, .. } = &mut *self.judge;
                 flow.tcp.streams[dir.index()]
                     .flush(&mut |chunk| deliver(app, dir, chunk, facts, scanner));
-                self.judge.tcp_gaps += flow.tcp.streams[dir.index()].gaps;
             }
+        }
+        // Counted for every TCP flow, also those whose dissector finished early.
+        for stream in &flow.tcp.streams {
+            self.judge.tcp_gaps += stream.gaps;
+            self.judge.tcp_retransmitted_bytes += stream.retransmitted_bytes;
         }
         let Judge { facts, scanner, .. } = &mut *self.judge;
         flow.state.app.on_end(facts, scanner);
@@ -280,6 +286,7 @@ impl Engine {
                 findings: Vec::new(),
                 reassembly: config.reassembly_limits(),
                 tcp_gaps: 0,
+                tcp_retransmitted_bytes: 0,
             },
             flows: FlowTable::new(config.flow),
             expectations: Expectations::new(ExpectationLimits {
@@ -325,6 +332,7 @@ impl Engine {
         s.flows_created = self.flows.stats.created;
         s.flow_evictions = self.flows.stats.evicted;
         s.tcp_gaps = self.judge.tcp_gaps;
+        s.tcp_retransmitted_bytes = self.judge.tcp_retransmitted_bytes;
         s.fragments_reassembled = self.defrag.stats.reassembled;
         s.fragment_evictions = self.defrag.stats.evicted;
         s.expectation_evictions = self.expectations.evicted;

@@ -253,6 +253,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         let mut extra = vec![
             ("flow evictions", s.flow_evictions),
             ("tcp gaps", s.tcp_gaps),
+            ("tcp retransmitted bytes", s.tcp_retransmitted_bytes),
             ("ip fragments reassembled", s.fragments_reassembled),
             ("ip fragment evictions", s.fragment_evictions),
             ("media expectation evictions", s.expectation_evictions),

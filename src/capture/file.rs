@@ -95,10 +95,6 @@ impl CaptureFile {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// File size in bytes, for progress reporting.
     pub fn size(&self) -> u64 {
         self.size

@@ -236,10 +236,6 @@ impl<T> FlowTable<T> {
         self.flows.is_empty()
     }
 
-    pub fn limits(&self) -> &FlowLimits {
-        &self.limits
-    }
-
     /// The flow for `key`, created (and oriented by `first`) if new. Creating a flow in a
     /// full table evicts the least recently seen one through `on_end` first.
     pub fn get_or_create(

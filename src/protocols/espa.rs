@@ -51,7 +51,6 @@ pub struct PagingFact {
 #[derive(Default)]
 pub struct EspaDissector {
     pending: [Vec<u8>; 2],
-    pub bad_checksums: u64,
 }
 
 fn bcc_ok(block: &[u8], bcc: u8) -> bool {
@@ -88,7 +87,7 @@ impl EspaDissector {
                     if bcc_ok(block, bcc) {
                         self.on_block(&rest[1..etx], ctx);
                     } else {
-                        self.bad_checksums += 1;
+                        ctx.emit(Fact::Anomaly("espa.bad_bcc"));
                     }
                     used += etx + 2;
                 }
@@ -186,12 +185,14 @@ mod tests {
         });
         assert_eq!(
             facts,
-            vec![Fact::Paging(PagingFact {
-                call_address: Some("**0".into()),
-                text_len: 11
-            })]
+            vec![
+                Fact::Paging(PagingFact {
+                    call_address: Some("**0".into()),
+                    text_len: 11
+                }),
+                Fact::Anomaly("espa.bad_bcc")
+            ]
         );
-        assert_eq!(d.bad_checksums, 1);
     }
 
     #[test]
