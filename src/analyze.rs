@@ -4,10 +4,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::capture::Packet;
 use crate::capture::{CaptureError, CaptureFile};
-use crate::engine::{Engine, EngineStats};
-use crate::output::summary::Throughput;
+use crate::engine::Engine;
 use crate::output::Sink;
+use crate::workers::Workers;
 
 /// Leading bytes of pcap (µs, ns; both byte orders) and pcapng files.
 const CAPTURE_MAGICS: [[u8; 4]; 5] = [
@@ -65,21 +66,55 @@ pub struct Progress {
     pub packets_per_sec: f64,
 }
 
-pub struct AnalyzeOutcome {
-    pub throughput: Throughput,
-    pub stats: EngineStats,
+/// Where read packets go: one engine in this thread, or the workers.
+pub trait PacketPath {
+    /// Names the source of the packets that follow (`pcap_filename`).
+    fn set_source(&mut self, name: &str);
+    fn process(&mut self, packet: &Packet<'_>);
+}
+
+/// One engine, in the reading thread.
+pub struct Inline<'a> {
+    pub engine: &'a mut Engine,
+    pub sink: &'a mut dyn Sink,
+}
+
+impl PacketPath for Inline<'_> {
+    fn set_source(&mut self, name: &str) {
+        self.engine.set_source(name);
+    }
+
+    fn process(&mut self, packet: &Packet<'_>) {
+        self.engine.process(packet, self.sink);
+    }
+}
+
+impl PacketPath for Workers {
+    fn set_source(&mut self, name: &str) {
+        Workers::set_source(self, name);
+    }
+
+    fn process(&mut self, packet: &Packet<'_>) {
+        self.push(packet);
+    }
+}
+
+pub struct ReadOutcome {
+    pub packets: u64,
+    /// Captured bytes read.
+    pub bytes: u64,
     /// Files that could not be read to the end; what came before the error was analysed.
     pub errors: Vec<CaptureError>,
 }
 
-/// Reads every file through `engine`, then ends all flows. A bad file is reported and
-/// the run goes on with the next one; nothing found so far is lost.
-pub fn analyze_files(
+/// Reads every file into `path`. A bad file is reported and the run goes on with the
+/// next one; nothing found so far is lost. Ending the flows is the caller's, since
+/// only it knows whether one engine or several hold them.
+pub fn read_files(
     files: &[PathBuf],
-    engine: &mut Engine,
-    sink: &mut dyn Sink,
+    path: &mut dyn PacketPath,
     mut progress: impl FnMut(Progress),
-) -> AnalyzeOutcome {
+) -> ReadOutcome {
     let started = Instant::now();
     let mut errors = Vec::new();
     let total: u64 = files
@@ -89,19 +124,21 @@ pub fn analyze_files(
         .sum();
     let mut done = 0u64;
     let mut packets = 0u64;
-    for path in files {
-        let mut capture = match CaptureFile::open(path) {
+    let mut bytes = 0u64;
+    for file in files {
+        let mut capture = match CaptureFile::open(file) {
             Ok(c) => c,
             Err(e) => {
                 errors.push(e);
                 continue;
             }
         };
-        engine.set_source(&path.display().to_string());
+        path.set_source(&file.display().to_string());
         let mut in_file = 0u64;
         let result = capture.read_packets(|packet| {
-            engine.process(&packet, sink);
+            path.process(&packet);
             packets += 1;
+            bytes += packet.data.len() as u64;
             // Record header plus data: close enough to the file offset for a progress bar.
             in_file += 16 + packet.data.len() as u64;
             if packets % 16_384 == 0 {
@@ -123,15 +160,9 @@ pub fn analyze_files(
             errors.push(e);
         }
     }
-    engine.finish(sink);
-    let stats = engine.stats();
-    AnalyzeOutcome {
-        throughput: Throughput {
-            packets: stats.packets,
-            bytes: stats.bytes,
-            seconds: started.elapsed().as_secs_f64(),
-        },
-        stats,
+    ReadOutcome {
+        packets,
+        bytes,
         errors,
     }
 }

@@ -3,7 +3,7 @@
 //! offline analysis and (later) the live sensor share this code.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::capture::Packet;
 use crate::config::Config;
@@ -22,6 +22,7 @@ use crate::protocols::tls::TlsFact;
 use crate::protocols::{AppLayer, AppLimits, Fact};
 use crate::signatures::Severity;
 use crate::timestamp::Timestamp;
+use crate::workers::lock;
 
 /// Evidence strings kept per alert; later matches only count.
 const MAX_EVIDENCE: usize = 5;
@@ -130,6 +131,29 @@ pub struct EngineStats {
     pub expectation_evictions: u64,
     /// Named anomalies (`sip.dialogs_evicted` …).
     pub anomalies: BTreeMap<&'static str, u64>,
+}
+
+impl EngineStats {
+    /// Adds another engine's counters (one per worker).
+    pub fn merge(&mut self, other: &EngineStats) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+        self.non_ip += other.non_ip;
+        self.other_transport += other.other_transport;
+        self.flows_created += other.flows_created;
+        self.flow_evictions += other.flow_evictions;
+        self.tcp_gaps += other.tcp_gaps;
+        self.tcp_retransmitted_bytes += other.tcp_retransmitted_bytes;
+        self.fragments_reassembled += other.fragments_reassembled;
+        self.fragment_evictions += other.fragment_evictions;
+        self.expectation_evictions += other.expectation_evictions;
+        for (name, n) in &other.decode_errors {
+            *self.decode_errors.entry(name).or_default() += n;
+        }
+        for (name, n) in &other.anomalies {
+            *self.anomalies.entry(name).or_default() += n;
+        }
+    }
 }
 
 /// What judging a flow needs besides the flow itself: the policy and reusable buffers.
@@ -262,7 +286,11 @@ fn deliver(
 pub struct Engine {
     judge: Judge,
     flows: FlowTable<FlowState>,
-    expectations: Expectations<MediaHint>,
+    /// Media announced by SDP, shared by the engines of all workers: a call's media
+    /// may travel between other addresses than its signalling, so land elsewhere.
+    expectations: Arc<Mutex<Expectations<MediaHint>>>,
+    /// Whether this engine reports the shared table's evictions (one engine does).
+    reports_expectations: bool,
     defrag: Ipv4Defragmenter,
     current_file: Arc<str>,
     next_sweep: Timestamp,
@@ -289,10 +317,11 @@ impl Engine {
                 tcp_retransmitted_bytes: 0,
             },
             flows: FlowTable::new(config.flow),
-            expectations: Expectations::new(ExpectationLimits {
+            expectations: Arc::new(Mutex::new(Expectations::new(ExpectationLimits {
                 max_entries: config.media.max_expectations,
                 ttl_secs: config.media.expectation_ttl,
-            }),
+            }))),
+            reports_expectations: true,
             defrag: Ipv4Defragmenter::new(DefragLimits {
                 max_datagrams: config.max_ip_fragments,
                 ..DefragLimits::default()
@@ -322,6 +351,18 @@ impl Engine {
         Engine::new(config, policy, Scanner::new(sigs.patterns))
     }
 
+    /// Makes this engine worker `index` of `workers`, so flow ids stay unique across
+    /// workers (worker 0 of 1 numbers 1, 2, 3 …).
+    pub fn set_worker(&mut self, index: usize, workers: usize) {
+        self.flows.number_flows(index as u64 + 1, workers as u64);
+    }
+
+    /// Makes this engine use `other`'s media expectations (workers of one sensor).
+    pub fn share_expectations(&mut self, other: &Engine) {
+        self.expectations = Arc::clone(&other.expectations);
+        self.reports_expectations = false;
+    }
+
     /// Names the source of the packets that follow (`pcap_filename`).
     pub fn set_source(&mut self, name: &str) {
         self.current_file = Arc::from(name);
@@ -335,7 +376,9 @@ impl Engine {
         s.tcp_retransmitted_bytes = self.judge.tcp_retransmitted_bytes;
         s.fragments_reassembled = self.defrag.stats.reassembled;
         s.fragment_evictions = self.defrag.stats.evicted;
-        s.expectation_evictions = self.expectations.evicted;
+        if self.reports_expectations {
+            s.expectation_evictions = lock(&self.expectations).evicted;
+        }
         s.anomalies = self.judge.anomalies.clone();
         s
     }
@@ -406,10 +449,11 @@ impl Engine {
         }
         let file = &self.current_file;
         let limits = finisher.judge.limits;
-        let hint = if l4 == L4::Udp && !self.expectations.is_empty() && !self.flows.contains(&key) {
-            self.expectations
+        let hint = if l4 == L4::Udp && !self.flows.contains(&key) {
+            let expectations = lock(&self.expectations);
+            expectations
                 .get(&dst, ts)
-                .or_else(|| self.expectations.get(&src, ts))
+                .or_else(|| expectations.get(&src, ts))
                 .cloned()
         } else {
             None
@@ -471,6 +515,7 @@ impl Engine {
 
     /// Turns SDP media descriptions into expected RTP and RTCP endpoints.
     fn expect_media(&mut self, now: Timestamp) {
+        let mut expectations = lock(&self.expectations);
         for offer in std::mem::take(&mut self.judge.offers) {
             let media = &offer.media;
             let Some(address) = media.address else {
@@ -498,9 +543,9 @@ impl Engine {
                     rtcp: true,
                     ..hint.clone()
                 };
-                self.expectations.insert((address, rtcp_port), rtcp, now);
+                expectations.insert((address, rtcp_port), rtcp, now);
             }
-            self.expectations.insert(rtp, hint, now);
+            expectations.insert(rtp, hint, now);
         }
     }
 
@@ -519,13 +564,21 @@ impl Engine {
         if now >= self.next_active_sweep {
             self.next_active_sweep = Timestamp(now.0.saturating_add(ACTIVE_SWEEP_INTERVAL));
             self.defrag.expire(now);
-            self.expectations.expire(now);
+            lock(&self.expectations).expire(now);
             self.flows.for_each_active_expired(now, |flow| {
                 finisher.emit(flow, EndReason::ActiveTimeout);
                 flow.start = now;
                 flow.pkts = [0; 2];
                 flow.bytes = [0; 2];
             });
+        }
+    }
+
+    /// Moves the capture clock without a packet (a quiet live link), so idle flows
+    /// still end and are written.
+    pub fn advance(&mut self, now: Timestamp, sink: &mut dyn Sink) {
+        if now >= self.next_sweep {
+            self.sweep(now, sink);
         }
     }
 

@@ -19,9 +19,13 @@ pub mod decode;
 pub mod engine;
 pub mod flow;
 pub mod fuzzing;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod output;
 pub mod personal_data;
 pub mod policy;
 pub mod protocols;
+pub mod setup;
 pub mod signatures;
 pub mod timestamp;
+pub mod workers;

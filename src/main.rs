@@ -4,24 +4,24 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
-use cleartrace::analyze::{analyze_files, capture_files};
+use cleartrace::analyze::{capture_files, read_files, Inline, Progress};
 use cleartrace::config::Config;
-use cleartrace::engine::Engine;
-use cleartrace::output::eve::EveWriter;
+use cleartrace::output::eve::{EveWriter, Stream};
+use cleartrace::output::metrics::Drops;
 use cleartrace::output::report::{self, RunInfo};
-use cleartrace::output::summary::Summary;
-use cleartrace::output::Tee;
-use cleartrace::personal_data::Scanner;
-use cleartrace::policy::suppress::Suppressions;
-use cleartrace::policy::Policy;
+use cleartrace::output::summary::{Summary, Throughput};
+use cleartrace::output::Outputs;
+use cleartrace::setup::{load_signatures, Setup};
 use cleartrace::signatures::{Severity, Signatures};
-use cleartrace::timestamp::Timestamp;
+use cleartrace::workers::{SharedSink, WhenFull, WorkerReport, Workers};
 
 /// Exit status when alerts reach `--fail-on`.
 const EXIT_ALERTS: u8 = 3;
@@ -41,6 +41,9 @@ struct Cli {
 enum Command {
     /// Analyse pcap / pcapng files or folders of them.
     Analyze(AnalyzeArgs),
+    /// Watch an interface (a mirror port) until SIGTERM; serve metrics meanwhile.
+    #[cfg(feature = "live")]
+    Live(LiveArgs),
     /// Check or list the signature files.
     Signatures {
         #[command(subcommand)]
@@ -75,12 +78,116 @@ struct AnalyzeArgs {
     /// (info, low, medium, high, critical).
     #[arg(long, value_parser = |s: &str| s.parse::<Severity>())]
     fail_on: Option<Severity>,
+    /// Worker threads; flows are sharded by address pair (as in `live`). 1 reads and
+    /// analyses in one thread.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    workers: u16,
     /// No summary on stderr.
     #[arg(long, short)]
     quiet: bool,
     /// More detail in the summary (decode errors, evictions).
     #[arg(short, action = clap::ArgAction::Count)]
     verbose: u8,
+}
+
+#[cfg(feature = "live")]
+#[derive(clap::Args)]
+struct LiveArgs {
+    /// Interface to capture on (`any` for all, as SLL2).
+    #[arg(short, long)]
+    interface: String,
+    /// BPF capture filter, as for tcpdump.
+    #[arg(long)]
+    bpf: Option<String>,
+    /// Bytes kept of each frame.
+    #[arg(long, default_value_t = 65_535)]
+    snaplen: i32,
+    /// Do not put the interface into promiscuous mode.
+    #[arg(long)]
+    no_promisc: bool,
+    /// Kernel capture buffer, MiB.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(i32).range(1..=2047))]
+    buffer_size: i32,
+    /// Worker threads (flows sharded by address pair).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    workers: u16,
+    /// Batches of 256 frames each worker may queue before frames are dropped (counted).
+    #[arg(long, default_value_t = 512)]
+    queue_size: usize,
+    /// Address of the metrics endpoint (/metrics, /healthz).
+    #[arg(long, default_value = "127.0.0.1:9477")]
+    listen: std::net::SocketAddr,
+    /// Alerts as JSON lines, appended; reopened on SIGHUP (default: stdout).
+    #[arg(long)]
+    alerts: Option<PathBuf>,
+    /// Flow records as JSON lines, appended; reopened on SIGHUP.
+    #[arg(long)]
+    flows: Option<PathBuf>,
+    /// Extra or overriding signature files.
+    #[arg(long)]
+    signatures: Option<PathBuf>,
+    /// TOML configuration.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Drop root to this user once the capture is open (like tcpdump -Z).
+    #[arg(long)]
+    user: Option<String>,
+    /// No summary on stderr at exit.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[cfg(feature = "live")]
+fn live(args: LiveArgs) -> Result<ExitCode> {
+    use cleartrace::capture::live::CaptureOptions;
+    use cleartrace::live::{run, LiveOptions};
+    let setup = Setup::load(args.config.as_deref(), args.signatures.as_deref())?;
+    warn_expired(&setup);
+    let options = LiveOptions {
+        capture: CaptureOptions {
+            iface: args.interface,
+            bpf: args.bpf,
+            snaplen: args.snaplen,
+            promisc: !args.no_promisc,
+            buffer_bytes: args.buffer_size.saturating_mul(1024 * 1024),
+        },
+        workers: usize::from(args.workers),
+        queue_batches: args.queue_size.max(1),
+        listen: args.listen,
+        alerts: args.alerts,
+        flows: args.flows,
+        user: args.user,
+    };
+    if !args.quiet {
+        eprintln!(
+            "cleartrace: capturing on {} with {} worker(s); metrics on http://{}/metrics",
+            options.capture.iface, options.workers, options.listen
+        );
+    }
+    let outcome = run(&setup, options)?;
+    if !args.quiet {
+        let s = &outcome.report.stats;
+        let throughput = Throughput {
+            packets: s.packets,
+            bytes: s.bytes,
+            seconds: outcome.seconds,
+        };
+        let extra = [
+            ("dropped in the kernel", outcome.drops.kernel),
+            ("dropped by the interface", outcome.drops.interface),
+            ("dropped at worker queues", outcome.drops.queue),
+            ("flow evictions", s.flow_evictions),
+            ("tcp gaps", s.tcp_gaps),
+        ];
+        eprint!("{}", outcome.summary.render(&throughput, &extra));
+    }
+    match outcome.capture_error {
+        Some(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
 #[derive(Subcommand)]
@@ -96,45 +203,7 @@ enum SignaturesCommand {
     },
 }
 
-fn load_signatures(signatures: Option<&Path>, config: &Config) -> Result<Signatures> {
-    let mut sigs = Signatures::builtin();
-    if let Some(dir) = signatures {
-        sigs.load_dir(dir)?;
-    }
-    config.apply_to(&mut sigs.rules)?;
-    Ok(sigs)
-}
-
-/// A short hash of the rules and patterns in force (ids, revisions, severities,
-/// regexes), so a report says which signature set judged the capture.
-fn signature_fingerprint(sigs: &Signatures) -> String {
-    let mut text = String::new();
-    for r in sigs.rules.iter() {
-        text.push_str(&format!(
-            "{}:{}:{}:{};",
-            r.id,
-            r.rev,
-            r.severity.as_str(),
-            r.enabled
-        ));
-    }
-    for p in &sigs.patterns {
-        text.push_str(&format!("p{}:{};", p.id, p.regex.as_str()));
-    }
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{hash:016x}")
-}
-
-fn load_config(path: Option<&Path>) -> Result<Config> {
-    Ok(match path {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    })
-}
-
-fn open_output(name: &str) -> Result<Box<dyn Write>> {
+fn open_output(name: &str) -> Result<Stream> {
     Ok(if name == "-" {
         Box::new(BufWriter::new(io::stdout()))
     } else {
@@ -144,23 +213,23 @@ fn open_output(name: &str) -> Result<Box<dyn Write>> {
     })
 }
 
-fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
-    let config = load_config(args.config.as_deref())?;
-    let sigs = load_signatures(args.signatures.as_deref(), &config)?;
-    let fingerprint = signature_fingerprint(&sigs);
-    let (rule_count, pattern_count) = (sigs.rules.iter().count(), sigs.patterns.len());
-    let scanner = Scanner::new(sigs.patterns);
-    let suppressions = Suppressions::new(&config.suppress, &Timestamp::now().date());
-    for expired in suppressions.expired() {
+fn warn_expired(setup: &Setup) {
+    for expired in setup.expired_suppressions() {
         eprintln!(
             "warning: suppression expired on {} and no longer applies: {}",
             expired.expires.as_deref().unwrap_or("?"),
             expired.describe()
         );
     }
-    let Some(min_tls) = config.min_tls() else {
-        bail!("invalid min_tls_version {:?}", config.min_tls_version);
-    };
+}
+
+/// Worker queue depth in batches when reading files: enough to ride out a slow flow
+/// end, small enough to keep memory flat.
+const FILE_QUEUE_BATCHES: usize = 64;
+
+fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
+    let setup = Setup::load(args.config.as_deref(), args.signatures.as_deref())?;
+    warn_expired(&setup);
     let files = capture_files(&args.paths)?;
     if files.is_empty() {
         bail!(
@@ -176,7 +245,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         .flows
         .as_ref()
         .is_some_and(|f| f.as_os_str() == args.alerts.as_str());
-    let mut eve = if same_stream {
+    let eve = if same_stream {
         EveWriter::combined(open_output(&args.alerts)?)
     } else {
         let flows = match &args.flows {
@@ -185,12 +254,10 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         };
         EveWriter::new(Some(open_output(&args.alerts)?), flows)
     };
-    let mut summary = Summary::default();
-    let mut engine = Engine::new(
-        &config,
-        Policy::new(sigs.rules, min_tls, suppressions),
-        scanner,
-    );
+    let mut outputs = Outputs {
+        eve,
+        summary: Summary::default(),
+    };
     let progress = (!args.quiet && io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);
         let style = indicatif::ProgressStyle::with_template(
@@ -200,40 +267,82 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         bar.set_style(style);
         bar
     });
-    let outcome = {
-        let mut tee = Tee(vec![&mut eve, &mut summary]);
-        analyze_files(&files, &mut engine, &mut tee, |p| {
-            if let Some(bar) = &progress {
-                bar.set_length(p.bytes_total);
-                bar.set_position(p.bytes_done.min(p.bytes_total));
-                bar.set_message(format!("{:.0} packets/s", p.packets_per_sec));
-            }
-        })
+    let show = |p: Progress| {
+        if let Some(bar) = &progress {
+            bar.set_length(p.bytes_total);
+            bar.set_position(p.bytes_done.min(p.bytes_total));
+            bar.set_message(format!("{:.0} packets/s", p.packets_per_sec));
+        }
+    };
+    let started = Instant::now();
+    let mut engines = setup.engines(usize::from(args.workers));
+    let (read, ran) = match engines.pop() {
+        Some(mut engine) if engines.is_empty() => {
+            let read = read_files(
+                &files,
+                &mut Inline {
+                    engine: &mut engine,
+                    sink: &mut outputs,
+                },
+                show,
+            );
+            engine.finish(&mut outputs);
+            let ran = WorkerReport {
+                stats: engine.stats(),
+                active_flows: engine.active_flows(),
+            };
+            (read, ran)
+        }
+        last => {
+            engines.extend(last);
+            let shared = Arc::new(Mutex::new(outputs));
+            let mut workers = Workers::spawn(
+                engines,
+                SharedSink(Arc::clone(&shared)),
+                FILE_QUEUE_BATCHES,
+                WhenFull::Wait,
+            )
+            .context("starting the workers")?;
+            let read = read_files(&files, &mut workers, show);
+            let ran = workers.finish();
+            outputs = Arc::try_unwrap(shared)
+                .map_err(|_| anyhow::anyhow!("a worker still holds the outputs"))?
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (read, ran)
+        }
+    };
+    let throughput = Throughput {
+        packets: read.packets,
+        bytes: read.bytes,
+        seconds: started.elapsed().as_secs_f64(),
     };
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    let Outputs { mut eve, summary } = outputs;
     eve.finish().context("writing output")?;
     if let Some(path) = &args.metrics {
         let text = cleartrace::output::metrics::exposition(
             &summary,
-            &outcome.stats,
-            engine.active_flows(),
+            &ran.stats,
+            ran.active_flows,
+            &Drops::default(),
         )
         .map_err(|_| anyhow::anyhow!("encoding metrics"))?;
         std::fs::write(path, text)
             .with_context(|| format!("{}: cannot write the metrics", path.display()))?;
     }
+    let policy = &setup.policy;
     if let Some(path) = &args.report {
         let inputs: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        let policy = engine.policy();
         let run = RunInfo {
             inputs: &inputs,
-            packets: outcome.stats.packets,
-            bytes: outcome.stats.bytes,
-            signature_fingerprint: fingerprint,
-            rules: rule_count,
-            patterns: pattern_count,
+            packets: read.packets,
+            bytes: read.bytes,
+            signature_fingerprint: setup.signature_fingerprint.clone(),
+            rules: setup.rules,
+            patterns: setup.patterns,
             suppressions: policy.suppressions().applied().collect(),
             expired: policy.suppressions().expired(),
         };
@@ -249,7 +358,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             .with_context(|| format!("{}: cannot write the report", path.display()))?;
     }
     if !args.quiet {
-        let s = &outcome.stats;
+        let s = &ran.stats;
         let mut extra = vec![
             ("flow evictions", s.flow_evictions),
             ("tcp gaps", s.tcp_gaps),
@@ -264,13 +373,13 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         }
         extra.extend(s.decode_errors.iter().map(|(reason, n)| (*reason, *n)));
         extra.extend(s.anomalies.iter().map(|(name, n)| (*name, *n)));
-        eprint!("{}", summary.render(&outcome.throughput, &extra));
-        for (suppression, held) in engine.policy().suppressions().applied() {
+        eprint!("{}", summary.render(&throughput, &extra));
+        for (suppression, held) in policy.suppressions().applied() {
             eprintln!("suppressed: {held} alert(s) by {}", suppression.describe());
         }
     }
-    if !outcome.errors.is_empty() {
-        for e in &outcome.errors {
+    if !read.errors.is_empty() {
+        for e in &read.errors {
             eprintln!("error: {e}");
         }
         return Ok(ExitCode::FAILURE);
@@ -308,7 +417,10 @@ fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
             }
         }
         SignaturesCommand::List { signatures, config } => {
-            let config = load_config(config.as_deref())?;
+            let config = match config {
+                Some(p) => Config::load(&p)?,
+                None => Config::default(),
+            };
             let sigs = load_signatures(signatures.as_deref(), &config)?;
             let mut out = io::stdout().lock();
             for r in sigs.rules.iter() {
@@ -342,6 +454,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze(args),
+        #[cfg(feature = "live")]
+        Command::Live(args) => live(args),
         Command::Signatures { command } => signatures(command),
     };
     match result {

@@ -2,6 +2,8 @@
 //! and timestamp; it never interprets the bytes (that is `decode`'s job).
 
 mod file;
+#[cfg(feature = "live")]
+pub mod live;
 
 pub use file::{CaptureError, CaptureFile};
 

@@ -209,6 +209,7 @@ pub struct FlowTable<T> {
     flows: LinkedHashMap<FlowKey, Flow<T>>,
     limits: FlowLimits,
     next_id: u64,
+    id_stride: u64,
     expired_keys: Vec<FlowKey>,
     pub stats: FlowTableStats,
 }
@@ -219,9 +220,17 @@ impl<T> FlowTable<T> {
             flows: LinkedHashMap::new(),
             limits,
             next_id: 1,
+            id_stride: 1,
             expired_keys: Vec::new(),
             stats: FlowTableStats::default(),
         }
+    }
+
+    /// Numbers this table's flows `first`, `first + stride`, …: tables of several
+    /// workers then never hand out the same flow id.
+    pub fn number_flows(&mut self, first: u64, stride: u64) {
+        self.next_id = first;
+        self.id_stride = stride.max(1);
     }
 
     pub fn len(&self) -> usize {
@@ -246,6 +255,18 @@ impl<T> FlowTable<T> {
         make_state: impl FnOnce(Endpoint, Endpoint) -> T,
         on_end: &mut dyn FnMut(Flow<T>, EndReason),
     ) -> &mut Flow<T> {
+        // A flow idle past its timeout ends here even if no sweep has come by yet, so
+        // where flows end does not depend on when sweeps run (per worker, per second).
+        let limits = self.limits;
+        let stale = self.flows.get(&key).is_some_and(|f| {
+            ts.since(f.last) >= f.idle_timeout(&limits).saturating_mul(1_000_000_000)
+        });
+        if stale {
+            if let Some(flow) = self.flows.remove(&key) {
+                self.stats.timed_out += 1;
+                on_end(flow, EndReason::Timeout);
+            }
+        }
         if !self.flows.contains_key(&key) {
             while self.flows.len() >= self.limits.max_flows.max(1) {
                 match self.flows.pop_front() {
@@ -268,7 +289,7 @@ impl<T> FlowTable<T> {
             Entry::Vacant(entry) => {
                 let (client, server) = first.orientation();
                 let id = self.next_id;
-                self.next_id += 1;
+                self.next_id += self.id_stride;
                 self.stats.created += 1;
                 entry.insert(Flow {
                     id,

@@ -131,11 +131,14 @@ struct AlertJson<'a> {
     compliance: Compliance<'a>,
 }
 
+/// Where JSON lines go: a file, stdout, a buffer in tests; sent to the workers' lock.
+pub type Stream = Box<dyn Write + Send>;
+
 /// Writes alerts and/or flow records as JSON lines. Write errors are kept and
 /// reported once at the end rather than aborting the analysis.
 pub struct EveWriter {
-    alerts: Option<Box<dyn Write>>,
-    flows: Option<Box<dyn Write>>,
+    alerts: Option<Stream>,
+    flows: Option<Stream>,
     /// Flow records go to the alerts stream (both asked for the same file or stdout):
     /// one writer, so lines never interleave mid-way.
     flows_with_alerts: bool,
@@ -143,7 +146,7 @@ pub struct EveWriter {
 }
 
 impl EveWriter {
-    pub fn new(alerts: Option<Box<dyn Write>>, flows: Option<Box<dyn Write>>) -> Self {
+    pub fn new(alerts: Option<Stream>, flows: Option<Stream>) -> Self {
         EveWriter {
             alerts,
             flows,
@@ -153,18 +156,14 @@ impl EveWriter {
     }
 
     /// Alerts and flow records in one stream.
-    pub fn combined(out: Box<dyn Write>) -> Self {
+    pub fn combined(out: Stream) -> Self {
         EveWriter {
             flows_with_alerts: true,
             ..Self::new(Some(out), None)
         }
     }
 
-    fn write_line(
-        out: &mut Option<Box<dyn Write>>,
-        error: &mut Option<io::Error>,
-        value: &impl Serialize,
-    ) {
+    fn write_line(out: &mut Option<Stream>, error: &mut Option<io::Error>, value: &impl Serialize) {
         let Some(w) = out.as_mut() else { return };
         if error.is_some() {
             return;
@@ -177,11 +176,17 @@ impl EveWriter {
         }
     }
 
-    /// Flushes both streams; the first write error of the run, if any.
-    pub fn finish(&mut self) -> io::Result<()> {
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
+    /// Swaps in new streams (the live sensor on SIGHUP, after logrotate moved the
+    /// files), flushing the old ones first. A combined writer stays combined.
+    pub fn reopen(&mut self, alerts: Option<Stream>, flows: Option<Stream>) -> io::Result<()> {
+        let flushed = self.flush();
+        self.alerts = alerts;
+        self.flows = if self.flows_with_alerts { None } else { flows };
+        flushed
+    }
+
+    /// Hands buffered lines to the files, so a tailing SIEM sees them.
+    pub fn flush(&mut self) -> io::Result<()> {
         for w in [self.alerts.as_mut(), self.flows.as_mut()]
             .into_iter()
             .flatten()
@@ -189,6 +194,14 @@ impl EveWriter {
             w.flush()?;
         }
         Ok(())
+    }
+
+    /// Flushes both streams; the first write error of the run, if any.
+    pub fn finish(&mut self) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.flush()
     }
 }
 

@@ -28,21 +28,43 @@ fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
     registry.register(name, help, c);
 }
 
-/// The exposition of a finished run.
+/// Packets lost before analysis, by where (DESIGN §9: counted, never silent). Files
+/// lose none; the live sensor reads the kernel's and its own queues' counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Drops {
+    /// No room in the capture buffer (libpcap `ps_drop`).
+    pub kernel: u64,
+    /// Dropped by the interface or its driver (`ps_ifdrop`).
+    pub interface: u64,
+    /// A worker's queue was full.
+    pub queue: u64,
+}
+
+/// The exposition of a run's counters: at its end (`analyze --metrics`) or at a scrape
+/// of the live sensor.
 pub fn exposition(
     summary: &Summary,
     stats: &EngineStats,
     active_flows: usize,
+    drops: &Drops,
 ) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::with_prefix("cleartrace");
     counter(&mut registry, "packets", "Packets read", stats.packets);
     counter(&mut registry, "bytes", "Captured bytes read", stats.bytes);
-    counter(
+    let dropped = family(
         &mut registry,
         "capture_dropped_packets",
-        "Packets the capture dropped (kernel and queues)",
-        0,
+        "Packets lost before analysis, by stage (kernel buffer, interface, worker queue)",
     );
+    for (stage, n) in [
+        ("kernel", drops.kernel),
+        ("interface", drops.interface),
+        ("queue", drops.queue),
+    ] {
+        dropped
+            .get_or_create(&vec![("stage", stage.to_string())])
+            .inc_by(n);
+    }
     counter(
         &mut registry,
         "flow_evictions",

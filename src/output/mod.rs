@@ -64,13 +64,16 @@ pub trait Sink {
     fn flow_ended(&mut self, event: &FlowEvent<'_>);
 }
 
-/// Hands every event to several sinks in turn.
-pub struct Tee<'a>(pub Vec<&'a mut dyn Sink>);
+/// The run's sinks, owned together so workers can share them behind one lock: EVE
+/// lines, and the summary the report, metrics and stderr table come from.
+pub struct Outputs {
+    pub eve: eve::EveWriter,
+    pub summary: summary::Summary,
+}
 
-impl Sink for Tee<'_> {
+impl Sink for Outputs {
     fn flow_ended(&mut self, event: &FlowEvent<'_>) {
-        for sink in self.0.iter_mut() {
-            sink.flow_ended(event);
-        }
+        self.eve.flow_ended(event);
+        self.summary.flow_ended(event);
     }
 }

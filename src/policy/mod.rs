@@ -109,6 +109,7 @@ fn credentials_evidence(creds: &HttpCredentials) -> String {
     }
 }
 
+#[derive(Clone)]
 pub struct Policy {
     rules: RuleSet,
     min_tls: TlsVersion,
@@ -147,7 +148,7 @@ impl Policy {
     }
 
     /// Whether an alert of `rule` on this flow is held back by a suppression (counted).
-    pub fn suppressed(&mut self, rule: u32, client: Endpoint, server: Endpoint) -> bool {
+    pub fn suppressed(&self, rule: u32, client: Endpoint, server: Endpoint) -> bool {
         self.suppressions.suppress(rule, client, server)
     }
 

@@ -2,6 +2,8 @@
 //! expiry date. An expired suppression no longer applies and is reported once.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -93,9 +95,10 @@ impl Suppression {
 }
 
 /// The suppressions in force for a run, with how many alerts each one held back.
+/// Clones share the counts, so the engines of several workers add up to one tally.
 #[derive(Clone, Debug, Default)]
 pub struct Suppressions {
-    active: Vec<(Suppression, u64)>,
+    active: Arc<[(Suppression, AtomicU64)]>,
     expired: Vec<Suppression>,
 }
 
@@ -104,20 +107,20 @@ impl Suppressions {
         let (expired, active): (Vec<_>, Vec<_>) =
             all.iter().cloned().partition(|s| s.expired(today));
         Suppressions {
-            active: active.into_iter().map(|s| (s, 0)).collect(),
+            active: active.into_iter().map(|s| (s, AtomicU64::new(0))).collect(),
             expired,
         }
     }
 
     /// True (and counted) when an alert of `rule` on this flow is suppressed.
-    pub fn suppress(&mut self, rule: u32, client: Endpoint, server: Endpoint) -> bool {
+    pub fn suppress(&self, rule: u32, client: Endpoint, server: Endpoint) -> bool {
         match self
             .active
-            .iter_mut()
+            .iter()
             .find(|(s, _)| s.covers(rule, client, server))
         {
             Some((_, hits)) => {
-                *hits += 1;
+                hits.fetch_add(1, Ordering::Relaxed);
                 true
             }
             None => false,
@@ -126,7 +129,9 @@ impl Suppressions {
 
     /// Each active suppression with the alerts it held back.
     pub fn applied(&self) -> impl Iterator<Item = (&Suppression, u64)> {
-        self.active.iter().map(|(s, n)| (s, *n))
+        self.active
+            .iter()
+            .map(|(s, n)| (s, n.load(Ordering::Relaxed)))
     }
 
     pub fn expired(&self) -> &[Suppression] {
@@ -153,7 +158,7 @@ mod tests {
             reason: "lab".into(),
             expires: Some("2026-12-31".into()),
         };
-        let mut set = Suppressions::new(std::slice::from_ref(&s), "2026-11-22");
+        let set = Suppressions::new(std::slice::from_ref(&s), "2026-11-22");
         assert!(set.suppress(6001, ep(1, 40000), ep(2, 8080)));
         assert!(!set.suppress(6001, ep(1, 40000), ep(3, 8080)));
         assert!(!set.suppress(6001, ep(1, 40000), ep(2, 80)));

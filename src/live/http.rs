@@ -1,0 +1,141 @@
+//! The metrics endpoint: `/metrics` (OpenMetrics) and `/healthz`, on tokio. Requests
+//! are parsed with httparse and bounded in size and time; anything else gets a 404.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A request head larger than this is refused (a scraper sends a few hundred bytes).
+const MAX_REQUEST: usize = 8 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// What the endpoint asks of the sensor.
+pub trait Status: Send + Sync + 'static {
+    /// The exposition, or `None` if it could not be encoded.
+    fn metrics(&self) -> Option<String>;
+    /// Whether the capture is still running.
+    fn healthy(&self) -> bool;
+}
+
+pub async fn serve(listener: TcpListener, status: Arc<dyn Status>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors and the like: wait rather than spin.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let status = Arc::clone(&status);
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(REQUEST_TIMEOUT, answer(stream, status)).await;
+        });
+    }
+}
+
+enum Route {
+    Metrics,
+    Health,
+    NotFound,
+    NotAllowed,
+    Bad,
+}
+
+fn route(head: &[u8]) -> Option<Route> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return None,
+        Err(_) => return Some(Route::Bad),
+    }
+    let path = request.path.unwrap_or("/");
+    let path = path.split('?').next().unwrap_or(path);
+    Some(match (request.method, path) {
+        (Some("GET" | "HEAD"), "/metrics") => Route::Metrics,
+        (Some("GET" | "HEAD"), "/healthz") => Route::Health,
+        (Some("GET" | "HEAD"), _) => Route::NotFound,
+        _ => Route::NotAllowed,
+    })
+}
+
+async fn answer(mut stream: TcpStream, status: Arc<dyn Status>) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 1024];
+    let route = loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        head.extend_from_slice(&buf[..n]);
+        if let Some(route) = route(&head) {
+            break route;
+        }
+        if head.len() > MAX_REQUEST {
+            break Route::Bad;
+        }
+    };
+    let (code, content_type, body) = match route {
+        Route::Metrics => match status.metrics() {
+            Some(text) => ("200 OK", OPENMETRICS, text),
+            None => (
+                "500 Internal Server Error",
+                "text/plain",
+                "metrics unavailable\n".into(),
+            ),
+        },
+        Route::Health if status.healthy() => ("200 OK", "text/plain", "ok\n".into()),
+        Route::Health => (
+            "503 Service Unavailable",
+            "text/plain",
+            "capture stopped\n".into(),
+        ),
+        Route::NotFound => ("404 Not Found", "text/plain", "not found\n".into()),
+        Route::NotAllowed => (
+            "405 Method Not Allowed",
+            "text/plain",
+            "method not allowed\n".into(),
+        ),
+        Route::Bad => ("400 Bad Request", "text/plain", "bad request\n".into()),
+    };
+    let header = format!(
+        "HTTP/1.1 {code}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(header.as_bytes()).await?;
+    if !head.starts_with(b"HEAD ") {
+        stream.write_all(body.as_bytes()).await?;
+    }
+    stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert!(matches!(
+            route(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Some(Route::Metrics)
+        ));
+        assert!(matches!(
+            route(b"GET /healthz?x=1 HTTP/1.0\r\n\r\n"),
+            Some(Route::Health)
+        ));
+        assert!(matches!(
+            route(b"POST /metrics HTTP/1.1\r\n\r\n"),
+            Some(Route::NotAllowed)
+        ));
+        assert!(matches!(
+            route(b"GET /x HTTP/1.1\r\n\r\n"),
+            Some(Route::NotFound)
+        ));
+        assert!(route(b"GET /metrics HTTP/1.1\r\n").is_none());
+        assert!(matches!(
+            route(b"\x00\x01garbage\r\n\r\n"),
+            Some(Route::Bad)
+        ));
+    }
+}

@@ -1,0 +1,280 @@
+//! The long-running sensor (feature `live`): a capture thread reads the interface and
+//! shards packets to worker engines; a tokio runtime in the main thread serves the
+//! metrics endpoint and turns signals into actions (SIGHUP reopens the output files
+//! for logrotate, SIGTERM and SIGINT end every open flow and exit). The engines, sinks
+//! and sharding are the ones `analyze` uses.
+
+pub mod http;
+mod privileges;
+
+use std::fs::OpenOptions;
+use std::io::{self, BufWriter};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use crate::capture::live::{CaptureOptions, LiveCapture, LiveCaptureError};
+use crate::output::eve::{EveWriter, Stream};
+use crate::output::metrics::{exposition, Drops};
+use crate::output::summary::Summary;
+use crate::output::Outputs;
+use crate::setup::Setup;
+use crate::timestamp::Timestamp;
+use crate::workers::{lock, SharedSink, WhenFull, WorkerReport, Workers};
+
+/// How often buffered alert lines reach the files, and drops are read from libpcap.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Capture(#[from] LiveCaptureError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: io::Error },
+    #[error("{path}: cannot open for appending: {source}")]
+    Output { path: PathBuf, source: io::Error },
+    #[error("--user: {0}")]
+    User(String),
+    #[error("starting the sensor: {0}")]
+    Start(io::Error),
+    #[error("writing output: {0}")]
+    Write(io::Error),
+}
+
+pub struct LiveOptions {
+    pub capture: CaptureOptions,
+    pub workers: usize,
+    /// Batches each worker's queue holds before the capture drops (and counts).
+    pub queue_batches: usize,
+    pub listen: SocketAddr,
+    /// Alert lines: a file (appended, reopened on SIGHUP) or `None` for stdout.
+    pub alerts: Option<PathBuf>,
+    pub flows: Option<PathBuf>,
+    /// Drop root to this user once the capture and socket are open.
+    pub user: Option<String>,
+}
+
+/// What a run leaves for the exit summary.
+pub struct LiveOutcome {
+    pub summary: Summary,
+    pub report: WorkerReport,
+    pub drops: Drops,
+    pub seconds: f64,
+    /// The capture failed (the interface went away …); flows were still written.
+    pub capture_error: Option<LiveCaptureError>,
+}
+
+/// What the endpoint reads while the sensor runs.
+struct Sensor {
+    outputs: Arc<Mutex<Outputs>>,
+    reports: Vec<Arc<Mutex<WorkerReport>>>,
+    kernel_drops: AtomicU64,
+    interface_drops: AtomicU64,
+    queue_drops: Arc<AtomicU64>,
+    capturing: AtomicBool,
+}
+
+impl Sensor {
+    fn drops(&self) -> Drops {
+        Drops {
+            kernel: self.kernel_drops.load(Ordering::Relaxed),
+            interface: self.interface_drops.load(Ordering::Relaxed),
+            queue: self.queue_drops.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl http::Status for Sensor {
+    fn metrics(&self) -> Option<String> {
+        let running = Workers::snapshot(&self.reports);
+        let outputs = lock(&self.outputs);
+        exposition(
+            &outputs.summary,
+            &running.stats,
+            running.active_flows,
+            &self.drops(),
+        )
+        .ok()
+    }
+
+    fn healthy(&self) -> bool {
+        self.capturing.load(Ordering::Relaxed)
+    }
+}
+
+fn append(path: &PathBuf) -> Result<Stream, LiveError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(|f| Box::new(BufWriter::new(f)) as Stream)
+        .map_err(|source| LiveError::Output {
+            path: path.clone(),
+            source,
+        })
+}
+
+fn open_streams(options: &LiveOptions) -> Result<(Option<Stream>, Option<Stream>), LiveError> {
+    let alerts = match &options.alerts {
+        Some(path) => append(path)?,
+        None => Box::new(BufWriter::new(io::stdout())),
+    };
+    let flows = options.flows.as_ref().map(append).transpose()?;
+    Ok((Some(alerts), flows))
+}
+
+pub fn run(setup: &Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError> {
+    let started = Instant::now();
+    let capture = LiveCapture::open(&options.capture)?;
+    let listener =
+        std::net::TcpListener::bind(options.listen).map_err(|source| LiveError::Listen {
+            addr: options.listen,
+            source,
+        })?;
+    listener.set_nonblocking(true).map_err(LiveError::Start)?;
+    if let Some(user) = &options.user {
+        privileges::drop_to(user).map_err(LiveError::User)?;
+    }
+    let (alerts, flows) = open_streams(&options)?;
+    let outputs = Arc::new(Mutex::new(Outputs {
+        eve: EveWriter::new(alerts, flows),
+        summary: Summary::default(),
+    }));
+    let workers = Workers::spawn(
+        setup.engines(options.workers),
+        SharedSink(Arc::clone(&outputs)),
+        options.queue_batches,
+        WhenFull::Drop,
+    )
+    .map_err(LiveError::Start)?;
+    let sensor = Arc::new(Sensor {
+        outputs: Arc::clone(&outputs),
+        reports: workers.reports.clone(),
+        kernel_drops: AtomicU64::new(0),
+        interface_drops: AtomicU64::new(0),
+        queue_drops: Arc::clone(&workers.queue_drops),
+        capturing: AtomicBool::new(true),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let capture_thread = std::thread::Builder::new()
+        .name("cleartrace-capture".into())
+        .spawn({
+            let stop = Arc::clone(&stop);
+            let sensor = Arc::clone(&sensor);
+            move || capture_loop(capture, workers, &stop, &sensor)
+        })
+        .map_err(LiveError::Start)?;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(LiveError::Start)?;
+    let served = runtime.block_on(watch(listener, Arc::clone(&sensor), &options));
+    stop.store(true, Ordering::Relaxed);
+    let (report, capture_error) = capture_thread
+        .join()
+        .unwrap_or_else(|_| (WorkerReport::default(), None));
+    served?;
+    let mut outputs = lock(&outputs);
+    outputs.eve.finish().map_err(LiveError::Write)?;
+    Ok(LiveOutcome {
+        summary: std::mem::take(&mut outputs.summary),
+        report,
+        drops: sensor.drops(),
+        seconds: started.elapsed().as_secs_f64(),
+        capture_error,
+    })
+}
+
+/// Serves the endpoint and waits for a signal (or the capture to stop by itself).
+async fn watch(
+    listener: std::net::TcpListener,
+    sensor: Arc<Sensor>,
+    options: &LiveOptions,
+) -> Result<(), LiveError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(LiveError::Start)?;
+    let endpoint = tokio::spawn(http::serve(listener, Arc::clone(&sensor) as _));
+    let mut hangup = signal(SignalKind::hangup()).map_err(LiveError::Start)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(LiveError::Start)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(LiveError::Start)?;
+    let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+    let result = loop {
+        tokio::select! {
+            _ = hangup.recv() => {
+                let reopened = open_streams(options);
+                let mut outputs = lock(&sensor.outputs);
+                match reopened {
+                    Ok((alerts, flows)) => {
+                        if let Err(e) = outputs.eve.reopen(alerts, flows) {
+                            break Err(LiveError::Write(e));
+                        }
+                    }
+                    // Keep writing to the old files rather than lose alerts.
+                    Err(e) => eprintln!("warning: SIGHUP: {e}; still writing to the old files"),
+                }
+            }
+            _ = terminate.recv() => break Ok(()),
+            _ = interrupt.recv() => break Ok(()),
+            _ = housekeeping.tick() => {
+                if let Err(e) = lock(&sensor.outputs).eve.flush() {
+                    break Err(LiveError::Write(e));
+                }
+                if !sensor.capturing.load(Ordering::Relaxed) {
+                    break Ok(());
+                }
+            }
+        }
+    };
+    endpoint.abort();
+    result
+}
+
+/// Reads frames until told to stop, then lets the workers end every flow.
+fn capture_loop(
+    mut capture: LiveCapture,
+    mut workers: Workers,
+    stop: &AtomicBool,
+    sensor: &Sensor,
+) -> (WorkerReport, Option<LiveCaptureError>) {
+    let mut housekeeping = Instant::now();
+    let mut error = None;
+    let mut since_check = 0u32;
+    while !stop.load(Ordering::Relaxed) {
+        match capture.next_packet() {
+            Ok(Some(packet)) => {
+                workers.push(&packet);
+                since_check += 1;
+                // The clock is read once every few hundred frames on a busy link.
+                if since_check < 256 {
+                    continue;
+                }
+            }
+            Ok(None) => workers.tick(Timestamp::now()),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+        since_check = 0;
+        if housekeeping.elapsed() >= HOUSEKEEPING {
+            housekeeping = Instant::now();
+            record_drops(&mut capture, sensor);
+        }
+    }
+    record_drops(&mut capture, sensor);
+    sensor.capturing.store(false, Ordering::Relaxed);
+    (workers.finish(), error)
+}
+
+fn record_drops(capture: &mut LiveCapture, sensor: &Sensor) {
+    let drops = capture.drops();
+    sensor.kernel_drops.store(drops.buffer, Ordering::Relaxed);
+    sensor
+        .interface_drops
+        .store(drops.interface, Ordering::Relaxed);
+}
