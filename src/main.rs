@@ -328,9 +328,10 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             &ran.stats,
             ran.active_flows,
             &Drops::default(),
+            setup.policy.rules(),
         )
         .map_err(|_| anyhow::anyhow!("encoding metrics"))?;
-        std::fs::write(path, text)
+        std::fs::write(path, cleartrace::output::metrics::text_format(&text))
             .with_context(|| format!("{}: cannot write the metrics", path.display()))?;
     }
     let policy = &setup.policy;

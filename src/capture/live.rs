@@ -31,9 +31,11 @@ pub struct CaptureOptions {
     pub buffer_bytes: i32,
 }
 
-/// Time a read waits before returning nothing, so the loop can notice a shutdown and
-/// move the clock on a quiet link.
-const READ_TIMEOUT_MS: i32 = 100;
+/// Time `wait` gives a quiet link before returning, so the loop can notice a shutdown
+/// and move the clock. libpcap's own read timeout cannot do this on Linux: with
+/// TPACKET_V3 the kernel retires no empty block, so a blocking read on a silent
+/// interface never returns. The capture is non-blocking and polled instead.
+const WAIT_MS: u16 = 100;
 
 /// Counters of frames lost before they reached us, as libpcap reports them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,8 +66,9 @@ impl LiveCapture {
             .promisc(options.promisc)
             .snaplen(options.snaplen)
             .buffer_size(options.buffer_bytes)
-            .timeout(READ_TIMEOUT_MS)
+            .timeout(i32::from(WAIT_MS))
             .open()
+            .and_then(pcap::Capture::setnonblock)
             .map_err(open_error)?;
         if options.iface == "any" {
             // SLL2 carries the interface index; SLL is the fallback libpcap picks
@@ -95,7 +98,16 @@ impl LiveCapture {
         self.linktype
     }
 
-    /// The next frame, or `None` when the read timed out on a quiet link.
+    /// Waits until a frame may be ready or the quiet-link interval passed; false on
+    /// the latter.
+    pub fn wait(&self) -> bool {
+        use nix::poll::{poll, PollFd, PollFlags};
+        use std::os::fd::AsFd;
+        let mut fds = [PollFd::new(self.capture.as_fd(), PollFlags::POLLIN)];
+        matches!(poll(&mut fds, WAIT_MS), Ok(n) if n > 0)
+    }
+
+    /// The next frame, or `None` when none is waiting (then `wait`).
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, LiveCaptureError> {
         match self.capture.next_packet() {
             Ok(packet) => {

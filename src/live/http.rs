@@ -7,10 +7,13 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::output::metrics::text_format;
+
 /// A request head larger than this is refused (a scraper sends a few hundred bytes).
 const MAX_REQUEST: usize = 8 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// What the endpoint asks of the sensor.
 pub trait Status: Send + Sync + 'static {
@@ -35,7 +38,10 @@ pub async fn serve(listener: TcpListener, status: Arc<dyn Status>) {
 }
 
 enum Route {
-    Metrics,
+    /// OpenMetrics when the scraper asks for it (Prometheus does), else text 0.0.4.
+    Metrics {
+        openmetrics: bool,
+    },
     Health,
     NotFound,
     NotAllowed,
@@ -52,8 +58,12 @@ fn route(head: &[u8]) -> Option<Route> {
     }
     let path = request.path.unwrap_or("/");
     let path = path.split('?').next().unwrap_or(path);
+    let openmetrics = request.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("accept")
+            && memchr::memmem::find(h.value, b"application/openmetrics-text").is_some()
+    });
     Some(match (request.method, path) {
-        (Some("GET" | "HEAD"), "/metrics") => Route::Metrics,
+        (Some("GET" | "HEAD"), "/metrics") => Route::Metrics { openmetrics },
         (Some("GET" | "HEAD"), "/healthz") => Route::Health,
         (Some("GET" | "HEAD"), _) => Route::NotFound,
         _ => Route::NotAllowed,
@@ -77,8 +87,9 @@ async fn answer(mut stream: TcpStream, status: Arc<dyn Status>) -> std::io::Resu
         }
     };
     let (code, content_type, body) = match route {
-        Route::Metrics => match status.metrics() {
-            Some(text) => ("200 OK", OPENMETRICS, text),
+        Route::Metrics { openmetrics } => match status.metrics() {
+            Some(text) if openmetrics => ("200 OK", OPENMETRICS, text),
+            Some(text) => ("200 OK", TEXT_FORMAT, text_format(&text)),
             None => (
                 "500 Internal Server Error",
                 "text/plain",
@@ -118,7 +129,11 @@ mod tests {
     fn routes() {
         assert!(matches!(
             route(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
-            Some(Route::Metrics)
+            Some(Route::Metrics { openmetrics: false })
+        ));
+        assert!(matches!(
+            route(b"GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5\r\n\r\n"),
+            Some(Route::Metrics { openmetrics: true })
         ));
         assert!(matches!(
             route(b"GET /healthz?x=1 HTTP/1.0\r\n\r\n"),

@@ -23,6 +23,7 @@ use crate::output::metrics::{exposition, Drops};
 use crate::output::summary::Summary;
 use crate::output::Outputs;
 use crate::setup::Setup;
+use crate::signatures::RuleSet;
 use crate::timestamp::Timestamp;
 use crate::workers::{lock, SharedSink, WhenFull, WorkerReport, Workers};
 
@@ -71,6 +72,7 @@ pub struct LiveOutcome {
 /// What the endpoint reads while the sensor runs.
 struct Sensor {
     outputs: Arc<Mutex<Outputs>>,
+    rules: RuleSet,
     reports: Vec<Arc<Mutex<WorkerReport>>>,
     kernel_drops: AtomicU64,
     interface_drops: AtomicU64,
@@ -97,6 +99,7 @@ impl http::Status for Sensor {
             &running.stats,
             running.active_flows,
             &self.drops(),
+            &self.rules,
         )
         .ok()
     }
@@ -153,6 +156,7 @@ pub fn run(setup: &Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError
     .map_err(LiveError::Start)?;
     let sensor = Arc::new(Sensor {
         outputs: Arc::clone(&outputs),
+        rules: setup.policy.rules().clone(),
         reports: workers.reports.clone(),
         kernel_drops: AtomicU64::new(0),
         interface_drops: AtomicU64::new(0),
@@ -254,7 +258,11 @@ fn capture_loop(
                     continue;
                 }
             }
-            Ok(None) => workers.tick(Timestamp::now()),
+            Ok(None) => {
+                if !capture.wait() {
+                    workers.tick(Timestamp::now());
+                }
+            }
             Err(e) => {
                 error = Some(e);
                 break;

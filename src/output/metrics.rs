@@ -8,11 +8,11 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use super::summary::Summary;
 use crate::engine::EngineStats;
+use crate::signatures::RuleSet;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -47,6 +47,7 @@ pub fn exposition(
     stats: &EngineStats,
     active_flows: usize,
     drops: &Drops,
+    rules: &RuleSet,
 ) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::with_prefix("cleartrace");
     counter(&mut registry, "packets", "Packets read", stats.packets);
@@ -101,6 +102,16 @@ pub fn exposition(
         "alerts",
         "Alerts raised, by rule and severity",
     );
+    // Every enabled rule at its severity from the start, at 0 until it fires: an
+    // alerting rule on `increase()` needs a sample from before the first alert.
+    for rule in rules.iter().filter(|r| r.enabled) {
+        alerts
+            .get_or_create(&vec![
+                ("rule", rule.id.to_string()),
+                ("severity", rule.severity.as_str().to_string()),
+            ])
+            .inc_by(0);
+    }
     for ((rule, severity), n) in &summary.alerts_by_rule_severity {
         alerts
             .get_or_create(&vec![
@@ -155,12 +166,46 @@ pub fn exposition(
             .get_or_create(&vec![("table", table.to_string())])
             .inc_by(n);
     }
-    registry.register(
-        "build",
-        "Build information",
-        Info::new(vec![("version", env!("CARGO_PKG_VERSION").to_string())]),
-    );
+    // A gauge at 1 rather than an OpenMetrics info: the classic `_info` convention,
+    // which the Prometheus text format (and `promtool check metrics`) also reads.
+    let build = Family::<Labels, Gauge>::default();
+    build
+        .get_or_create(&vec![("version", env!("CARGO_PKG_VERSION").to_string())])
+        .set(1);
+    registry.register("build_info", "Build information", build);
     let mut out = String::new();
     encode(&mut out, &registry)?;
     Ok(out)
+}
+
+/// The same exposition in the Prometheus text format 0.0.4, for readers that do not
+/// speak OpenMetrics: node_exporter's textfile collector, `promtool check metrics`,
+/// a plain `curl`. The two differ here only in naming: OpenMetrics describes a
+/// counter family as `x` and its sample as `x_total`, the text format both as
+/// `x_total`; and the text format has no `# EOF`.
+pub fn text_format(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 16 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let described = ["# HELP ", "# TYPE "].into_iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match described {
+            Some(renamed) => out.push_str(&renamed),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
