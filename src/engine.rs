@@ -449,28 +449,32 @@ impl Engine {
         }
         let file = &self.current_file;
         let limits = finisher.judge.limits;
-        let hint = if l4 == L4::Udp && !self.flows.contains(&key) {
-            let expectations = lock(&self.expectations);
-            expectations
-                .get(&dst, ts)
-                .or_else(|| expectations.get(&src, ts))
-                .cloned()
-        } else {
-            None
-        };
+        let expectations = &self.expectations;
         let flow = self.flows.get_or_create(
             key,
             ts,
             first,
-            |client, server| FlowState {
-                app: match hint {
-                    Some(hint) => AppLayer::expected_media(server.1, client.1, limits, hint),
-                    None => AppLayer::new(l4, server.1, client.1, limits),
-                },
-                tls: None,
-                media: None,
-                alerts: Vec::new(),
-                pcap_filename: Arc::clone(file),
+            |client, server| {
+                // Only a new UDP flow asks whether SDP announced it.
+                let hint = (l4 == L4::Udp)
+                    .then(|| {
+                        let expectations = lock(expectations);
+                        expectations
+                            .get(&dst, ts)
+                            .or_else(|| expectations.get(&src, ts))
+                            .cloned()
+                    })
+                    .flatten();
+                FlowState {
+                    app: match hint {
+                        Some(hint) => AppLayer::expected_media(server.1, client.1, limits, hint),
+                        None => AppLayer::new(l4, server.1, client.1, limits),
+                    },
+                    tls: None,
+                    media: None,
+                    alerts: Vec::new(),
+                    pcap_filename: Arc::clone(file),
+                }
             },
             &mut |old, reason| finisher.end(old, reason),
         );

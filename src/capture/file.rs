@@ -199,7 +199,9 @@ impl CaptureFile {
                         self.last_ts = packet.ts;
                         on_packet(packet);
                     }
-                    self.reader.consume(len);
+                    // No shift per record: `refill` moves only the partial record left
+                    // at the end of the buffer, so each byte is copied once (by read).
+                    self.reader.consume_noshift(len);
                 }
                 Err(PcapError::Eof) => return Ok(()),
                 Err(PcapError::Incomplete(_)) => {

@@ -10,9 +10,10 @@ mod reassembly;
 pub use expect::{ExpectationLimits, Expectations};
 pub use reassembly::{ReassemblyLimits, StreamChunk, StreamReassembler};
 
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 
-use hashlink::linked_hash_map::Entry;
+use hashlink::linked_hash_map::RawEntryMut;
 use hashlink::LinkedHashMap;
 use serde::Deserialize;
 
@@ -53,31 +54,49 @@ impl Direction {
     }
 }
 
-/// The same key for both directions: endpoints in canonical order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The same key for both directions: endpoints in canonical order. Addresses are kept
+/// as integers (with the family in `tag`) so hashing and comparing a key, done for
+/// every packet, is a few word operations rather than a walk over `IpAddr` enums.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
-    low: Endpoint,
-    high: Endpoint,
-    l4: L4,
+    low: (u128, u16),
+    high: (u128, u16),
+    /// Transport in bit 0, IPv6 in bit 1.
+    tag: u8,
+}
+
+impl std::hash::Hash for FlowKey {
+    // Three words instead of five fields: this runs once per packet.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(self.low.0);
+        state.write_u128(self.high.0);
+        state.write_u64(
+            u64::from(self.low.1) | u64::from(self.high.1) << 16 | u64::from(self.tag) << 32,
+        );
+    }
+}
+
+fn endpoint_bits((ip, port): Endpoint) -> (u128, u16) {
+    match ip {
+        IpAddr::V4(v4) => (u128::from(u32::from(v4)), port),
+        IpAddr::V6(v6) => (u128::from(v6), port),
+    }
 }
 
 impl FlowKey {
     pub fn new(l4: L4, a: Endpoint, b: Endpoint) -> Self {
-        if a <= b {
-            FlowKey {
-                low: a,
-                high: b,
-                l4,
-            }
-        } else {
-            FlowKey {
-                low: b,
-                high: a,
-                l4,
-            }
+        let v6 = a.0.is_ipv6();
+        let (a, b) = (endpoint_bits(a), endpoint_bits(b));
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        FlowKey {
+            low,
+            high,
+            tag: u8::from(l4 == L4::Udp) | (u8::from(v6) << 1),
         }
     }
 }
+/// Capture time (ns) between two moves of a flow to the back of the LRU order.
+const TOUCH_INTERVAL: u64 = 100_000_000;
 
 #[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -144,6 +163,8 @@ pub struct Flow<T> {
     /// Start of the current record (first packet, or the last active-timeout record).
     pub start: Timestamp,
     pub last: Timestamp,
+    /// When the flow last moved to the back of the table's LRU order.
+    touched: Timestamp,
     pub pkts: [u64; 2],
     pub bytes: [u64; 2],
     pub tcp: TcpState,
@@ -217,7 +238,8 @@ pub struct FlowTable<T> {
 impl<T> FlowTable<T> {
     pub fn new(limits: FlowLimits) -> Self {
         FlowTable {
-            flows: LinkedHashMap::new(),
+            // Sized for the bound up front: the table never rehashes under load.
+            flows: LinkedHashMap::with_capacity(limits.max_flows.clamp(1, 1 << 22)),
             limits,
             next_id: 1,
             id_stride: 1,
@@ -255,19 +277,25 @@ impl<T> FlowTable<T> {
         make_state: impl FnOnce(Endpoint, Endpoint) -> T,
         on_end: &mut dyn FnMut(Flow<T>, EndReason),
     ) -> &mut Flow<T> {
+        // The key is hashed once; the common case (a live flow) is a lookup and a move
+        // to the back of the LRU order.
+        let hash = self.flows.hasher().hash_one(key);
+        let limits = self.limits;
         // A flow idle past its timeout ends here even if no sweep has come by yet, so
         // where flows end does not depend on when sweeps run (per worker, per second).
-        let limits = self.limits;
-        let stale = self.flows.get(&key).is_some_and(|f| {
-            ts.since(f.last) >= f.idle_timeout(&limits).saturating_mul(1_000_000_000)
-        });
-        if stale {
+        let stale = match self.flows.raw_entry().from_key_hashed_nocheck(hash, &key) {
+            Some((_, f)) => {
+                Some(ts.since(f.last) >= f.idle_timeout(&limits).saturating_mul(1_000_000_000))
+            }
+            None => None,
+        };
+        if stale == Some(true) {
             if let Some(flow) = self.flows.remove(&key) {
                 self.stats.timed_out += 1;
                 on_end(flow, EndReason::Timeout);
             }
         }
-        if !self.flows.contains_key(&key) {
+        if stale != Some(false) {
             while self.flows.len() >= self.limits.max_flows.max(1) {
                 match self.flows.pop_front() {
                     Some((_, old)) => {
@@ -278,31 +306,43 @@ impl<T> FlowTable<T> {
                 }
             }
         }
-        match self.flows.entry(key) {
-            Entry::Occupied(mut entry) => {
-                // Most recently seen last: the front of the map is the eviction candidate.
-                entry.to_back();
+        match self
+            .flows
+            .raw_entry_mut()
+            .from_key_hashed_nocheck(hash, &key)
+        {
+            RawEntryMut::Occupied(mut entry) => {
+                // Most recently seen last: the front of the map is the eviction and
+                // expiry candidate. Relinking on every packet costs more than the
+                // lookup, so a flow moves back at most once per `TOUCH_INTERVAL`: the
+                // order is exact to that resolution, ample for timeouts in seconds.
+                if ts.since(entry.get().touched) >= TOUCH_INTERVAL {
+                    entry.to_back();
+                    entry.get_mut().touched = ts;
+                }
                 let flow = entry.into_mut();
                 flow.last = flow.last.max(ts);
                 flow
             }
-            Entry::Vacant(entry) => {
+            RawEntryMut::Vacant(entry) => {
                 let (client, server) = first.orientation();
                 let id = self.next_id;
                 self.next_id += self.id_stride;
                 self.stats.created += 1;
-                entry.insert(Flow {
+                let flow = Flow {
                     id,
                     l4: first.l4,
                     client,
                     server,
                     start: ts,
                     last: ts,
+                    touched: ts,
                     pkts: [0; 2],
                     bytes: [0; 2],
                     tcp: TcpState::default(),
                     state: make_state(client, server),
-                })
+                };
+                entry.insert_hashed_nocheck(hash, key, flow).1
             }
         }
     }
