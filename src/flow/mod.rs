@@ -283,12 +283,13 @@ impl<T> FlowTable<T> {
         let limits = self.limits;
         // A flow idle past its timeout ends here even if no sweep has come by yet, so
         // where flows end does not depend on when sweeps run (per worker, per second).
-        let stale = match self.flows.raw_entry().from_key_hashed_nocheck(hash, &key) {
-            Some((_, f)) => {
-                Some(ts.since(f.last) >= f.idle_timeout(&limits).saturating_mul(1_000_000_000))
-            }
-            None => None,
-        };
+        let stale = self
+            .flows
+            .raw_entry()
+            .from_key_hashed_nocheck(hash, &key)
+            .map(|(_, f)| {
+                ts.since(f.last) >= f.idle_timeout(&limits).saturating_mul(1_000_000_000)
+            });
         if stale == Some(true) {
             if let Some(flow) = self.flows.remove(&key) {
                 self.stats.timed_out += 1;
