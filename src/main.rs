@@ -223,6 +223,14 @@ fn warn_expired(setup: &Setup) {
     }
 }
 
+/// The process's peak resident memory (Linux), for the summary: the memory bound a
+/// flow-table limit implies is checked against it.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Worker queue depth in batches when reading files: enough to ride out a slow flow
 /// end, small enough to keep memory flat.
 const FILE_QUEUE_BATCHES: usize = 64;
@@ -368,6 +376,9 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             ("ip fragment evictions", s.fragment_evictions),
             ("media expectation evictions", s.expectation_evictions),
         ];
+        if let Some(kib) = peak_rss_kib() {
+            extra.push(("peak RSS KiB", kib));
+        }
         if args.verbose > 0 {
             extra.push(("non-IP frames", s.non_ip));
             extra.push(("other transports", s.other_transport));

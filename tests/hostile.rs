@@ -386,3 +386,65 @@ fn fragment_floods_and_half_open_stream_floods_stay_bounded() {
     );
     engine.finish(&mut sink);
 }
+
+/// A SYN flood of `flows` new connections, 1 µs apart, each from its own address and
+/// port.
+fn syn_flood(flows: u32) -> Vec<u8> {
+    let mut out = vec![
+        0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+    ];
+    let mut frame = tcp_frame(1024, 1, 0x02, b"");
+    for i in 0..flows {
+        frame[26..30].copy_from_slice(&(0x0a00_0000 | (i >> 8)).to_be_bytes());
+        frame[34..36].copy_from_slice(&(1024 + (i & 0xff) as u16).to_be_bytes());
+        out.extend_from_slice(&(1_700_000_000 + i / 1_000_000).to_le_bytes());
+        out.extend_from_slice(&(i % 1_000_000).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&frame);
+    }
+    out
+}
+
+/// Peak RSS and flow evictions from the summary of a run over `capture`.
+fn flood_run(dir: &std::path::Path, flows: u32) -> (u64, u64) {
+    let capture = dir.join(format!("flood-{flows}.pcap"));
+    std::fs::write(&capture, syn_flood(flows)).expect("write flood");
+    let config = dir.join("flood.toml");
+    std::fs::write(&config, "[flow]\nmax_flows = 4096\n").expect("write config");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cleartrace"))
+        .args(["analyze", "--alerts", "/dev/null", "--config"])
+        .arg(&config)
+        .arg(&capture)
+        .output()
+        .expect("run cleartrace");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let number = |name: &str| {
+        stderr
+            .lines()
+            .flat_map(|l| l.split(", "))
+            .find_map(|l| l.trim().strip_prefix(name))
+            .and_then(|rest| rest.trim_start_matches(':').trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {name:?} in {stderr}"))
+    };
+    (number("peak RSS KiB"), number("flow evictions"))
+}
+
+#[test]
+fn a_flood_of_new_flows_stays_within_the_flow_table_bound() {
+    if !std::path::Path::new("/proc/self/status").exists() {
+        eprintln!("no /proc: peak RSS not measurable here, skipped");
+        return;
+    }
+    let dir = common::tempdir();
+    let (small_rss, small_evicted) = flood_run(&dir, 50_000);
+    let (large_rss, large_evicted) = flood_run(&dir, 500_000);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(small_evicted, 50_000 - 4096);
+    assert_eq!(large_evicted, 500_000 - 4096);
+    // Ten times the flows, the same table: memory must not follow the flood.
+    assert!(
+        large_rss < small_rss + 4 * 1024,
+        "peak RSS grew with the flood: {small_rss} KiB for 50k flows, {large_rss} KiB for 500k"
+    );
+}
