@@ -59,11 +59,14 @@ EOF
 "$bin" analyze -q --config "$work/config.toml" --metrics "$work/expected.prom" \
     --alerts "$work/expected-alerts.json" "${files[@]}"
 
-# 3. The sensor, then Prometheus scraping it every second.
+# 3. The sensor (dropping root to nobody once the capture is open, so its files live
+# where nobody may write), then Prometheus scraping it every second.
+chmod 711 "$work"
+mkdir -m 1777 "$work/out"
 port=$(free_port)
 "$bin" live -i lo --bpf 'net 10.127.0.0/16 or net fd00:127::/64' --listen "127.0.0.1:$port" \
-    --workers "$WORKERS" --config "$work/config.toml" --alerts "$work/alerts.json" \
-    --flows "$work/flows.json" -q 2>"$work/live.err" &
+    --workers "$WORKERS" --config "$work/config.toml" --alerts "$work/out/alerts.json" \
+    --flows "$work/out/flows.json" --user nobody -q 2>"$work/live.err" &
 live_pid=$!
 pids+=("$live_pid")
 for _ in $(seq 50); do
@@ -71,6 +74,8 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 curl -sf "127.0.0.1:$port/healthz" >/dev/null || { cat "$work/live.err" >&2; fail "sensor did not come up"; }
+[ "$(awk '/^Uid:/{print $2}' "/proc/$live_pid/status")" = "$(id -u nobody)" ] ||
+    fail "the sensor still runs as uid $(awk '/^Uid:/{print $2}' "/proc/$live_pid/status"), not nobody"
 
 prom_port=$(free_port)
 cat >"$work/prometheus.yml" <<EOF
@@ -90,10 +95,10 @@ pids+=("$!")
 half=$(( ${#files[@]} / 2 ))
 tcpreplay -q -i lo --multiplier 4 "${files[@]:0:$half}" >/dev/null 2>&1
 sleep 1
-mv "$work/alerts.json" "$work/alerts.json.1"
+mv "$work/out/alerts.json" "$work/out/alerts.json.1"
 kill -HUP "$live_pid"
 sleep 0.5
-[ -e "$work/alerts.json" ] || fail "SIGHUP did not reopen the alert file"
+[ -e "$work/out/alerts.json" ] || fail "SIGHUP did not reopen the alert file"
 tcpreplay -q -i lo --multiplier 4 "${files[@]:$half}" >/dev/null 2>&1
 
 # 5. Wait for every flow to time out, and for Prometheus to scrape the result.
@@ -163,8 +168,8 @@ kill -TERM "$live_pid"
 status=0
 wait "$live_pid" || status=$?
 [ "$status" = 0 ] || { cat "$work/live.err" >&2; fail "live exited with $status after SIGTERM"; }
-lines=$(cat "$work/alerts.json.1" "$work/alerts.json" | wc -l)
+lines=$(cat "$work/out/alerts.json.1" "$work/out/alerts.json" | wc -l)
 want=$(wc -l <"$work/expected-alerts.json")
 [ "$lines" = "$want" ] || fail "alert lines: live wrote $lines, analyze $want"
-[ -s "$work/alerts.json" ] || fail "nothing written to the reopened alert file"
-echo "live test passed ($WORKERS workers): $lines alert lines, SIGHUP and SIGTERM handled"
+[ -s "$work/out/alerts.json" ] || fail "nothing written to the reopened alert file"
+echo "live test passed ($WORKERS workers, running as nobody): $lines alert lines, SIGHUP and SIGTERM handled"
