@@ -231,6 +231,8 @@ pub struct FlowTable<T> {
     limits: FlowLimits,
     next_id: u64,
     id_stride: u64,
+    /// No flow can time out before this (see `expire`).
+    next_expiry: Timestamp,
     expired_keys: Vec<FlowKey>,
     pub stats: FlowTableStats,
 }
@@ -243,6 +245,7 @@ impl<T> FlowTable<T> {
             limits,
             next_id: 1,
             id_stride: 1,
+            next_expiry: Timestamp(0),
             expired_keys: Vec::new(),
             stats: FlowTableStats::default(),
         }
@@ -366,22 +369,35 @@ impl<T> FlowTable<T> {
     /// Ends flows idle past their timeout, oldest first. Flows are kept in last-seen
     /// order, so the walk stops at the first flow younger than the shortest timeout.
     pub fn expire(&mut self, now: Timestamp, on_end: &mut dyn FnMut(Flow<T>, EndReason)) {
+        if now < self.next_expiry {
+            return;
+        }
         let limits = self.limits;
         let shortest = limits
             .tcp_closed_timeout
             .min(limits.tcp_idle_timeout)
             .min(limits.udp_idle_timeout)
             .saturating_mul(1_000_000_000);
+        // The walk also learns when the next flow can be due, so the flows idle
+        // between the shortest and their own timeout (long-lived TCP) are not walked
+        // again every second. A flow that changes later (a new one, a FIN) is due no
+        // sooner than `now + shortest`, hence the cap.
+        let mut next = now.0.saturating_add(shortest);
         self.expired_keys.clear();
         for (key, flow) in self.flows.iter() {
             let idle = now.since(flow.last);
             if idle < shortest {
+                next = next.min(flow.last.0.saturating_add(shortest));
                 break;
             }
-            if idle >= flow.idle_timeout(&limits).saturating_mul(1_000_000_000) {
+            let timeout = flow.idle_timeout(&limits).saturating_mul(1_000_000_000);
+            if idle >= timeout {
                 self.expired_keys.push(*key);
+            } else {
+                next = next.min(flow.last.0.saturating_add(timeout));
             }
         }
+        self.next_expiry = Timestamp(next);
         let expired = std::mem::take(&mut self.expired_keys);
         for key in &expired {
             if let Some(flow) = self.flows.remove(key) {

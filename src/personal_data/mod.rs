@@ -510,6 +510,11 @@ impl ScanBudget {
     pub fn exhausted(&self) -> bool {
         self.remaining == 0
     }
+
+    /// Nothing more of this flow is worth scanning.
+    pub fn exhaust(&mut self) {
+        self.remaining = 0;
+    }
 }
 
 /// Magic numbers of compressed or media payloads that text patterns must not read.
@@ -532,32 +537,56 @@ pub fn looks_textual(data: &[u8]) -> bool {
         return false;
     }
     let sample = &data[..data.len().min(TEXT_SAMPLE)];
-    let printable = sample
+    let printable: usize = sample
         .iter()
-        .filter(|&&b| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\r' | b'\n') || b >= 0xa0)
-        .count();
+        .map(|&b| usize::from(PRINTABLE[usize::from(b)]))
+        .sum();
     if printable * 100 < sample.len() * 90 {
         return false;
     }
     if sample.len() >= 128 {
-        let mut counts = [0u32; 256];
+        let mut counts = [0u16; 256];
         for &b in sample {
             counts[usize::from(b)] += 1;
         }
-        let n = sample.len() as f64;
-        let entropy: f64 = counts
+        // H = log2 n − (1/n) Σ c·log2 c, with c·log2 c from a table: no logarithm per
+        // byte value on the packet path.
+        let table = c_log2_c();
+        let n = sample.len();
+        let sum: f64 = counts
             .iter()
             .filter(|&&c| c > 0)
-            .map(|&c| {
-                let p = f64::from(c) / n;
-                -p * p.log2()
-            })
+            .map(|&c| table[usize::from(c)])
             .sum();
+        let entropy = table[n] / n as f64 - sum / n as f64;
         if entropy > 6.0 {
             return false;
         }
     }
     true
+}
+
+/// Bytes counted as text: printable ASCII, tab, CR, LF, and Latin-1 / UTF-8 high bytes.
+const PRINTABLE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b >= 0x20 && b < 0x7f) || b == 0x09 || b == 0x0a || b == 0x0d || b >= 0xa0;
+        b += 1;
+    }
+    table
+};
+
+/// c·log2(c) for every count a sample can hold.
+fn c_log2_c() -> &'static [f64; TEXT_SAMPLE + 1] {
+    static TABLE: std::sync::OnceLock<[f64; TEXT_SAMPLE + 1]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = [0.0; TEXT_SAMPLE + 1];
+        for (c, v) in table.iter_mut().enumerate().skip(1) {
+            *v = c as f64 * (c as f64).log2();
+        }
+        table
+    })
 }
 
 #[cfg(test)]

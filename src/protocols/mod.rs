@@ -567,7 +567,23 @@ enum State {
         dissector: Box<Dissector>,
     },
     /// No dissector: textual payload is scanned for personal data (rule 7001).
-    Unclassified,
+    /// `binary_chunks` counts payloads that did not look like text; a flow whose first
+    /// `MAX_BINARY_CHUNKS` all did not is given up (encrypted or binary protocols make
+    /// most of what stays unclassified, and scanning them finds nothing).
+    Unclassified { binary_chunks: u8, textual: bool },
+}
+
+/// Binary payloads in a row, before any text, after which an unclassified flow is no
+/// longer read.
+const MAX_BINARY_CHUNKS: u8 = 16;
+
+impl State {
+    fn unclassified() -> Self {
+        State::Unclassified {
+            binary_chunks: 0,
+            textual: false,
+        }
+    }
 }
 
 /// The application layer of one flow.
@@ -644,7 +660,7 @@ impl AppLayer {
         match &self.state {
             State::Detecting { .. } => true,
             State::Active { dissector, .. } => !dissector.finished(),
-            State::Unclassified => !self.budget.exhausted(),
+            State::Unclassified { .. } => !self.budget.exhausted(),
         }
     }
 
@@ -663,7 +679,7 @@ impl AppLayer {
                 if !provisional.is_empty() {
                     facts.push(Fact::PersonalData(std::mem::take(provisional)));
                 }
-                self.state = State::Unclassified;
+                self.state = State::unclassified();
             }
             State::Active { dissector, .. } => {
                 let mut ctx = Ctx {
@@ -675,7 +691,7 @@ impl AppLayer {
                 };
                 dissector.on_end(&mut ctx);
             }
-            State::Unclassified => {}
+            State::Unclassified { .. } => {}
         }
     }
 
@@ -701,12 +717,21 @@ impl AppLayer {
             State::Active { dissector, .. } => {
                 dissector.on_data(dir, data, &mut ctx);
                 if matches!(&**dissector, Dissector::Rtp(d) if d.rejected()) {
-                    self.state = State::Unclassified;
+                    self.state = State::unclassified();
                 }
             }
-            State::Unclassified => {
+            State::Unclassified {
+                binary_chunks,
+                textual,
+            } => {
                 if looks_textual(data) {
+                    *textual = true;
                     ctx.scan(Field::Text, data);
+                } else if !*textual {
+                    *binary_chunks += 1;
+                    if *binary_chunks >= MAX_BINARY_CHUNKS {
+                        ctx.budget.exhaust();
+                    }
                 }
             }
             State::Detecting {
@@ -767,7 +792,7 @@ impl AppLayer {
                                 ctx.facts
                                     .push(Fact::PersonalData(std::mem::take(provisional)));
                             }
-                            self.state = State::Unclassified;
+                            self.state = State::unclassified();
                         }
                     }
                 }
