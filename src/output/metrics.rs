@@ -22,6 +22,21 @@ fn family(registry: &mut Registry, name: &str, help: &str) -> Family<Labels, Cou
     f
 }
 
+/// A counter family with one label, every value present (0 included).
+fn one_label(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    label: &'static str,
+    values: &[(&str, u64)],
+) {
+    let f = family(registry, name, help);
+    for (value, n) in values {
+        f.get_or_create(&vec![(label, value.to_string())])
+            .inc_by(*n);
+    }
+}
+
 fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
     let c = Counter::<u64>::default();
     c.inc_by(value);
@@ -52,20 +67,17 @@ pub fn exposition(
     let mut registry = Registry::with_prefix("cleartrace");
     counter(&mut registry, "packets", "Packets read", stats.packets);
     counter(&mut registry, "bytes", "Captured bytes read", stats.bytes);
-    let dropped = family(
+    one_label(
         &mut registry,
         "capture_dropped_packets",
         "Packets lost before analysis, by stage (kernel buffer, interface, worker queue)",
+        "stage",
+        &[
+            ("kernel", drops.kernel),
+            ("interface", drops.interface),
+            ("queue", drops.queue),
+        ],
     );
-    for (stage, n) in [
-        ("kernel", drops.kernel),
-        ("interface", drops.interface),
-        ("queue", drops.queue),
-    ] {
-        dropped
-            .get_or_create(&vec![("stage", stage.to_string())])
-            .inc_by(n);
-    }
     counter(
         &mut registry,
         "flow_evictions",
@@ -152,20 +164,17 @@ pub fn exposition(
             .get_or_create(&vec![("reason", reason.to_string())])
             .inc_by(*n);
     }
-    let evictions = family(
+    one_label(
         &mut registry,
         "table_evictions",
         "Entries pushed out of bounded tables, by table",
+        "table",
+        &[
+            ("flows", stats.flow_evictions),
+            ("ip_fragments", stats.fragment_evictions),
+            ("media_expectations", stats.expectation_evictions),
+        ],
     );
-    for (table, n) in [
-        ("flows", stats.flow_evictions),
-        ("ip_fragments", stats.fragment_evictions),
-        ("media_expectations", stats.expectation_evictions),
-    ] {
-        evictions
-            .get_or_create(&vec![("table", table.to_string())])
-            .inc_by(n);
-    }
     // A gauge at 1 rather than an OpenMetrics info: the classic `_info` convention,
     // which the Prometheus text format (and `promtool check metrics`) also reads.
     let build = Family::<Labels, Gauge>::default();
