@@ -199,9 +199,7 @@ impl CaptureFile {
                         self.last_ts = packet.ts;
                         on_packet(packet);
                     }
-                    // No shift per record: `refill` moves only the partial record left
-                    // at the end of the buffer, so each byte is copied once (by read).
-                    self.reader.consume_noshift(len);
+                    self.reader.consume(len);
                 }
                 Err(PcapError::Eof) => return Ok(()),
                 Err(PcapError::Incomplete(_)) => {
