@@ -728,7 +728,7 @@ impl AppLayer {
                     *textual = true;
                     ctx.scan(Field::Text, data);
                 } else if !*textual {
-                    *binary_chunks += 1;
+                    *binary_chunks = binary_chunks.saturating_add(1);
                     if *binary_chunks >= MAX_BINARY_CHUNKS {
                         ctx.budget.exhaust();
                     }
