@@ -1,7 +1,11 @@
 //! Flows announced before they start (media described by SDP): an endpoint and what
 //! it will carry. Bounded and aged, since announcements come from the wire.
+//!
+//! Kept in announcement order (a renewal moves to the back), so the oldest is always
+//! at the front: ageing and eviction cost what they remove, never a walk over the
+//! table — a flood of SDP offers must not make each new one pay for all the others.
 
-use std::collections::HashMap;
+use hashlink::LinkedHashMap;
 
 use super::Endpoint;
 use crate::timestamp::Timestamp;
@@ -23,7 +27,7 @@ impl Default for ExpectationLimits {
 }
 
 pub struct Expectations<T> {
-    entries: HashMap<Endpoint, (T, Timestamp)>,
+    entries: LinkedHashMap<Endpoint, (T, Timestamp)>,
     limits: ExpectationLimits,
     pub evicted: u64,
 }
@@ -31,7 +35,7 @@ pub struct Expectations<T> {
 impl<T: Clone> Expectations<T> {
     pub fn new(limits: ExpectationLimits) -> Self {
         Expectations {
-            entries: HashMap::new(),
+            entries: LinkedHashMap::new(),
             limits,
             evicted: 0,
         }
@@ -47,18 +51,15 @@ impl<T: Clone> Expectations<T> {
 
     /// Announces (or renews) what `endpoint` will receive.
     pub fn insert(&mut self, endpoint: Endpoint, value: T, now: Timestamp) {
-        if !self.entries.contains_key(&endpoint) && self.entries.len() >= self.limits.max_entries {
+        // Removed first so a renewal goes to the back: the front stays the oldest.
+        self.entries.remove(&endpoint);
+        if self.entries.len() >= self.limits.max_entries {
             self.expire(now);
-            if self.entries.len() >= self.limits.max_entries {
-                if let Some(oldest) = self
-                    .entries
-                    .iter()
-                    .min_by_key(|(_, (_, t))| *t)
-                    .map(|(k, _)| *k)
-                {
-                    self.entries.remove(&oldest);
-                    self.evicted += 1;
+            while self.entries.len() >= self.limits.max_entries.max(1) {
+                if self.entries.pop_front().is_none() {
+                    break;
                 }
+                self.evicted += 1;
             }
         }
         self.entries.insert(endpoint, (value, now));
@@ -75,7 +76,13 @@ impl<T: Clone> Expectations<T> {
 
     pub fn expire(&mut self, now: Timestamp) {
         let ttl = self.limits.ttl_secs.saturating_mul(1_000_000_000);
-        self.entries.retain(|_, (_, at)| now.since(*at) < ttl);
+        while self
+            .entries
+            .front()
+            .is_some_and(|(_, (_, at))| now.since(*at) >= ttl)
+        {
+            self.entries.pop_front();
+        }
     }
 }
 
@@ -98,5 +105,13 @@ mod tests {
         assert_eq!(e.evicted, 1);
         assert_eq!(e.get(&ep(3), Timestamp::from_secs(5)), Some(&3));
         assert_eq!(e.get(&ep(3), Timestamp::from_secs(20)), None);
+        // A renewal makes an entry the newest: the other one is evicted next.
+        e.insert(ep(2), 2, Timestamp::from_secs(6));
+        e.insert(ep(4), 4, Timestamp::from_secs(7));
+        assert_eq!(e.get(&ep(2), Timestamp::from_secs(8)), Some(&2));
+        assert_eq!(e.get(&ep(3), Timestamp::from_secs(8)), None);
+        e.expire(Timestamp::from_secs(16));
+        assert_eq!(e.len(), 1);
+        assert_eq!(e.get(&ep(4), Timestamp::from_secs(16)), Some(&4));
     }
 }
