@@ -153,4 +153,33 @@ mod tests {
             Some(Route::Bad)
         ));
     }
+
+    /// Whoever reaches the port sends what they like: mutated and random request
+    /// heads must get an answer or a wait for more, never a panic.
+    #[test]
+    fn hostile_request_heads() {
+        let valid: &[u8] =
+            b"GET /metrics HTTP/1.1\r\nHost: sensor\r\nAccept: application/openmetrics-text\r\n\r\n";
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..50_000 {
+            let mut head = valid.to_vec();
+            for _ in 0..(next() % 6) {
+                let at = (next() as usize) % head.len();
+                match next() % 3 {
+                    0 => head[at] = next() as u8,
+                    1 => head.truncate(at.max(1)),
+                    _ => head.insert(at, next() as u8),
+                }
+            }
+            let _ = route(&head);
+            let random: Vec<u8> = (0..(next() % 300)).map(|_| next() as u8).collect();
+            let _ = route(&random);
+        }
+    }
 }
