@@ -283,42 +283,38 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         }
     };
     let started = Instant::now();
-    let mut engines = setup.engines(usize::from(args.workers));
-    let (read, ran) = match engines.pop() {
-        Some(mut engine) if engines.is_empty() => {
-            let read = read_files(
-                &files,
-                &mut Inline {
-                    engine: &mut engine,
-                    sink: &mut outputs,
-                },
-                show,
-            );
-            engine.finish(&mut outputs);
-            let ran = WorkerReport {
-                stats: engine.stats(),
-                active_flows: engine.active_flows(),
-            };
-            (read, ran)
-        }
-        last => {
-            engines.extend(last);
-            let shared = Arc::new(Mutex::new(outputs));
-            let mut workers = Workers::spawn(
-                engines,
-                SharedSink(Arc::clone(&shared)),
-                FILE_QUEUE_BATCHES,
-                WhenFull::Wait,
-            )
-            .context("starting the workers")?;
-            let read = read_files(&files, &mut workers, show);
-            let ran = workers.finish();
-            outputs = Arc::try_unwrap(shared)
-                .map_err(|_| anyhow::anyhow!("a worker still holds the outputs"))?
-                .into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            (read, ran)
-        }
+    let (read, ran) = if args.workers == 1 {
+        let mut engine = setup.engines(1).remove(0);
+        let read = read_files(
+            &files,
+            &mut Inline {
+                engine: &mut engine,
+                sink: &mut outputs,
+            },
+            show,
+        );
+        engine.finish(&mut outputs);
+        let ran = WorkerReport {
+            stats: engine.stats(),
+            active_flows: engine.active_flows(),
+        };
+        (read, ran)
+    } else {
+        let shared = Arc::new(Mutex::new(outputs));
+        let mut workers = Workers::spawn(
+            setup.engines(usize::from(args.workers)),
+            SharedSink(Arc::clone(&shared)),
+            FILE_QUEUE_BATCHES,
+            WhenFull::Wait,
+        )
+        .context("starting the workers")?;
+        let read = read_files(&files, &mut workers, show);
+        let ran = workers.finish();
+        outputs = Arc::try_unwrap(shared)
+            .map_err(|_| anyhow::anyhow!("a worker still holds the outputs"))?
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (read, ran)
     };
     let throughput = Throughput {
         packets: read.packets,

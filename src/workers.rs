@@ -193,14 +193,6 @@ impl Workers {
         Ok(workers)
     }
 
-    pub fn len(&self) -> usize {
-        self.queues.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.queues.is_empty()
-    }
-
     /// Names the source of the packets that follow (`pcap_filename`).
     pub fn set_source(&mut self, name: &str) {
         self.flush_all();

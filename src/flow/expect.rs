@@ -41,14 +41,6 @@ impl<T: Clone> Expectations<T> {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
     /// Announces (or renews) what `endpoint` will receive.
     pub fn insert(&mut self, endpoint: Endpoint, value: T, now: Timestamp) {
         // Removed first so a renewal goes to the back: the front stays the oldest.
@@ -101,7 +93,7 @@ mod tests {
         e.insert(ep(1), 1, Timestamp::from_secs(0));
         e.insert(ep(2), 2, Timestamp::from_secs(1));
         e.insert(ep(3), 3, Timestamp::from_secs(2));
-        assert_eq!(e.len(), 2);
+        assert_eq!(e.entries.len(), 2);
         assert_eq!(e.evicted, 1);
         assert_eq!(e.get(&ep(3), Timestamp::from_secs(5)), Some(&3));
         assert_eq!(e.get(&ep(3), Timestamp::from_secs(20)), None);
@@ -111,7 +103,7 @@ mod tests {
         assert_eq!(e.get(&ep(2), Timestamp::from_secs(8)), Some(&2));
         assert_eq!(e.get(&ep(3), Timestamp::from_secs(8)), None);
         e.expire(Timestamp::from_secs(16));
-        assert_eq!(e.len(), 1);
+        assert_eq!(e.entries.len(), 1);
         assert_eq!(e.get(&ep(4), Timestamp::from_secs(16)), Some(&4));
     }
 }
