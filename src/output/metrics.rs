@@ -1,6 +1,7 @@
-//! Prometheus metrics (DESIGN §10, prefix `cleartrace_`) in the OpenMetrics text
-//! format, via prometheus-client. `analyze --metrics FILE` writes them once at the end
-//! (node_exporter textfile style); the live sensor will serve the same families.
+//! Prometheus metrics (DESIGN §10, prefix `cleartrace_`), encoded by prometheus-client
+//! as OpenMetrics and offered as the Prometheus text format too (`text_format`).
+//! `analyze --metrics FILE` writes them once at the end (node_exporter textfile
+//! style); the live sensor serves the same families at every scrape.
 //! Label values are protocol names, rule ids, severities, kinds and reasons only —
 //! never addresses or anything seen in the payload.
 
