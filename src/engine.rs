@@ -51,7 +51,7 @@ pub struct FlowState {
     media: Option<StreamSummary>,
     alerts: Vec<PendingAlert>,
     /// The file the flow's first packet came from.
-    pcap_filename: Arc<str>,
+    source: Arc<str>,
 }
 
 impl FlowState {
@@ -263,7 +263,7 @@ impl Finisher<'_> {
             tls: flow.state.tls.as_ref(),
             media: flow.state.media.as_ref(),
             reason,
-            pcap_filename: &flow.state.pcap_filename,
+            source: &flow.state.source,
             alerts: &alerts,
         };
         self.sink.flow_ended(&event);
@@ -363,7 +363,7 @@ impl Engine {
         self.reports_expectations = false;
     }
 
-    /// Names the source of the packets that follow (`pcap_filename`).
+    /// Names the source of the packets that follow (`pcap_filename`, `in_iface`).
     pub fn set_source(&mut self, name: &str) {
         self.current_file = Arc::from(name);
     }
@@ -473,7 +473,7 @@ impl Engine {
                     tls: None,
                     media: None,
                     alerts: Vec::new(),
-                    pcap_filename: Arc::clone(file),
+                    source: Arc::clone(file),
                 }
             },
             &mut |old, reason| finisher.end(old, reason),

@@ -193,7 +193,7 @@ impl Workers {
         Ok(workers)
     }
 
-    /// Names the source of the packets that follow (`pcap_filename`).
+    /// Names the source of the packets that follow (`pcap_filename`, `in_iface`).
     pub fn set_source(&mut self, name: &str) {
         self.flush_all();
         self.source = Arc::from(name);

@@ -172,4 +172,11 @@ lines=$(cat "$work/out/alerts.json.1" "$work/out/alerts.json" | wc -l)
 want=$(wc -l <"$work/expected-alerts.json")
 [ "$lines" = "$want" ] || fail "alert lines: live wrote $lines, analyze $want"
 [ -s "$work/out/alerts.json" ] || fail "nothing written to the reopened alert file"
+python3 - "$work/out/alerts.json.1" "$work/out/alerts.json" <<'PY' || fail "alert lines do not name the interface"
+import json, sys
+for path in sys.argv[1:]:
+    for line in open(path):
+        event = json.loads(line)
+        assert event.get("in_iface") == "lo" and "pcap_filename" not in event, event
+PY
 echo "live test passed ($WORKERS workers, running as nobody): $lines alert lines, SIGHUP and SIGTERM handled"

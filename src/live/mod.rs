@@ -144,16 +144,17 @@ pub fn run(setup: &Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError
     }
     let (alerts, flows) = open_streams(&options)?;
     let outputs = Arc::new(Mutex::new(Outputs {
-        eve: EveWriter::new(alerts, flows),
+        eve: EveWriter::new(alerts, flows).live(),
         summary: Summary::default(),
     }));
-    let workers = Workers::spawn(
+    let mut workers = Workers::spawn(
         setup.engines(options.workers),
         SharedSink(Arc::clone(&outputs)),
         options.queue_batches,
         WhenFull::Drop,
     )
     .map_err(LiveError::Start)?;
+    workers.set_source(&options.capture.iface);
     let sensor = Arc::new(Sensor {
         outputs: Arc::clone(&outputs),
         rules: setup.policy.rules().clone(),

@@ -14,6 +14,9 @@ struct Common<'a> {
     flow_id: u64,
     #[serde(skip_serializing_if = "str::is_empty")]
     pcap_filename: &'a str,
+    /// The live sensor's interface (Suricata's name for it).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    in_iface: &'a str,
     event_type: &'static str,
     src_ip: IpAddr,
     src_port: u16,
@@ -142,6 +145,8 @@ pub struct EveWriter {
     /// Flow records go to the alerts stream (both asked for the same file or stdout):
     /// one writer, so lines never interleave mid-way.
     flows_with_alerts: bool,
+    /// The source is an interface (`in_iface`), not a capture file (`pcap_filename`).
+    live: bool,
     error: Option<io::Error>,
 }
 
@@ -151,6 +156,7 @@ impl EveWriter {
             alerts,
             flows,
             flows_with_alerts: false,
+            live: false,
             error: None,
         }
     }
@@ -174,6 +180,11 @@ impl EveWriter {
         if let Err(e) = result {
             *error = Some(e);
         }
+    }
+
+    /// Names sources as the live sensor's interface (`in_iface`).
+    pub fn live(self) -> Self {
+        EveWriter { live: true, ..self }
     }
 
     /// Swaps in new streams (the live sensor on SIGHUP, after logrotate moved the
@@ -210,7 +221,8 @@ impl Sink for EveWriter {
         let common = |timestamp, event_type| Common {
             timestamp,
             flow_id: event.flow_id,
-            pcap_filename: event.pcap_filename,
+            pcap_filename: if self.live { "" } else { event.source },
+            in_iface: if self.live { event.source } else { "" },
             event_type,
             src_ip: event.client.0,
             src_port: event.client.1,

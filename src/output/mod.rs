@@ -56,7 +56,8 @@ pub struct FlowEvent<'a> {
     pub tls: Option<&'a TlsSummary>,
     pub media: Option<&'a StreamSummary>,
     pub reason: EndReason,
-    pub pcap_filename: &'a str,
+    /// Where the packets came from: the capture file, or the interface when live.
+    pub source: &'a str,
     pub alerts: &'a [AlertEvent],
 }
 
