@@ -181,7 +181,7 @@ fn live(args: LiveArgs) -> Result<ExitCode> {
         ];
         eprint!("{}", outcome.summary.render(&throughput, &extra));
     }
-    match outcome.capture_error {
+    match outcome.failure {
         Some(e) => {
             eprintln!("error: {e}");
             Ok(ExitCode::FAILURE)

@@ -272,6 +272,12 @@ impl Workers {
         }
     }
 
+    /// Whether a worker has stopped before `finish`: only a bug can do that, and its
+    /// share of the traffic is then lost, so the live sensor exits to be restarted.
+    pub fn stopped(&self) -> bool {
+        self.handles.iter().any(JoinHandle::is_finished)
+    }
+
     /// Hands over the rest, lets every worker end its flows, and returns the merged
     /// counters.
     pub fn finish(mut self) -> WorkerReport {
@@ -361,6 +367,80 @@ mod tests {
         assert_eq!(address_pair_hash(a, b), address_pair_hash(b, a));
         let c = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
         assert_ne!(address_pair_hash(a, c), address_pair_hash(a, b));
+    }
+
+    /// Ethernet, IPv4 10.0.0.1:5000 → 10.0.0.2:5001, UDP, a few bytes.
+    fn udp_frame() -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 32, 0, 0, 0x40, 0, 64, 17, 0, 0]);
+        f.extend_from_slice(&[
+            10, 0, 0, 1, 10, 0, 0, 2, 0x13, 0x88, 0x13, 0x89, 0, 12, 0, 0,
+        ]);
+        f.extend_from_slice(b"ping");
+        f
+    }
+
+    struct Count(usize);
+    impl Sink for Count {
+        fn flow_ended(&mut self, _: &FlowEvent<'_>) {
+            self.0 += 1;
+        }
+    }
+
+    struct Broken;
+    impl Sink for Broken {
+        fn flow_ended(&mut self, _: &FlowEvent<'_>) {
+            panic!("a bug in a sink");
+        }
+    }
+
+    fn engines(n: usize) -> Vec<Engine> {
+        let config = crate::config::Config::default();
+        (0..n)
+            .map(|_| Engine::with_builtin_signatures(&config))
+            .collect()
+    }
+
+    fn feed(workers: &mut Workers) {
+        let frame = udp_frame();
+        workers.push(&Packet {
+            ts: Timestamp::from_secs(1_000),
+            linktype: 1,
+            data: &frame,
+            wire_len: frame.len() as u32,
+        });
+        // Long after the UDP timeout: the flow ends in its worker, now.
+        workers.tick(Timestamp::from_secs(10_000));
+    }
+
+    #[test]
+    fn workers_end_flows_into_the_shared_sink() {
+        let sink = Arc::new(Mutex::new(Count(0)));
+        let mut workers =
+            Workers::spawn(engines(2), SharedSink(Arc::clone(&sink)), 4, WhenFull::Wait)
+                .expect("spawn");
+        feed(&mut workers);
+        assert!(!workers.stopped());
+        let report = workers.finish();
+        assert_eq!(report.stats.packets, 1);
+        assert_eq!(lock(&sink).0, 1);
+    }
+
+    #[test]
+    fn a_dead_worker_is_noticed() {
+        let sink = Arc::new(Mutex::new(Broken));
+        let mut workers =
+            Workers::spawn(engines(1), SharedSink(sink), 4, WhenFull::Drop).expect("spawn");
+        feed(&mut workers);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !workers.stopped() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(workers.stopped());
+        // Its packets are counted as lost from now on, and finishing still returns.
+        feed(&mut workers);
+        assert!(workers.queue_drops.load(Ordering::Relaxed) >= 1);
+        let _ = workers.finish();
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub enum LiveError {
     Start(io::Error),
     #[error("writing output: {0}")]
     Write(io::Error),
+    #[error("a worker thread stopped unexpectedly; its flows are lost")]
+    WorkerStopped,
 }
 
 pub struct LiveOptions {
@@ -65,8 +67,9 @@ pub struct LiveOutcome {
     pub report: WorkerReport,
     pub drops: Drops,
     pub seconds: f64,
-    /// The capture failed (the interface went away …); flows were still written.
-    pub capture_error: Option<LiveCaptureError>,
+    /// The capture failed (the interface went away …) or a worker died; what the
+    /// other workers held was still written.
+    pub failure: Option<LiveError>,
 }
 
 /// What the endpoint reads while the sensor runs.
@@ -180,7 +183,7 @@ pub fn run(setup: &Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError
         .map_err(LiveError::Start)?;
     let served = runtime.block_on(watch(listener, Arc::clone(&sensor), &options));
     stop.store(true, Ordering::Relaxed);
-    let (report, capture_error) = capture_thread
+    let (report, failure) = capture_thread
         .join()
         .unwrap_or_else(|_| (WorkerReport::default(), None));
     served?;
@@ -191,7 +194,7 @@ pub fn run(setup: &Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError
         report,
         drops: sensor.drops(),
         seconds: started.elapsed().as_secs_f64(),
-        capture_error,
+        failure,
     })
 }
 
@@ -245,7 +248,7 @@ fn capture_loop(
     mut workers: Workers,
     stop: &AtomicBool,
     sensor: &Sensor,
-) -> (WorkerReport, Option<LiveCaptureError>) {
+) -> (WorkerReport, Option<LiveError>) {
     let mut housekeeping = Instant::now();
     let mut error = None;
     let mut since_check = 0u32;
@@ -265,7 +268,7 @@ fn capture_loop(
                 }
             }
             Err(e) => {
-                error = Some(e);
+                error = Some(LiveError::Capture(e));
                 break;
             }
         }
@@ -273,6 +276,10 @@ fn capture_loop(
         if housekeeping.elapsed() >= HOUSEKEEPING {
             housekeeping = Instant::now();
             record_drops(&mut capture, sensor);
+            if workers.stopped() {
+                error = Some(LiveError::WorkerStopped);
+                break;
+            }
         }
     }
     record_drops(&mut capture, sensor);
