@@ -111,8 +111,9 @@ struct LiveArgs {
     /// Worker threads (flows sharded by address pair).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: u16,
-    /// Batches of 256 frames each worker may queue before frames are dropped (counted).
-    #[arg(long, default_value_t = 512)]
+    /// Batches (up to 256 frames or 1 MiB) each worker may queue before frames are
+    /// dropped (counted): at most about queue-size MiB per worker.
+    #[arg(long, default_value_t = 64)]
     queue_size: usize,
     /// Address of the metrics endpoint (/metrics, /healthz).
     #[arg(long, default_value = "127.0.0.1:9477")]

@@ -29,6 +29,10 @@ use crate::timestamp::Timestamp;
 /// quiet live link still reaches its worker quickly (the capture also flushes on its
 /// read timeout).
 const BATCH_PACKETS: usize = 256;
+/// Bytes per batch before it is handed over regardless of its frame count, so a
+/// queue's memory is bounded by its length in batches even with 64 KiB frames
+/// (GRO on loopback, jumbo frames): at most about 1 MiB + one frame per batch.
+const BATCH_BYTES: usize = 1 << 20;
 /// Capture time between clock ticks to every worker.
 const TICK_INTERVAL: u64 = 1_000_000_000;
 /// How often a worker publishes its counters for the metrics endpoint.
@@ -223,7 +227,7 @@ impl Workers {
             start,
             end: batch.data.len(),
         });
-        if batch.frames.len() >= BATCH_PACKETS {
+        if batch.frames.len() >= BATCH_PACKETS || batch.data.len() >= BATCH_BYTES {
             self.hand_over(shard);
         }
     }
