@@ -28,6 +28,9 @@ use crate::workers::lock;
 const MAX_EVIDENCE: usize = 5;
 /// Idle flows are looked for once per second of capture time.
 const SWEEP_INTERVAL: u64 = 1_000_000_000;
+/// Packets during which an unsignalled UDP flow still looks for an SDP announcement
+/// (one second of 20 ms audio).
+const LATE_SIGNALLING_PACKETS: u64 = 50;
 /// Long-running flows are checked for the active timeout once a minute.
 const ACTIVE_SWEEP_INTERVAL: u64 = 60_000_000_000;
 
@@ -450,21 +453,20 @@ impl Engine {
         let file = &self.current_file;
         let limits = finisher.judge.limits;
         let expectations = &self.expectations;
+        let announced = || {
+            let expectations = lock(expectations);
+            expectations
+                .get(&dst, ts)
+                .or_else(|| expectations.get(&src, ts))
+                .cloned()
+        };
         let flow = self.flows.get_or_create(
             key,
             ts,
             first,
             |client, server| {
                 // Only a new UDP flow asks whether SDP announced it.
-                let hint = (l4 == L4::Udp)
-                    .then(|| {
-                        let expectations = lock(expectations);
-                        expectations
-                            .get(&dst, ts)
-                            .or_else(|| expectations.get(&src, ts))
-                            .cloned()
-                    })
-                    .flatten();
+                let hint = (l4 == L4::Udp).then(announced).flatten();
                 FlowState {
                     app: match hint {
                         Some(hint) => AppLayer::expected_media(server.1, client.1, limits, hint),
@@ -478,6 +480,17 @@ impl Engine {
             },
             &mut |old, reason| finisher.end(old, reason),
         );
+        // Media can start before the SDP that announces it is read: early media, a
+        // mirror that reorders, or (with workers) the dialog on another engine. An
+        // unclassified or unproven UDP flow asks again during its first packets.
+        if l4 == L4::Udp
+            && flow.pkts[0] + flow.pkts[1] < LATE_SIGNALLING_PACKETS
+            && flow.state.app.awaits_signalling()
+        {
+            if let Some(hint) = announced() {
+                flow.state.app.adopt_media(hint);
+            }
+        }
         let dir = flow.direction_of(src);
         flow.pkts[dir.index()] += 1;
         flow.bytes[dir.index()] += packet.data.len() as u64;

@@ -637,6 +637,32 @@ impl AppLayer {
         }
     }
 
+    /// A UDP flow that an SDP announcement would still change: not classified yet, or
+    /// media found only by its headers.
+    pub fn awaits_signalling(&self) -> bool {
+        self.l4 == L4::Udp
+            && match &self.state {
+                State::Detecting { .. } | State::Unclassified { .. } => true,
+                State::Active { dissector, .. } => {
+                    matches!(&**dissector, Dissector::Rtp(d) if !d.is_signalled())
+                }
+            }
+    }
+
+    /// Takes an SDP announcement that came after the flow's first packets.
+    pub fn adopt_media(&mut self, hint: rtp::MediaHint) {
+        match &mut self.state {
+            State::Active { dissector, .. } => {
+                if let Dissector::Rtp(d) = &mut **dissector {
+                    d.adopt(hint);
+                }
+            }
+            State::Detecting { .. } | State::Unclassified { .. } => {
+                *self = AppLayer::expected_media(self.ports.0, self.ports.1, self.limits, hint);
+            }
+        }
+    }
+
     pub fn app_proto(&self) -> AppProto {
         match &self.state {
             State::Active {

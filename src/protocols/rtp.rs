@@ -198,6 +198,17 @@ impl RtpDissector {
         self.streams.iter().any(|s| s.in_order >= 2)
     }
 
+    pub fn is_signalled(&self) -> bool {
+        self.hint.is_some()
+    }
+
+    /// An announcement for a flow found by its headers: from now on it is judged as
+    /// signalled media (codec names, telephone-event, SRTP from the SDP).
+    pub fn adopt(&mut self, hint: MediaHint) {
+        self.rtcp = hint.rtcp;
+        self.hint = Some(hint);
+    }
+
     /// Not RTP after all: the flow goes back to being unclassified.
     pub fn rejected(&self) -> bool {
         self.rejected
