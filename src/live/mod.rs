@@ -44,8 +44,8 @@ pub enum LiveError {
     Start(io::Error),
     #[error("writing output: {0}")]
     Write(io::Error),
-    #[error("a worker thread stopped unexpectedly; its flows are lost")]
-    WorkerStopped,
+    #[error("a sensor thread stopped unexpectedly; its packets and flows are lost")]
+    ThreadStopped,
 }
 
 pub struct LiveOptions {
@@ -185,7 +185,7 @@ pub fn run(setup: &Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError
     stop.store(true, Ordering::Relaxed);
     let (report, failure) = capture_thread
         .join()
-        .unwrap_or_else(|_| (WorkerReport::default(), None));
+        .unwrap_or_else(|_| (WorkerReport::default(), Some(LiveError::ThreadStopped)));
     served?;
     let mut outputs = lock(&outputs);
     outputs.eve.finish().map_err(LiveError::Write)?;
@@ -277,7 +277,7 @@ fn capture_loop(
             housekeeping = Instant::now();
             record_drops(&mut capture, sensor);
             if workers.stopped() {
-                error = Some(LiveError::WorkerStopped);
+                error = Some(LiveError::ThreadStopped);
                 break;
             }
         }
