@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -133,6 +133,9 @@ struct LiveArgs {
     /// Drop root to this user once the capture is open (like tcpdump -Z).
     #[arg(long)]
     user: Option<String>,
+    /// Auditor's report of the whole run, written at exit: `.html` or `.json`.
+    #[arg(long)]
+    report: Option<PathBuf>,
     /// No summary on stderr at exit.
     #[arg(long, short)]
     quiet: bool,
@@ -165,7 +168,19 @@ fn live(args: LiveArgs) -> Result<ExitCode> {
             options.capture.iface, options.workers, options.listen
         );
     }
+    let iface = options.capture.iface.clone();
     let outcome = run(&setup, options)?;
+    if let Some(path) = &args.report {
+        let s = &outcome.report.stats;
+        write_report(
+            path,
+            &setup,
+            &outcome.summary,
+            &[format!("interface {iface}")],
+            s.packets,
+            s.bytes,
+        )?;
+    }
     if !args.quiet {
         let s = &outcome.report.stats;
         let throughput = Throughput {
@@ -230,6 +245,38 @@ fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The auditor's report of a run: `.json` for data, anything else for the HTML page.
+fn write_report(
+    path: &Path,
+    setup: &Setup,
+    summary: &Summary,
+    inputs: &[String],
+    packets: u64,
+    bytes: u64,
+) -> Result<()> {
+    let suppressions = setup.policy.suppressions();
+    let run = RunInfo {
+        inputs,
+        packets,
+        bytes,
+        signature_fingerprint: setup.signature_fingerprint.clone(),
+        rules: setup.rules,
+        patterns: setup.patterns,
+        suppressions: suppressions.applied().collect(),
+        expired: suppressions.expired(),
+    };
+    let text = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        report::json(summary, &run)?
+    } else {
+        report::html(summary, &run)
+    };
+    std::fs::write(path, text)
+        .with_context(|| format!("{}: cannot write the report", path.display()))
 }
 
 /// Worker queue depth in batches when reading files: enough to ride out a slow flow
@@ -342,26 +389,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     let policy = &setup.policy;
     if let Some(path) = &args.report {
         let inputs: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        let run = RunInfo {
-            inputs: &inputs,
-            packets: read.packets,
-            bytes: read.bytes,
-            signature_fingerprint: setup.signature_fingerprint.clone(),
-            rules: setup.rules,
-            patterns: setup.patterns,
-            suppressions: policy.suppressions().applied().collect(),
-            expired: policy.suppressions().expired(),
-        };
-        let text = if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-        {
-            report::json(&summary, &run)?
-        } else {
-            report::html(&summary, &run)
-        };
-        std::fs::write(path, text)
-            .with_context(|| format!("{}: cannot write the report", path.display()))?;
+        write_report(path, &setup, &summary, &inputs, read.packets, read.bytes)?;
     }
     if !args.quiet {
         let s = &ran.stats;

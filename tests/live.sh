@@ -66,7 +66,8 @@ mkdir -m 1777 "$work/out"
 port=$(free_port)
 "$bin" live -i lo --bpf 'net 10.127.0.0/16 or net fd00:127::/64' --listen "127.0.0.1:$port" \
     --workers "$WORKERS" --config "$work/config.toml" --alerts "$work/out/alerts.json" \
-    --flows "$work/out/flows.json" --user nobody -q 2>"$work/live.err" &
+    --flows "$work/out/flows.json" --report "$work/out/report.json" --user nobody -q \
+    2>"$work/live.err" &
 live_pid=$!
 pids+=("$live_pid")
 for _ in $(seq 50); do
@@ -172,6 +173,13 @@ lines=$(cat "$work/out/alerts.json.1" "$work/out/alerts.json" | wc -l)
 want=$(wc -l <"$work/expected-alerts.json")
 [ "$lines" = "$want" ] || fail "alert lines: live wrote $lines, analyze $want"
 [ -s "$work/out/alerts.json" ] || fail "nothing written to the reopened alert file"
+python3 - "$work/out/report.json" "$want" <<'PY' || fail "the report written at exit disagrees"
+import json, sys
+report = json.load(open(sys.argv[1]))
+alerts = sum(n for _, n in report["verdict"]["alerts_by_severity"])
+assert report["inputs"] == ["interface lo"], report["inputs"]
+assert alerts == int(sys.argv[2]), (alerts, sys.argv[2])
+PY
 python3 - "$work/out/alerts.json.1" "$work/out/alerts.json" <<'PY' || fail "alert lines do not name the interface"
 import json, sys
 for path in sys.argv[1:]:
