@@ -90,6 +90,11 @@ EOF
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
     --web.listen-address="127.0.0.1:$prom_port" >"$work/prometheus.log" 2>&1 &
 pids+=("$!")
+for _ in $(seq 60); do
+    curl -sf "127.0.0.1:$prom_port/-/ready" >/dev/null && break
+    sleep 0.5
+done
+curl -sf "127.0.0.1:$prom_port/-/ready" >/dev/null || { cat "$work/prometheus.log" >&2; fail "Prometheus did not come up"; }
 
 # 4. Replay (at 4x speed; timing kept so flows split as offline), rotating the alert
 # file half-way the way logrotate does.
@@ -111,11 +116,10 @@ done
 [ "$active" = 0 ] || fail "flows still active: $active"
 curl -sf "127.0.0.1:$port/metrics" >"$work/scrape.txt"
 promtool check metrics <"$work/scrape.txt" || fail "promtool check metrics"
-sleep 3
 
 # 6. Prometheus' view against the offline run.
 python3 - "$work/expected.prom" "127.0.0.1:$prom_port" <<'PY'
-import json, re, sys, urllib.parse, urllib.request
+import json, re, sys, time, urllib.parse, urllib.request
 
 expected_path, prom = sys.argv[1], sys.argv[2]
 COMPARED = ("cleartrace_packets_total", "cleartrace_bytes_total", "cleartrace_flows_total",
@@ -133,23 +137,31 @@ for text in open(expected_path):
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
         expected[key(m.group(1), labels)] = float(m.group(3))
 
-query = urllib.parse.quote('{__name__=~"cleartrace_.*_total",job="cleartrace"}')
-with urllib.request.urlopen(f"http://{prom}/api/v1/query?query={query}") as r:
-    answer = json.load(r)
-assert answer["status"] == "success", answer
-stored = {}
-drops = {}
-for series in answer["data"]["result"]:
-    labels = dict(series["metric"])
-    name = labels.pop("__name__")
-    labels.pop("job", None)
-    labels.pop("instance", None)
-    value = float(series["value"][1])
-    if name == "cleartrace_capture_dropped_packets_total":
-        drops[labels.get("stage")] = value
-    if name in COMPARED and value > 0:
-        stored[key(name, labels)] = value
+def scrape():
+    query = urllib.parse.quote('{__name__=~"cleartrace_.*_total",job="cleartrace"}')
+    with urllib.request.urlopen(f"http://{prom}/api/v1/query?query={query}") as r:
+        answer = json.load(r)
+    assert answer["status"] == "success", answer
+    stored, drops = {}, {}
+    for series in answer["data"]["result"]:
+        labels = dict(series["metric"])
+        name = labels.pop("__name__")
+        labels.pop("job", None)
+        labels.pop("instance", None)
+        value = float(series["value"][1])
+        if name == "cleartrace_capture_dropped_packets_total":
+            drops[labels.get("stage")] = value
+        if name in COMPARED and value > 0:
+            stored[key(name, labels)] = value
+    return stored, drops
+
 expected = {k: v for k, v in expected.items() if v > 0}
+# Every flow has ended; wait (a little) for a scrape taken after that.
+for _ in range(20):
+    stored, drops = scrape()
+    if stored == expected:
+        break
+    time.sleep(1)
 
 if any(drops.values()):
     sys.exit(f"FAIL: packets dropped: {drops}")
