@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -16,7 +16,7 @@ use cleartrace::analyze::{capture_files, read_files, Inline, Progress};
 use cleartrace::config::Config;
 use cleartrace::output::eve::{EveWriter, Stream};
 use cleartrace::output::metrics::Drops;
-use cleartrace::output::report::{self, RunInfo};
+use cleartrace::output::report;
 use cleartrace::output::summary::{Summary, Throughput};
 use cleartrace::output::Outputs;
 use cleartrace::setup::{load_signatures, Setup};
@@ -161,6 +161,7 @@ fn live(args: LiveArgs) -> Result<ExitCode> {
         alerts: args.alerts,
         flows: args.flows,
         user: args.user,
+        report: args.report,
     };
     if !args.quiet {
         eprintln!(
@@ -168,19 +169,7 @@ fn live(args: LiveArgs) -> Result<ExitCode> {
             options.capture.iface, options.workers, options.listen
         );
     }
-    let iface = options.capture.iface.clone();
-    let outcome = run(&setup, options)?;
-    if let Some(path) = &args.report {
-        let s = &outcome.report.stats;
-        write_report(
-            path,
-            &setup,
-            &outcome.summary,
-            &[format!("interface {iface}")],
-            s.packets,
-            s.bytes,
-        )?;
-    }
+    let outcome = run(setup, options)?;
     if !args.quiet {
         let s = &outcome.report.stats;
         let throughput = Throughput {
@@ -245,38 +234,6 @@ fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// The auditor's report of a run: `.json` for data, anything else for the HTML page.
-fn write_report(
-    path: &Path,
-    setup: &Setup,
-    summary: &Summary,
-    inputs: &[String],
-    packets: u64,
-    bytes: u64,
-) -> Result<()> {
-    let suppressions = setup.policy.suppressions();
-    let run = RunInfo {
-        inputs,
-        packets,
-        bytes,
-        signature_fingerprint: setup.signature_fingerprint.clone(),
-        rules: setup.rules,
-        patterns: setup.patterns,
-        suppressions: suppressions.applied().collect(),
-        expired: suppressions.expired(),
-    };
-    let text = if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-    {
-        report::json(summary, &run)?
-    } else {
-        report::html(summary, &run)
-    };
-    std::fs::write(path, text)
-        .with_context(|| format!("{}: cannot write the report", path.display()))
 }
 
 /// Worker queue depth in batches when reading files: enough to ride out a slow flow
@@ -389,7 +346,12 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     let policy = &setup.policy;
     if let Some(path) = &args.report {
         let inputs: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        write_report(path, &setup, &summary, &inputs, read.packets, read.bytes)?;
+        report::write(
+            path,
+            &summary,
+            &setup.run_info(&inputs, read.packets, read.bytes),
+        )
+        .with_context(|| format!("{}: cannot write the report", path.display()))?;
     }
     if !args.quiet {
         let s = &ran.stats;

@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::output::report::RunInfo;
 use crate::personal_data::Scanner;
 use crate::policy::suppress::{Suppression, Suppressions};
 use crate::policy::Policy;
@@ -91,6 +92,21 @@ impl Setup {
     /// Suppressions past their expiry date: no longer applied, worth a warning.
     pub fn expired_suppressions(&self) -> &[Suppression] {
         self.policy.suppressions().expired()
+    }
+
+    /// What the report says about a run judged by this setup.
+    pub fn run_info<'a>(&'a self, inputs: &'a [String], packets: u64, bytes: u64) -> RunInfo<'a> {
+        let suppressions = self.policy.suppressions();
+        RunInfo {
+            inputs,
+            packets,
+            bytes,
+            signature_fingerprint: self.signature_fingerprint.clone(),
+            rules: self.rules,
+            patterns: self.patterns,
+            suppressions: suppressions.applied().collect(),
+            expired: suppressions.expired(),
+        }
     }
 
     /// One engine per worker, numbering flows apart. The flow-table bound is the

@@ -6,7 +6,7 @@
 # and the counters it stored are compared, through Prometheus' HTTP API, with what
 # `analyze --metrics` reports for the same files. On the way: promtool checks the
 # scrape, SIGHUP must reopen the alert file (logrotate), SIGTERM must flush and exit 0,
-# and no packet may be dropped.
+# SIGUSR1 must write a report of what ended so far, and no packet may be dropped.
 #
 # The captures were taken on 127.0.0.1, so they are first rewritten to 10.127.0.0/16
 # (and ::1 to fd00:127::1): replayed as they are, the kernel would answer them with
@@ -105,6 +105,10 @@ mv "$work/out/alerts.json" "$work/out/alerts.json.1"
 kill -HUP "$live_pid"
 sleep 0.5
 [ -e "$work/out/alerts.json" ] || fail "SIGHUP did not reopen the alert file"
+kill -USR1 "$live_pid"
+sleep 0.5
+[ -s "$work/out/report.json" ] || fail "SIGUSR1 wrote no report"
+cp "$work/out/report.json" "$work/snapshot.json"
 tcpreplay -q -i lo --multiplier 4 "${files[@]:$half}" >/dev/null 2>&1
 
 # 5. Wait for every flow to time out, and for Prometheus to scrape the result.
@@ -185,12 +189,14 @@ lines=$(cat "$work/out/alerts.json.1" "$work/out/alerts.json" | wc -l)
 want=$(wc -l <"$work/expected-alerts.json")
 [ "$lines" = "$want" ] || fail "alert lines: live wrote $lines, analyze $want"
 [ -s "$work/out/alerts.json" ] || fail "nothing written to the reopened alert file"
-python3 - "$work/out/report.json" "$want" <<'PY' || fail "the report written at exit disagrees"
+python3 - "$work/out/report.json" "$want" "$work/snapshot.json" <<'PY' || fail "the reports disagree"
 import json, sys
-report = json.load(open(sys.argv[1]))
-alerts = sum(n for _, n in report["verdict"]["alerts_by_severity"])
-assert report["inputs"] == ["interface lo"], report["inputs"]
-assert alerts == int(sys.argv[2]), (alerts, sys.argv[2])
+final = json.load(open(sys.argv[1]))
+alerts = lambda r: sum(n for _, n in r["verdict"]["alerts_by_severity"])
+assert final["inputs"] == ["interface lo"], final["inputs"]
+assert alerts(final) == int(sys.argv[2]), (alerts(final), sys.argv[2])
+snapshot = json.load(open(sys.argv[3]))
+assert 0 < alerts(snapshot) < alerts(final), (alerts(snapshot), alerts(final))
 PY
 python3 - "$work/out/alerts.json.1" "$work/out/alerts.json" <<'PY' || fail "alert lines do not name the interface"
 import json, sys

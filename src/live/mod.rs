@@ -10,7 +10,7 @@ mod privileges;
 use std::fs::OpenOptions;
 use std::io::{self, BufWriter};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,10 +20,10 @@ use thiserror::Error;
 use crate::capture::live::{CaptureOptions, LiveCapture, LiveCaptureError};
 use crate::output::eve::{EveWriter, Stream};
 use crate::output::metrics::{exposition, Drops};
+use crate::output::report;
 use crate::output::summary::Summary;
 use crate::output::Outputs;
 use crate::setup::Setup;
-use crate::signatures::RuleSet;
 use crate::timestamp::Timestamp;
 use crate::workers::{lock, SharedSink, WhenFull, WorkerReport, Workers};
 
@@ -44,6 +44,8 @@ pub enum LiveError {
     Start(io::Error),
     #[error("writing output: {0}")]
     Write(io::Error),
+    #[error("{path}: cannot write the report: {source}")]
+    Report { path: PathBuf, source: io::Error },
     #[error("a sensor thread stopped unexpectedly; its packets and flows are lost")]
     ThreadStopped,
 }
@@ -59,6 +61,8 @@ pub struct LiveOptions {
     pub flows: Option<PathBuf>,
     /// Drop root to this user once the capture and socket are open.
     pub user: Option<String>,
+    /// The auditor's report: written on SIGUSR1 (flows ended so far) and at exit.
+    pub report: Option<PathBuf>,
 }
 
 /// What a run leaves for the exit summary.
@@ -74,8 +78,10 @@ pub struct LiveOutcome {
 
 /// What the endpoint reads while the sensor runs.
 struct Sensor {
+    setup: Setup,
+    /// `interface NAME`, the report's input.
+    inputs: [String; 1],
     outputs: Arc<Mutex<Outputs>>,
-    rules: RuleSet,
     reports: Vec<Arc<Mutex<WorkerReport>>>,
     kernel_drops: AtomicU64,
     interface_drops: AtomicU64,
@@ -84,6 +90,19 @@ struct Sensor {
 }
 
 impl Sensor {
+    /// The report of what has ended so far (everything, once the workers finished).
+    fn write_report(&self, path: &Path) -> Result<(), LiveError> {
+        let running = Workers::snapshot(&self.reports);
+        let outputs = lock(&self.outputs);
+        let run = self
+            .setup
+            .run_info(&self.inputs, running.stats.packets, running.stats.bytes);
+        report::write(path, &outputs.summary, &run).map_err(|source| LiveError::Report {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
     fn drops(&self) -> Drops {
         Drops {
             kernel: self.kernel_drops.load(Ordering::Relaxed),
@@ -102,7 +121,7 @@ impl http::Status for Sensor {
             &running.stats,
             running.active_flows,
             &self.drops(),
-            &self.rules,
+            self.setup.policy.rules(),
         )
         .ok()
     }
@@ -133,7 +152,7 @@ fn open_streams(options: &LiveOptions) -> Result<(Option<Stream>, Option<Stream>
     Ok((Some(alerts), flows))
 }
 
-pub fn run(setup: &Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError> {
+pub fn run(setup: Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError> {
     let started = Instant::now();
     let capture = LiveCapture::open(&options.capture)?;
     let listener =
@@ -159,8 +178,9 @@ pub fn run(setup: &Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError
     .map_err(LiveError::Start)?;
     workers.set_source(&options.capture.iface);
     let sensor = Arc::new(Sensor {
+        inputs: [format!("interface {}", options.capture.iface)],
+        setup,
         outputs: Arc::clone(&outputs),
-        rules: setup.policy.rules().clone(),
         reports: workers.reports.clone(),
         kernel_drops: AtomicU64::new(0),
         interface_drops: AtomicU64::new(0),
@@ -187,6 +207,9 @@ pub fn run(setup: &Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError
         .join()
         .unwrap_or_else(|_| (WorkerReport::default(), Some(LiveError::ThreadStopped)));
     served?;
+    if let Some(path) = &options.report {
+        sensor.write_report(path)?;
+    }
     let mut outputs = lock(&outputs);
     outputs.eve.finish().map_err(LiveError::Write)?;
     Ok(LiveOutcome {
@@ -210,6 +233,7 @@ async fn watch(
     let mut hangup = signal(SignalKind::hangup()).map_err(LiveError::Start)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(LiveError::Start)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(LiveError::Start)?;
+    let mut snapshot = signal(SignalKind::user_defined1()).map_err(LiveError::Start)?;
     let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
     let result = loop {
         tokio::select! {
@@ -224,6 +248,13 @@ async fn watch(
                     }
                     // Keep writing to the old files rather than lose alerts.
                     Err(e) => eprintln!("warning: SIGHUP: {e}; still writing to the old files"),
+                }
+            }
+            _ = snapshot.recv() => {
+                if let Some(path) = &options.report {
+                    if let Err(e) = sensor.write_report(path) {
+                        eprintln!("warning: SIGUSR1: {e}");
+                    }
                 }
             }
             _ = terminate.recv() => break Ok(()),

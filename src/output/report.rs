@@ -180,6 +180,19 @@ fn build<'a>(summary: &'a Summary, run: &'a RunInfo<'a>) -> ReportJson<'a> {
 }
 
 /// The report as pretty JSON.
+/// Writes the report to `path`: the data (`.json`) or the page (anything else).
+pub fn write(path: &std::path::Path, summary: &Summary, run: &RunInfo<'_>) -> std::io::Result<()> {
+    let text = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        json(summary, run)?
+    } else {
+        html(summary, run)
+    };
+    std::fs::write(path, text)
+}
+
 pub fn json(summary: &Summary, run: &RunInfo<'_>) -> serde_json::Result<String> {
     serde_json::to_string_pretty(&build(summary, run))
 }
