@@ -241,7 +241,7 @@ impl Workers {
         self.flush_all();
     }
 
-    pub fn flush_all(&mut self) {
+    fn flush_all(&mut self) {
         for shard in 0..self.filling.len() {
             if !self.filling[shard].is_empty() {
                 self.hand_over(shard);

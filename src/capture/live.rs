@@ -94,10 +94,6 @@ impl LiveCapture {
         })
     }
 
-    pub fn linktype(&self) -> i32 {
-        self.linktype
-    }
-
     /// Waits until a frame may be ready or the quiet-link interval passed; false on
     /// the latter.
     pub fn wait(&self) -> bool {
