@@ -206,14 +206,6 @@ fn voice_captures_classified_and_judged() {
     let Some(corpus) = common::corpus() else {
         return;
     };
-    // (capture, media app_protos expected among the flows, rules that must be raised,
-    //  rules that must not)
-    type Case = (
-        &'static str,
-        &'static [&'static str],
-        &'static [u64],
-        &'static [u64],
-    );
     let cases: [Case; 9] = [
         // SIP/UDP REGISTER with 401 digest, INVITE; display name "arik"; one PCMA stream.
         (
@@ -261,12 +253,6 @@ fn management_and_mail_captures_classified_and_judged() {
     let Some(corpus) = common::corpus() else {
         return;
     };
-    type Case = (
-        &'static str,
-        &'static [&'static str],
-        &'static [u64],
-        &'static [u64],
-    );
     let cases: [Case; 24] = [
         // LDAP: AD search results with mail; simple binds; SASL NTLM bind (no password in
         // clear) with a search result of personal attributes.

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::net::Ipv4Addr;
+
 use cleartrace::analyze::capture_files;
 use cleartrace::capture::{CaptureFile, Packet};
 use cleartrace::config::Config;
@@ -174,38 +176,10 @@ fn random_payloads_on_every_protocol_port_never_panic() {
     assert_eq!(engine.stats().packets, u64::from(rounds));
 }
 
-/// Ethernet + IPv4 + UDP/TCP around `payload`.
+/// Ethernet + IPv4 + UDP/TCP around `payload`, 10.0.0.1 → 10.0.0.2.
 fn build_frame(udp: bool, sport: u16, dport: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
-    let l4_len = if udp { 8 } else { 20 } + payload.len();
-    let mut f = vec![0u8; 12];
-    f.extend_from_slice(&[0x08, 0x00]);
-    let total = (20 + l4_len) as u16;
-    f.extend_from_slice(&[
-        0x45,
-        0,
-        (total >> 8) as u8,
-        total as u8,
-        0,
-        0,
-        0x40,
-        0,
-        64,
-        if udp { 17 } else { 6 },
-        0,
-        0,
-    ]);
-    f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
-    f.extend_from_slice(&sport.to_be_bytes());
-    f.extend_from_slice(&dport.to_be_bytes());
-    if udp {
-        f.extend_from_slice(&(l4_len as u16).to_be_bytes());
-        f.extend_from_slice(&[0, 0]);
-    } else {
-        f.extend_from_slice(&(seq.wrapping_mul(977)).to_be_bytes());
-        f.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
-    }
-    f.extend_from_slice(payload);
-    f
+    let (client, server) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+    common::ipv4_frame(udp, (client, sport), (server, dport), seq, payload)
 }
 
 /// A little-endian µs pcap from (caplen field, data) records; the caplen field may lie.

@@ -1,6 +1,8 @@
 //! Media whose SDP is read after its first packets (early media, a mirror that
 //! reorders, a dialog on another worker) is still judged as signalled media.
 
+mod common;
+
 use std::net::Ipv4Addr;
 
 use cleartrace::capture::Packet;
@@ -10,33 +12,8 @@ use cleartrace::output::{FlowEvent, Sink};
 use cleartrace::protocols::rtp::MediaConfidence;
 use cleartrace::timestamp::Timestamp;
 
-/// Ethernet, IPv4, UDP from `src` to `dst`.
 fn udp(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8; 12];
-    f.extend_from_slice(&[0x08, 0x00]);
-    let total = (28 + payload.len()) as u16;
-    f.extend_from_slice(&[
-        0x45,
-        0,
-        (total >> 8) as u8,
-        total as u8,
-        0,
-        0,
-        0x40,
-        0,
-        64,
-        17,
-        0,
-        0,
-    ]);
-    f.extend_from_slice(&src.0.octets());
-    f.extend_from_slice(&dst.0.octets());
-    f.extend_from_slice(&src.1.to_be_bytes());
-    f.extend_from_slice(&dst.1.to_be_bytes());
-    f.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
-    f.extend_from_slice(&[0, 0]);
-    f.extend_from_slice(payload);
-    f
+    common::ipv4_frame(true, src, dst, 0, payload)
 }
 
 /// RTP, PCMA, 20 ms of audio.

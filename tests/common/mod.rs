@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -65,4 +66,46 @@ pub fn tempdir() -> PathBuf {
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
+}
+
+/// Ethernet + IPv4 + UDP/TCP (PSH+ACK, sequence number derived from `seq`) around
+/// `payload`, for tests that build their own frames.
+pub fn ipv4_frame(
+    udp: bool,
+    (src, sport): (Ipv4Addr, u16),
+    (dst, dport): (Ipv4Addr, u16),
+    seq: u32,
+    payload: &[u8],
+) -> Vec<u8> {
+    let l4_len = if udp { 8 } else { 20 } + payload.len();
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&[0x08, 0x00]);
+    let total = (20 + l4_len) as u16;
+    f.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0x40,
+        0,
+        64,
+        if udp { 17 } else { 6 },
+        0,
+        0,
+    ]);
+    f.extend_from_slice(&src.octets());
+    f.extend_from_slice(&dst.octets());
+    f.extend_from_slice(&sport.to_be_bytes());
+    f.extend_from_slice(&dport.to_be_bytes());
+    if udp {
+        f.extend_from_slice(&(l4_len as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+    } else {
+        f.extend_from_slice(&(seq.wrapping_mul(977)).to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+    }
+    f.extend_from_slice(payload);
+    f
 }
