@@ -8,15 +8,15 @@ capture fixture, not an authentication server.
 
 usage: digest_server.py [PORT]   (default 8081)
 """
-import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from loopback_http import LoggingHandler, serve
 
 # Fixed values so that regenerated captures differ as little as possible.
 NONCE = "5f2c1a9e0d7b4c38a6e1f0b2c9d8e7a6"
 OPAQUE = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(LoggingHandler):
+    name = "digest_server"
     protocol_version = "HTTP/1.1"  # keep-alive: curl retries on the same connection
     server_version = "pbx-provisioning/1.0"
     sys_version = ""
@@ -45,18 +45,6 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_HEAD = _handle
 
-    def log_message(self, fmt, *args):
-        sys.stderr.write("digest_server: " + (fmt % args) + "\n")
-
-
-def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8081
-    srv = HTTPServer(("127.0.0.1", port), Handler)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-
 
 if __name__ == "__main__":
-    main()
+    serve(Handler, 8081)

@@ -23,8 +23,7 @@ out unmasked.
 usage: pd_http_server.py [PORT]   (default 8080)
 """
 import gzip
-import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from loopback_http import LoggingHandler, serve
 from urllib.parse import parse_qs, urlsplit
 
 # Key order is kept; compact separators, as a typical API would send it.
@@ -37,7 +36,8 @@ DIRECTORY_JSON = (
 SPLIT_AT = DIRECTORY_JSON.index(b'"iban"')
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(LoggingHandler):
+    name = "pd_http_server"
     protocol_version = "HTTP/1.1"
     server_version = "pbx-directory/1.0"
     sys_version = ""
@@ -86,18 +86,6 @@ class Handler(BaseHTTPRequestHandler):
 
     do_HEAD = do_GET
 
-    def log_message(self, fmt, *args):
-        sys.stderr.write("pd_http_server: " + (fmt % args) + "\n")
-
-
-def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8080
-    srv = HTTPServer(("127.0.0.1", port), Handler)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-
 
 if __name__ == "__main__":
-    main()
+    serve(Handler, 8080)

@@ -7,11 +7,11 @@ anything).  It exists so that curl sends a proxy-form request
 
 usage: proxy_server.py [PORT]   (default 3128)
 """
-import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from loopback_http import LoggingHandler, serve
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(LoggingHandler):
+    name = "proxy_server"
     protocol_version = "HTTP/1.1"
     server_version = "fake-proxy/1.0"
     sys_version = ""
@@ -29,18 +29,6 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_HEAD = do_PUT = _handle
 
-    def log_message(self, fmt, *args):
-        sys.stderr.write("proxy_server: " + (fmt % args) + "\n")
-
-
-def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 3128
-    srv = HTTPServer(("127.0.0.1", port), Handler)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-
 
 if __name__ == "__main__":
-    main()
+    serve(Handler, 3128)
