@@ -22,6 +22,8 @@ import re
 import socket
 import sys
 import time
+
+from loopback import accept_one
 from xml.sax.saxutils import quoteattr
 
 
@@ -52,14 +54,7 @@ def attrs(msg):
 
 
 def server(port):
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", port))
-    srv.listen(1)
-    srv.settimeout(20)
-    conn, _ = srv.accept()
-    srv.close()
-    conn.settimeout(20)
+    conn, _ = accept_one(port, 20)
     buf = [b""]
     opened = False
     with conn:

@@ -17,6 +17,8 @@ import socket
 import sys
 import time
 
+from loopback import accept_one
+
 # date time duration trunk dialled(13 wide) EXT ext ACCT account/extra, CRLF
 RECORDS = [
     "2026/11/22 20:47 00:00:45 I002 2004          EXT 2001 ACCT 0000",
@@ -28,11 +30,7 @@ RECORDS = [
 
 
 def listen(port):
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", port))
-    srv.listen(1)
-    conn, _ = srv.accept()
+    conn, _ = accept_one(port)
     total = 0
     while True:
         data = conn.recv(4096)
@@ -40,7 +38,6 @@ def listen(port):
             break
         total += len(data)
     conn.close()
-    srv.close()
     sys.stderr.write(f"cdr_feed: received {total} bytes\n")
 
 

@@ -8,7 +8,7 @@ capture fixture, not an authentication server.
 
 usage: digest_server.py [PORT]   (default 8081)
 """
-from loopback_http import LoggingHandler, serve
+from loopback import LoggingHandler, serve
 
 # Fixed values so that regenerated captures differ as little as possible.
 NONCE = "5f2c1a9e0d7b4c38a6e1f0b2c9d8e7a6"

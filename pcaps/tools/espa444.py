@@ -43,6 +43,8 @@ import socket
 import sys
 import time
 
+from loopback import accept_one
+
 SOH, STX, ETX, EOT, ENQ, ACK, NAK = b"\x01", b"\x02", b"\x03", b"\x04", b"\x05", b"\x06", b"\x15"
 RS, US = b"\x1e", b"\x1f"
 CONTROL_ADDR, PAGING_ADDR = b"1", b"2"
@@ -109,14 +111,7 @@ def control(port):
 
 
 def paging(port):
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", port))
-    srv.listen(1)
-    srv.settimeout(20)
-    conn, _ = srv.accept()
-    srv.close()
-    conn.settimeout(20)
+    conn, _ = accept_one(port, 20)
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     accepted = 0
     with conn:

@@ -6,19 +6,15 @@ services such as telnetd).
 usage: inetd_once.py PORT COMMAND [ARG...]
 """
 import os
-import socket
 import sys
+
+from loopback import accept_one
 
 
 def main():
     if len(sys.argv) < 3:
         sys.exit("usage: inetd_once.py PORT COMMAND [ARG...]")
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", int(sys.argv[1])))
-    srv.listen(1)
-    conn, peer = srv.accept()
-    srv.close()
+    conn, peer = accept_one(int(sys.argv[1]))
     sys.stderr.write(f"inetd_once: connection from {peer[0]}:{peer[1]}\n")
     sys.stderr.flush()
     for fd in (0, 1, 2):

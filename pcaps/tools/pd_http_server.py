@@ -23,7 +23,7 @@ out unmasked.
 usage: pd_http_server.py [PORT]   (default 8080)
 """
 import gzip
-from loopback_http import LoggingHandler, serve
+from loopback import LoggingHandler, serve
 from urllib.parse import parse_qs, urlsplit
 
 # Key order is kept; compact separators, as a typical API would send it.

@@ -7,7 +7,7 @@ anything).  It exists so that curl sends a proxy-form request
 
 usage: proxy_server.py [PORT]   (default 3128)
 """
-from loopback_http import LoggingHandler, serve
+from loopback import LoggingHandler, serve
 
 
 class Handler(LoggingHandler):

@@ -10,15 +10,13 @@ usage: tcp_sink.py PORT [COUNT]   (default COUNT 1)
 import socket
 import sys
 
+from loopback import listener
+
 
 def main():
     port = int(sys.argv[1])
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", port))
-    srv.listen(1)
-    srv.settimeout(20)
+    srv = listener(port, 20)
     for _ in range(count):
         try:
             conn, peer = srv.accept()
