@@ -102,6 +102,9 @@ pub struct Config {
     pub media: MediaConfig,
     /// `[[suppress]]` entries: alerts that must not be raised, each with its reason.
     pub suppress: Vec<Suppression>,
+    /// The sensor's name: EVE `host` on every line, `host` label of `build_info`.
+    /// `--sensor-name` overrides it.
+    pub sensor_name: Option<String>,
 }
 
 impl Default for Config {
@@ -115,6 +118,7 @@ impl Default for Config {
             scan: ScanConfig::default(),
             media: MediaConfig::default(),
             suppress: Vec::new(),
+            sensor_name: None,
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::flow::{
     Direction, EndReason, Endpoint, ExpectationLimits, Expectations, FirstPacket, Flow, FlowKey,
     FlowTable, ReassemblyLimits, StreamChunk, L4,
 };
-use crate::output::{AlertEvent, FlowEvent, Sink, TlsSummary};
+use crate::output::{AlertEvent, ConnectionState, FlowEvent, Sink, TlsSummary};
 use crate::personal_data::{Confidence, Scanner};
 use crate::policy::{Finding, Policy};
 use crate::protocols::rtp::{MediaHint, StreamSummary};
@@ -39,6 +39,8 @@ const ACTIVE_SWEEP_INTERVAL: u64 = 60_000_000_000;
 struct PendingAlert {
     rule_id: u32,
     first_seen: Timestamp,
+    /// The direction of the packet that first raised it (EVE `direction`).
+    direction: Direction,
     count: u64,
     kinds: Vec<&'static str>,
     evidence: Vec<String>,
@@ -77,7 +79,7 @@ impl FlowState {
         }
     }
 
-    fn add_finding(&mut self, ts: Timestamp, finding: Finding) {
+    fn add_finding(&mut self, ts: Timestamp, direction: Direction, finding: Finding) {
         let alert = match self
             .alerts
             .iter()
@@ -88,6 +90,7 @@ impl FlowState {
                 self.alerts.push(PendingAlert {
                     rule_id: finding.rule_id,
                     first_seen: ts,
+                    direction,
                     count: 0,
                     kinds: Vec::new(),
                     evidence: Vec::new(),
@@ -186,7 +189,9 @@ struct Finisher<'s> {
 
 impl Finisher<'_> {
     /// Runs the facts a dissector produced through the policy into the flow.
-    fn judge(&mut self, ts: Timestamp, state: &mut FlowState) {
+    /// `direction` is the packet's that made the facts; a flow's end counts as to the
+    /// server (the flow's own orientation).
+    fn judge(&mut self, ts: Timestamp, direction: Direction, state: &mut FlowState) {
         let judge = &mut *self.judge;
         let app_proto = state.app.app_proto();
         for fact in judge.facts.drain(..) {
@@ -199,7 +204,7 @@ impl Finisher<'_> {
             judge.policy.evaluate(&fact, app_proto, &mut judge.findings);
         }
         for finding in judge.findings.drain(..) {
-            state.add_finding(ts, finding);
+            state.add_finding(ts, direction, finding);
         }
     }
 
@@ -221,7 +226,7 @@ impl Finisher<'_> {
         let Judge { facts, scanner, .. } = &mut *self.judge;
         flow.state.app.on_end(facts, scanner);
         let last = flow.last;
-        self.judge(last, &mut flow.state);
+        self.judge(last, Direction::ToServer, &mut flow.state);
         self.emit(&mut flow, reason);
     }
 
@@ -240,6 +245,7 @@ impl Finisher<'_> {
                 let rule = policy.rules().get(a.rule_id)?;
                 Some(AlertEvent {
                     timestamp: a.first_seen,
+                    direction: a.direction,
                     severity: a
                         .severity_floor
                         .map_or(rule.severity, |f| f.min(rule.severity)),
@@ -266,10 +272,24 @@ impl Finisher<'_> {
             tls: flow.state.tls.as_ref(),
             media: flow.state.media.as_ref(),
             reason,
+            state: flow_state(flow),
             source: &flow.state.source,
             alerts: &alerts,
         };
         self.sink.flow_ended(&event);
+    }
+}
+
+/// Suricata's flow states: TCP closed by FIN from both sides or a RST, any flow
+/// established once both sides sent packets, new before that.
+fn flow_state(flow: &Flow<FlowState>) -> ConnectionState {
+    let closed = flow.l4 == L4::Tcp && (flow.tcp.rst || (flow.tcp.fin[0] && flow.tcp.fin[1]));
+    if closed {
+        ConnectionState::Closed
+    } else if flow.pkts[0] > 0 && flow.pkts[1] > 0 {
+        ConnectionState::Established
+    } else {
+        ConnectionState::New
     }
 }
 
@@ -523,7 +543,7 @@ impl Engine {
             }
         }
         if !finisher.judge.facts.is_empty() {
-            finisher.judge(ts, &mut flow.state);
+            finisher.judge(ts, dir, &mut flow.state);
         }
         if !self.judge.offers.is_empty() {
             self.expect_media(ts);

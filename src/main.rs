@@ -88,6 +88,9 @@ struct AnalyzeArgs {
     /// More detail in the summary (decode errors, evictions).
     #[arg(short, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// The sensor's name, written as `host` on every EVE line (config `sensor_name`).
+    #[arg(long)]
+    sensor_name: Option<String>,
 }
 
 #[cfg(feature = "live")]
@@ -139,13 +142,24 @@ struct LiveArgs {
     /// No summary on stderr at exit.
     #[arg(long, short)]
     quiet: bool,
+    /// The sensor's name, written as `host` on every EVE line (config `sensor_name`).
+    #[arg(long)]
+    sensor_name: Option<String>,
+}
+
+/// `--sensor-name` wins over the configuration's `sensor_name`.
+fn name_sensor(setup: &mut Setup, flag: Option<String>) {
+    if flag.is_some() {
+        setup.config.sensor_name = flag;
+    }
 }
 
 #[cfg(feature = "live")]
 fn live(args: LiveArgs) -> Result<ExitCode> {
     use cleartrace::capture::live::CaptureOptions;
     use cleartrace::live::{run, LiveOptions};
-    let setup = Setup::load(args.config.as_deref(), args.signatures.as_deref())?;
+    let mut setup = Setup::load(args.config.as_deref(), args.signatures.as_deref())?;
+    name_sensor(&mut setup, args.sensor_name);
     warn_expired(&setup);
     let options = LiveOptions {
         capture: CaptureOptions {
@@ -241,7 +255,8 @@ fn peak_rss_kib() -> Option<u64> {
 const FILE_QUEUE_BATCHES: usize = 64;
 
 fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
-    let setup = Setup::load(args.config.as_deref(), args.signatures.as_deref())?;
+    let mut setup = Setup::load(args.config.as_deref(), args.signatures.as_deref())?;
+    name_sensor(&mut setup, args.sensor_name);
     warn_expired(&setup);
     let files = capture_files(&args.paths)?;
     if files.is_empty() {
@@ -266,7 +281,8 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             None => None,
         };
         EveWriter::new(Some(open_output(&args.alerts)?), flows)
-    };
+    }
+    .host(setup.config.sensor_name.clone());
     let mut outputs = Outputs {
         eve,
         summary: Summary::default(),
@@ -338,6 +354,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             ran.active_flows,
             &Drops::default(),
             setup.policy.rules(),
+            setup.config.sensor_name.as_deref(),
         )
         .map_err(|_| anyhow::anyhow!("encoding metrics"))?;
         std::fs::write(path, cleartrace::output::metrics::text_format(&text))

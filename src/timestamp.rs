@@ -48,7 +48,9 @@ impl Timestamp {
     }
 }
 
-/// RFC 3339 in UTC with microseconds, e.g. `2026-11-22T20:36:45.123456Z`.
+/// UTC with microseconds, written exactly as Suricata's EVE does
+/// (`2026-11-22T20:36:45.123456+0000`, DESIGN §5): parsers built for Suricata expect
+/// the `+0000` offset, not RFC 3339's `Z`.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.secs();
@@ -58,7 +60,7 @@ impl fmt::Display for Timestamp {
         let (y, m, d) = civil_from_days(days);
         write!(
             f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
             rem / 3600,
             (rem % 3600) / 60,
             rem % 60
@@ -93,11 +95,11 @@ mod tests {
 
     #[test]
     fn formats_rfc3339_micros() {
-        assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00.000000+0000");
         let t = Timestamp::from_secs_nanos(1_700_000_000, 123_456_789);
-        assert_eq!(t.to_string(), "2023-11-14T22:13:20.123456Z");
+        assert_eq!(t.to_string(), "2023-11-14T22:13:20.123456+0000");
         let leap = Timestamp::from_secs(951_782_400); // 2000-02-29
-        assert_eq!(leap.to_string(), "2000-02-29T00:00:00.000000Z");
+        assert_eq!(leap.to_string(), "2000-02-29T00:00:00.000000+0000");
         assert_eq!(leap.date(), "2000-02-29");
     }
 }

@@ -62,7 +62,7 @@ const EXPECTED: &[Expect] = &[
     tls(
         "tls10.pcap",
         &[1001, 1003],
-        (Some("TLS 1.0"), ECDHE_CBC, None, "TLS 1.0"),
+        (Some("TLSv1"), ECDHE_CBC, None, "TLSv1"),
     ),
     tls(
         "tls11.pcap",
@@ -142,7 +142,7 @@ const EXPECTED: &[Expect] = &[
         ..tls(
             "tls-client-only-old-rejected.pcap",
             &[1003],
-            (None, None, None, "TLS 1.0"),
+            (None, None, None, "TLSv1"),
         )
     },
     Expect {
@@ -829,7 +829,7 @@ fn max_flows_evicts_and_counts() {
         .iter()
         .filter_map(|f| f["flow"]["reason"].as_str())
         .collect();
-    assert_eq!(reasons, vec!["evicted", "shutdown"]);
+    assert_eq!(reasons, vec!["forced", "shutdown"]);
     assert!(run.stderr.contains("flow evictions: 1"), "{}", run.stderr);
     // Both flows were judged in full before and after the eviction.
     let versions: Vec<&str> = run

@@ -18,9 +18,12 @@ fn manifest_tls_versions(protocols: &str, truth: &str) -> Option<BTreeSet<String
     while let Some(at) = rest.find("TLS ServerHello ") {
         rest = &rest[at + "TLS ServerHello ".len()..];
         let word = rest.split_whitespace().next().unwrap_or("");
-        if let Some(minor) = word.strip_prefix("TLS1.") {
-            versions.insert(format!("TLS 1.{minor}"));
-        }
+        // The manifest says `TLS1.0`; EVE names versions as Suricata does (`TLSv1`).
+        match word.strip_prefix("TLS1.") {
+            Some("0") => versions.insert("TLSv1".to_string()),
+            Some(minor) => versions.insert(format!("TLS 1.{minor}")),
+            None => false,
+        };
     }
     Some(versions)
 }

@@ -138,11 +138,14 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    /// EVE `flow.reason`, in Suricata's words where it has one: a flow pushed out of
+    /// the full table is Suricata's `forced`. Suricata writes no interim records, so
+    /// `active_timeout` is cleartrace's own (documented in `schema/eve.json`).
     pub fn as_str(self) -> &'static str {
         match self {
             EndReason::Timeout => "timeout",
             EndReason::ActiveTimeout => "active_timeout",
-            EndReason::Evicted => "evicted",
+            EndReason::Evicted => "forced",
             EndReason::Shutdown => "shutdown",
         }
     }

@@ -122,6 +122,7 @@ impl http::Status for Sensor {
             running.active_flows,
             &self.drops(),
             self.setup.policy.rules(),
+            self.setup.config.sensor_name.as_deref(),
         )
         .ok()
     }
@@ -166,7 +167,9 @@ pub fn run(setup: Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError>
     }
     let (alerts, flows) = open_streams(&options)?;
     let outputs = Arc::new(Mutex::new(Outputs {
-        eve: EveWriter::new(alerts, flows).live(),
+        eve: EveWriter::new(alerts, flows)
+            .live()
+            .host(setup.config.sensor_name.clone()),
         summary: Summary::default(),
     }));
     let mut workers = Workers::spawn(

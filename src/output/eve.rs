@@ -5,13 +5,22 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::community_id::community_id;
 use super::{FlowEvent, Sink, TlsSummary};
+use crate::flow::Direction;
 use crate::timestamp::Timestamp;
+
+/// Suricata's `alert.gid`: cleartrace's rules all live in generator 1, as Suricata's
+/// own text rules do.
+const GENERATOR_ID: u32 = 1;
 
 #[derive(Serialize)]
 struct Common<'a> {
     timestamp: Timestamp,
     flow_id: u64,
+    /// The sensor's name (`--sensor-name`, config `sensor_name`), as Suricata's `host`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
     #[serde(skip_serializing_if = "str::is_empty")]
     pcap_filename: &'a str,
     /// The live sensor's interface (Suricata's name for it).
@@ -24,27 +33,28 @@ struct Common<'a> {
     dest_port: u16,
     proto: &'static str,
     app_proto: &'static str,
+    community_id: &'a str,
 }
 
 #[derive(Serialize)]
 struct TlsJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<&'static str>,
+    version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cipher: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sni: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    client_max_version: Option<&'static str>,
+    client_max_version: Option<String>,
 }
 
 impl<'a> From<&'a TlsSummary> for TlsJson<'a> {
     fn from(t: &'a TlsSummary) -> Self {
         TlsJson {
-            version: t.version.map(|v| v.as_str()),
+            version: t.version.map(|v| v.to_string()),
             cipher: t.cipher.map(|c| c.name()),
             sni: t.sni.as_deref(),
-            client_max_version: t.client_max_version.map(|v| v.as_str()),
+            client_max_version: t.client_max_version.map(|v| v.to_string()),
         }
     }
 }
@@ -57,8 +67,26 @@ struct FlowCounters {
     bytes_toclient: u64,
     start: Timestamp,
     end: Timestamp,
+    /// Whole seconds from first to last packet, as Suricata computes it.
+    age: u64,
+    state: &'static str,
     reason: &'static str,
     alerted: bool,
+}
+
+/// The `flow` object of an alert (Suricata 7+): counters and start of the flow, and its
+/// own orientation, which the alert's `src_ip`/`dest_ip` follow only `to_server`.
+#[derive(Serialize)]
+struct AlertFlow {
+    pkts_toserver: u64,
+    pkts_toclient: u64,
+    bytes_toserver: u64,
+    bytes_toclient: u64,
+    start: Timestamp,
+    src_ip: IpAddr,
+    dest_ip: IpAddr,
+    src_port: u16,
+    dest_port: u16,
 }
 
 /// Media flows: codec, packets and how the classification was reached.
@@ -94,6 +122,7 @@ struct SipJson {
 #[derive(Serialize)]
 struct AlertInfo<'a> {
     action: &'static str,
+    gid: u32,
     signature_id: u32,
     rev: u32,
     signature: &'a str,
@@ -120,7 +149,9 @@ struct Compliance<'a> {
 struct AlertJson<'a> {
     #[serde(flatten)]
     common: Common<'a>,
+    direction: &'static str,
     alert: AlertInfo<'a>,
+    flow: AlertFlow,
     /// Matches of this rule on this flow (DESIGN §5: one alert per flow and rule).
     count: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,6 +178,7 @@ pub struct EveWriter {
     flows_with_alerts: bool,
     /// The source is an interface (`in_iface`), not a capture file (`pcap_filename`).
     live: bool,
+    host: Option<String>,
     error: Option<io::Error>,
 }
 
@@ -157,6 +189,7 @@ impl EveWriter {
             flows,
             flows_with_alerts: false,
             live: false,
+            host: None,
             error: None,
         }
     }
@@ -185,6 +218,11 @@ impl EveWriter {
     /// Names sources as the live sensor's interface (`in_iface`).
     pub fn live(self) -> Self {
         EveWriter { live: true, ..self }
+    }
+
+    /// Writes the sensor's name as `host` on every line.
+    pub fn host(self, host: Option<String>) -> Self {
+        EveWriter { host, ..self }
     }
 
     /// Swaps in new streams (the live sensor on SIGHUP, after logrotate moved the
@@ -218,18 +256,29 @@ impl EveWriter {
 
 impl Sink for EveWriter {
     fn flow_ended(&mut self, event: &FlowEvent<'_>) {
-        let common = |timestamp, event_type| Common {
-            timestamp,
-            flow_id: event.flow_id,
-            pcap_filename: if self.live { "" } else { event.source },
-            in_iface: if self.live { event.source } else { "" },
-            event_type,
-            src_ip: event.client.0,
-            src_port: event.client.1,
-            dest_ip: event.server.0,
-            dest_port: event.server.1,
-            proto: event.l4.as_str(),
-            app_proto: event.app_proto.as_str(),
+        let community_id = community_id(event.l4, event.client, event.server);
+        let host = self.host.as_deref();
+        // Suricata writes an alert's addresses in the direction of its packet.
+        let common = |timestamp, event_type, direction| {
+            let (src, dest) = match direction {
+                Direction::ToServer => (event.client, event.server),
+                Direction::ToClient => (event.server, event.client),
+            };
+            Common {
+                timestamp,
+                flow_id: event.flow_id,
+                host,
+                pcap_filename: if self.live { "" } else { event.source },
+                in_iface: if self.live { event.source } else { "" },
+                event_type,
+                src_ip: src.0,
+                src_port: src.1,
+                dest_ip: dest.0,
+                dest_port: dest.1,
+                proto: event.l4.as_str(),
+                app_proto: event.app_proto.as_str(),
+                community_id: &community_id,
+            }
         };
         for alert in event.alerts {
             let rule = &alert.rule;
@@ -240,15 +289,31 @@ impl Sink for EveWriter {
                 confidence: alert.confidence.map(|c| c.as_str()),
             });
             let json = AlertJson {
-                common: common(alert.timestamp, "alert"),
+                common: common(alert.timestamp, "alert", alert.direction),
+                direction: match alert.direction {
+                    Direction::ToServer => "to_server",
+                    Direction::ToClient => "to_client",
+                },
                 alert: AlertInfo {
                     action: "allowed",
+                    gid: GENERATOR_ID,
                     signature_id: rule.id,
                     rev: rule.rev,
                     signature: &rule.signature,
                     category: &rule.category,
                     severity: alert.severity.as_int(),
                     severity_name: alert.severity.as_str(),
+                },
+                flow: AlertFlow {
+                    pkts_toserver: event.pkts[0],
+                    pkts_toclient: event.pkts[1],
+                    bytes_toserver: event.bytes[0],
+                    bytes_toclient: event.bytes[1],
+                    start: event.start,
+                    src_ip: event.client.0,
+                    dest_ip: event.server.0,
+                    src_port: event.client.1,
+                    dest_port: event.server.1,
                 },
                 count: alert.count,
                 evidence: if personal_data.is_some() {
@@ -267,7 +332,7 @@ impl Sink for EveWriter {
         }
         if self.flows.is_some() || self.flows_with_alerts {
             let json = FlowJson {
-                common: common(event.end, "flow"),
+                common: common(event.end, "flow", Direction::ToServer),
                 flow: FlowCounters {
                     pkts_toserver: event.pkts[0],
                     pkts_toclient: event.pkts[1],
@@ -275,6 +340,8 @@ impl Sink for EveWriter {
                     bytes_toclient: event.bytes[1],
                     start: event.start,
                     end: event.end,
+                    age: event.end.secs().saturating_sub(event.start.secs()),
+                    state: event.state.as_str(),
                     reason: event.reason.as_str(),
                     alerted: !event.alerts.is_empty(),
                 },

@@ -64,6 +64,7 @@ pub fn exposition(
     active_flows: usize,
     drops: &Drops,
     rules: &RuleSet,
+    host: Option<&str>,
 ) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::with_prefix("cleartrace");
     counter(&mut registry, "packets", "Packets read", stats.packets);
@@ -178,10 +179,14 @@ pub fn exposition(
     );
     // A gauge at 1 rather than an OpenMetrics info: the classic `_info` convention,
     // which the Prometheus text format (and `promtool check metrics`) also reads.
+    // The sensor's name, when configured, as a label: the one place a fleet's
+    // dashboards tell sensors apart without relabelling.
     let build = Family::<Labels, Gauge>::default();
-    build
-        .get_or_create(&vec![("version", env!("CARGO_PKG_VERSION").to_string())])
-        .set(1);
+    let mut labels = vec![("version", env!("CARGO_PKG_VERSION").to_string())];
+    if let Some(host) = host {
+        labels.push(("host", host.to_string()));
+    }
+    build.get_or_create(&labels).set(1);
     registry.register("build_info", "Build information", build);
     let mut out = String::new();
     encode(&mut out, &registry)?;

@@ -1,12 +1,13 @@
 //! Sinks: they receive finished flows with their alerts and write them. They decide
 //! nothing; every string they get is already masked.
 
+pub mod community_id;
 pub mod eve;
 pub mod metrics;
 pub mod report;
 pub mod summary;
 
-use crate::flow::{EndReason, Endpoint, L4};
+use crate::flow::{Direction, EndReason, Endpoint, L4};
 use crate::personal_data::Confidence;
 use crate::protocols::rtp::StreamSummary;
 use crate::protocols::tls::{Cipher, TlsVersion};
@@ -27,6 +28,8 @@ pub struct TlsSummary {
 #[derive(Clone, Debug)]
 pub struct AlertEvent {
     pub timestamp: Timestamp,
+    /// The direction of the packet that first raised it.
+    pub direction: Direction,
     pub rule: Rule,
     /// The rule's severity, raised by the worst pattern involved.
     pub severity: Severity,
@@ -56,9 +59,28 @@ pub struct FlowEvent<'a> {
     pub tls: Option<&'a TlsSummary>,
     pub media: Option<&'a StreamSummary>,
     pub reason: EndReason,
+    pub state: ConnectionState,
     /// Where the packets came from: the capture file, or the interface when live.
     pub source: &'a str,
     pub alerts: &'a [AlertEvent],
+}
+
+/// Where a flow's connection stood when it ended, in Suricata's words (`flow.state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    New,
+    Established,
+    Closed,
+}
+
+impl ConnectionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::New => "new",
+            ConnectionState::Established => "established",
+            ConnectionState::Closed => "closed",
+        }
+    }
 }
 
 pub trait Sink {

@@ -408,7 +408,7 @@ pub fn html(summary: &Summary, run: &RunInfo<'_>) -> String {
         .tls_versions
         .iter()
         .map(|(v, n)| {
-            let weak = matches!(*v, "SSLv2" | "SSLv3" | "TLS 1.0" | "TLS 1.1" | "DTLS 1.0");
+            let weak = matches!(*v, "SSLv2" | "SSLv3" | "TLSv1" | "TLS 1.1" | "DTLS 1.0");
             (
                 v.to_string(),
                 vec![(*n, if weak { "#c0392b" } else { "#2f8f46" })],

@@ -161,13 +161,13 @@ impl Policy {
     pub fn evaluate(&self, fact: &Fact, app_proto: AppProto, out: &mut Vec<Finding>) {
         match fact {
             Fact::Tls(TlsFact::ClientHello { max_version, .. }) => {
-                if max_version.rank() < self.min_tls.rank() {
+                if max_version.below(self.min_tls) {
                     let evidence = format!("client offers at most {}", max_version.as_str());
                     self.push(out, Finding::technical(RULE_CLIENT_BELOW_MIN, evidence));
                 }
             }
             Fact::Tls(TlsFact::ServerHello { version, cipher }) => {
-                if version.rank() < self.min_tls.rank() {
+                if version.below(self.min_tls) {
                     self.push(
                         out,
                         Finding::technical(
@@ -456,6 +456,15 @@ mod tests {
             1003
         );
         assert!(eval(&p, ch, AppProto::Tls).is_empty());
+        // A server picking Facebook's TLS 1.3 code (0xfb1a) or a code nobody names
+        // raises no 1001 (issue 14); the cipher is still judged.
+        for code in [0xfb1a, 0x7f12, 0x1234] {
+            let ids: Vec<u32> = eval(&p, sh(TlsVersion::from_wire(code)), AppProto::Tls)
+                .iter()
+                .map(|f| f.rule_id)
+                .collect();
+            assert_eq!(ids, vec![1002], "{code:#06x}");
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! What the TLS/DTLS dissector tells the policy and the flow record.
 
+use std::fmt;
+
 use tls_parser::{TlsCipherAu, TlsCipherEnc, TlsCipherKx, TlsCipherMac, TlsCipherSuite};
 
 /// A protocol version as negotiated or offered. DTLS keeps its own names (the output
@@ -16,7 +18,11 @@ pub enum TlsVersion {
     Dtls10,
     Dtls12,
     Dtls13,
-    /// A value no RFC assigns (drafts, GREASE that slipped through, garbage).
+    /// A TLS 1.3 draft (0x7f01–0x7f1c) or one of Facebook's experimental TLS 1.3 codes
+    /// (0xfb14–0xfb17, 0xfb1a) that Suricata names; the wire code is kept. TLS 1.3 for
+    /// every rule.
+    Tls13Draft(u16),
+    /// A value nobody assigns (GREASE that slipped through, garbage).
     Unknown(u16),
 }
 
@@ -32,38 +38,50 @@ impl TlsVersion {
             0xfeff => TlsVersion::Dtls10,
             0xfefd => TlsVersion::Dtls12,
             0xfefc => TlsVersion::Dtls13,
+            code if draft_name(code).is_some() => TlsVersion::Tls13Draft(code),
             other => TlsVersion::Unknown(other),
         }
     }
 
-    /// The string of DESIGN §5.
+    /// The name Suricata writes in `tls.version` (`SSLVersionToString`, Suricata 8
+    /// `rust/src/tls_version.rs`): `TLSv1` for 1.0 but `TLS 1.1` on, drafts as
+    /// `TLS 1.3 draft-NN`. Suricata has no DTLS parser; the DTLS names are DESIGN §5's.
+    /// Unknown codes are `unknown` here (a bounded label for metrics and the summary);
+    /// the EVE line writes them as Suricata does, see [`fmt::Display`].
     pub fn as_str(self) -> &'static str {
         match self {
             TlsVersion::Ssl2 => "SSLv2",
             TlsVersion::Ssl3 => "SSLv3",
-            TlsVersion::Tls10 => "TLS 1.0",
+            TlsVersion::Tls10 => "TLSv1",
             TlsVersion::Tls11 => "TLS 1.1",
             TlsVersion::Tls12 => "TLS 1.2",
             TlsVersion::Tls13 => "TLS 1.3",
             TlsVersion::Dtls10 => "DTLS 1.0",
             TlsVersion::Dtls12 => "DTLS 1.2",
             TlsVersion::Dtls13 => "DTLS 1.3",
+            TlsVersion::Tls13Draft(code) => draft_name(code).unwrap_or("TLS 1.3"),
             TlsVersion::Unknown(_) => "unknown",
         }
     }
 
-    /// Security rank on the TLS scale: SSLv2 = 1 … TLS 1.3 = 6; 0 for unknown values,
-    /// which therefore never count as strong enough.
-    pub fn rank(self) -> u8 {
+    /// Security rank on the TLS scale: SSLv2 = 1 … TLS 1.3 = 6 (drafts and vendor codes
+    /// of TLS 1.3 included); `None` for unknown values, which are neither weak nor
+    /// strong: no rule fires on them alone.
+    pub fn rank(self) -> Option<u8> {
         match self {
-            TlsVersion::Ssl2 => 1,
-            TlsVersion::Ssl3 => 2,
-            TlsVersion::Tls10 => 3,
-            TlsVersion::Tls11 | TlsVersion::Dtls10 => 4,
-            TlsVersion::Tls12 | TlsVersion::Dtls12 => 5,
-            TlsVersion::Tls13 | TlsVersion::Dtls13 => 6,
-            TlsVersion::Unknown(_) => 0,
+            TlsVersion::Ssl2 => Some(1),
+            TlsVersion::Ssl3 => Some(2),
+            TlsVersion::Tls10 => Some(3),
+            TlsVersion::Tls11 | TlsVersion::Dtls10 => Some(4),
+            TlsVersion::Tls12 | TlsVersion::Dtls12 => Some(5),
+            TlsVersion::Tls13 | TlsVersion::Dtls13 | TlsVersion::Tls13Draft(_) => Some(6),
+            TlsVersion::Unknown(_) => None,
         }
+    }
+
+    /// Whether this version is below `min`; never for an unknown code.
+    pub fn below(self, min: TlsVersion) -> bool {
+        matches!((self.rank(), min.rank()), (Some(v), Some(m)) if v < m)
     }
 
     /// Parses the configuration form: `1.2`, `TLS 1.2`, `tls1.2`, `SSLv3`.
@@ -84,6 +102,43 @@ impl TlsVersion {
             "1.3" => Some(TlsVersion::Tls13),
             "sslv3" | "ssl3" => Some(TlsVersion::Ssl3),
             _ => None,
+        }
+    }
+}
+
+/// Suricata's names of the TLS 1.3 draft and Facebook experimental version codes.
+fn draft_name(code: u16) -> Option<&'static str> {
+    Some(match code {
+        0x7f01..=0x7f0f => "TLS 1.3 draft-<16",
+        0x7f10 => "TLS 1.3 draft-16",
+        0x7f11 => "TLS 1.3 draft-17",
+        0x7f12 => "TLS 1.3 draft-18",
+        0x7f13 => "TLS 1.3 draft-19",
+        0x7f14 => "TLS 1.3 draft-20",
+        0x7f15 => "TLS 1.3 draft-21",
+        0x7f16 => "TLS 1.3 draft-22",
+        0x7f17 => "TLS 1.3 draft-23",
+        0x7f18 => "TLS 1.3 draft-24",
+        0x7f19 => "TLS 1.3 draft-25",
+        0x7f1a => "TLS 1.3 draft-26",
+        0x7f1b => "TLS 1.3 draft-27",
+        0x7f1c => "TLS 1.3 draft-28",
+        0xfb14 => "TLS 1.3 draft-20-fb",
+        0xfb15 => "TLS 1.3 draft-21-fb",
+        0xfb16 => "TLS 1.3 draft-22-fb",
+        0xfb17 => "TLS 1.3 draft-23-fb",
+        0xfb1a => "TLS 1.3 draft-26-fb",
+        _ => return None,
+    })
+}
+
+/// The EVE spelling: Suricata's name, and for a code nobody names the decimal number
+/// Suricata 8 writes (`Cow::Owned(v.to_string())` in its `SSLVersionToString`).
+impl fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsVersion::Unknown(code) => write!(f, "{code}"),
+            known => f.write_str(known.as_str()),
         }
     }
 }
@@ -253,5 +308,40 @@ mod tests {
         assert_eq!(TlsVersion::parse_config("1.3"), Some(TlsVersion::Tls13));
         assert_eq!(TlsVersion::parse_config("tlsv1.1"), Some(TlsVersion::Tls11));
         assert_eq!(TlsVersion::parse_config("2.0"), None);
+    }
+
+    /// The strings of Suricata's `SSLVersionToString`, drafts and vendor codes included.
+    #[test]
+    fn version_names_are_suricatas() {
+        let name = |code| TlsVersion::from_wire(code).to_string();
+        assert_eq!(name(0x0002), "SSLv2");
+        assert_eq!(name(0x0300), "SSLv3");
+        assert_eq!(name(0x0301), "TLSv1");
+        assert_eq!(name(0x0302), "TLS 1.1");
+        assert_eq!(name(0x0303), "TLS 1.2");
+        assert_eq!(name(0x0304), "TLS 1.3");
+        assert_eq!(name(0x7f05), "TLS 1.3 draft-<16");
+        assert_eq!(name(0x7f12), "TLS 1.3 draft-18");
+        assert_eq!(name(0x7f1c), "TLS 1.3 draft-28");
+        assert_eq!(name(0xfb17), "TLS 1.3 draft-23-fb");
+        assert_eq!(name(0xfb1a), "TLS 1.3 draft-26-fb");
+        assert_eq!(name(0xfefd), "DTLS 1.2");
+        // Not a draft Suricata names: its decimal code, as Suricata 8 writes it.
+        assert_eq!(name(0x7f1d), "32541");
+        assert_eq!(TlsVersion::from_wire(0x7f1d).as_str(), "unknown");
+    }
+
+    /// Issue 14: a draft or vendor TLS 1.3 is TLS 1.3; an unknown code is neither weak
+    /// nor strong.
+    #[test]
+    fn drafts_are_tls13_and_unknown_is_never_below() {
+        for code in [0x7f12, 0x7f01, 0xfb1a, 0xfb14] {
+            let v = TlsVersion::from_wire(code);
+            assert_eq!(v.rank(), TlsVersion::Tls13.rank(), "{code:#06x}");
+            assert!(!v.below(TlsVersion::Tls13));
+        }
+        assert!(!TlsVersion::Unknown(0x1234).below(TlsVersion::Tls12));
+        assert!(TlsVersion::Tls11.below(TlsVersion::Tls12));
+        assert!(!TlsVersion::Tls12.below(TlsVersion::Tls12));
     }
 }
