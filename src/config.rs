@@ -9,13 +9,14 @@ use crate::flow::{ExpectationLimits, FlowLimits, ReassemblyLimits};
 use crate::policy::suppress::Suppression;
 use crate::protocols::tls::TlsVersion;
 use crate::signatures::{RuleSet, Severity};
+use crate::toml_location::{line_of, Located, Step};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read: {reason}")]
     Read {
         path: String,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error("{path}:{line}: {reason}")]
     Invalid {
@@ -105,6 +106,48 @@ pub struct Config {
     /// The sensor's name: EVE `host` on every line, `host` label of `build_info`.
     /// `--sensor-name` overrides it.
     pub sensor_name: Option<String>,
+    /// The file this came from, so later checks (rule ids) can name its lines.
+    #[serde(skip)]
+    origin: Origin,
+}
+
+/// A configuration's file name and text.
+#[derive(Clone, Debug, Default)]
+struct Origin {
+    name: String,
+    text: String,
+}
+
+impl Origin {
+    fn error(&self, path: &[Step<'_>], reason: String) -> ConfigError {
+        let line = Located::parse(&self.text)
+            .ok()
+            .and_then(|doc| doc.line_of_path(path))
+            .unwrap_or(1);
+        ConfigError::Invalid {
+            path: if self.name.is_empty() {
+                "configuration".into()
+            } else {
+                self.name.clone()
+            },
+            line,
+            reason,
+        }
+    }
+}
+
+/// Seconds in a day: the longest a timeout may sensibly be is a few of them.
+const DAY: u64 = 86_400;
+
+/// A numeric setting and the range that makes sense for it.
+struct Limit {
+    /// Table and key, as written in the file.
+    path: &'static [&'static str],
+    value: u64,
+    min: u64,
+    max: u64,
+    /// What the bound protects, said when the value is outside it.
+    why: &'static str,
 }
 
 impl Default for Config {
@@ -119,15 +162,16 @@ impl Default for Config {
             media: MediaConfig::default(),
             suppress: Vec::new(),
             sensor_name: None,
+            origin: Origin::default(),
         }
     }
 }
 
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
             path: path.display().to_string(),
-            source,
+            reason,
         })?;
         Self::parse(&path.display().to_string(), &text)
     }
@@ -135,32 +179,138 @@ impl Config {
     pub fn parse(name: &str, text: &str) -> Result<Self, ConfigError> {
         let invalid = |offset: usize, reason: String| ConfigError::Invalid {
             path: name.to_string(),
-            line: text
-                .get(..offset)
-                .map_or(1, |t| t.matches('\n').count() + 1),
+            line: line_of(text, offset),
             reason,
         };
-        let config: Config = toml::from_str(text)
+        let mut config: Config = toml::from_str(text)
             .map_err(|e| invalid(e.span().map_or(0, |s| s.start), e.message().to_string()))?;
+        config.origin = Origin {
+            name: name.to_string(),
+            text: text.to_string(),
+        };
         for (i, s) in config.suppress.iter().enumerate() {
             if let Err(reason) = s.check() {
-                let at = text
-                    .match_indices("[[suppress]]")
-                    .nth(i)
-                    .map_or(0, |(at, _)| at);
-                return Err(invalid(at, reason));
+                return Err(config
+                    .origin
+                    .error(&[Step::Key("suppress"), Step::Entry(i)], reason));
             }
         }
         if config.min_tls().is_none() {
-            return Err(invalid(
-                0,
+            return Err(config.origin.error(
+                &[Step::Key("min_tls_version")],
                 format!(
                     "min_tls_version {:?}: use 1.0, 1.1, 1.2 or 1.3",
                     config.min_tls_version
                 ),
             ));
         }
+        for limit in config.limits() {
+            if !(limit.min..=limit.max).contains(&limit.value) {
+                let path: Vec<Step<'_>> = limit.path.iter().map(|k| Step::Key(k)).collect();
+                let name = limit.path.join(".");
+                return Err(config.origin.error(
+                    &path,
+                    format!(
+                        "{name} = {}: must be between {} and {} ({})",
+                        limit.value, limit.min, limit.max, limit.why
+                    ),
+                ));
+            }
+        }
         Ok(config)
+    }
+
+    /// Every numeric setting with its sensible range. Zero is never one: a table of
+    /// no entries or a timeout of no time silently changes what the sensor sees.
+    fn limits(&self) -> [Limit; 12] {
+        let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        let f = &self.flow;
+        [
+            Limit {
+                path: &["flow", "max_flows"],
+                value: n(f.max_flows),
+                min: 1,
+                max: 1 << 24,
+                why: "each tracked flow holds memory",
+            },
+            Limit {
+                path: &["flow", "tcp_idle_timeout"],
+                value: f.tcp_idle_timeout,
+                min: 1,
+                max: 7 * DAY,
+                why: "seconds",
+            },
+            Limit {
+                path: &["flow", "tcp_closed_timeout"],
+                value: f.tcp_closed_timeout,
+                min: 1,
+                max: DAY,
+                why: "seconds",
+            },
+            Limit {
+                path: &["flow", "udp_idle_timeout"],
+                value: f.udp_idle_timeout,
+                min: 1,
+                max: 7 * DAY,
+                why: "seconds",
+            },
+            Limit {
+                path: &["flow", "active_timeout"],
+                value: f.active_timeout,
+                min: 1,
+                max: 30 * DAY,
+                why: "seconds",
+            },
+            Limit {
+                path: &["reassembly", "max_buffered_bytes"],
+                value: n(self.reassembly.max_buffered_bytes),
+                min: 1,
+                max: 64 << 20,
+                why: "bytes per flow direction",
+            },
+            Limit {
+                path: &["reassembly", "max_buffered_segments"],
+                value: n(self.reassembly.max_buffered_segments),
+                min: 1,
+                max: 1 << 16,
+                why: "segments per flow direction",
+            },
+            Limit {
+                path: &["max_ip_fragments"],
+                value: n(self.max_ip_fragments),
+                min: 1,
+                max: 1 << 20,
+                why: "datagrams held at once",
+            },
+            Limit {
+                path: &["scan", "max_bytes_per_flow"],
+                value: n(self.scan.max_bytes_per_flow),
+                min: 1,
+                max: 1 << 30,
+                why: "bytes scanned per flow; 0 would scan nothing",
+            },
+            Limit {
+                path: &["media", "max_expectations"],
+                value: n(self.media.max_expectations),
+                min: 1,
+                max: 1 << 20,
+                why: "announced media endpoints held at once",
+            },
+            Limit {
+                path: &["media", "expectation_ttl"],
+                value: self.media.expectation_ttl,
+                min: 1,
+                max: DAY,
+                why: "seconds",
+            },
+            Limit {
+                path: &["media", "max_sip_dialogs"],
+                value: n(self.media.max_sip_dialogs),
+                min: 1,
+                max: 1 << 16,
+                why: "SIP dialogs tracked per flow",
+            },
+        ]
     }
 
     pub fn min_tls(&self) -> Option<TlsVersion> {
@@ -177,17 +327,15 @@ impl Config {
     /// Applies rule overrides; an override for an unknown rule id is an error.
     pub fn apply_to(&self, rules: &mut RuleSet) -> Result<(), ConfigError> {
         for (key, over) in &self.rules {
-            let id: u32 = key.parse().map_err(|_| ConfigError::Invalid {
-                path: "config".into(),
-                line: 0,
-                reason: format!("[rules.{key}]: a rule id is a number"),
+            let at = [Step::Key("rules"), Step::Key(key)];
+            let id: u32 = key.parse().map_err(|_| {
+                self.origin
+                    .error(&at, format!("[rules.{key}]: a rule id is a number"))
             })?;
             let Some(rule) = rules.get_mut(id) else {
-                return Err(ConfigError::Invalid {
-                    path: "config".into(),
-                    line: 0,
-                    reason: format!("[rules.{id}]: no rule with this id"),
-                });
+                return Err(self
+                    .origin
+                    .error(&at, format!("[rules.{id}]: no rule with this id")));
             };
             if let Some(enabled) = over.enabled {
                 rule.enabled = enabled;
@@ -196,13 +344,12 @@ impl Config {
                 rule.severity = severity;
             }
         }
-        for s in &self.suppress {
+        for (i, s) in self.suppress.iter().enumerate() {
             if rules.get(s.rule).is_none() {
-                return Err(ConfigError::Invalid {
-                    path: "config".into(),
-                    line: 0,
-                    reason: format!("[[suppress]] for rule {}: no rule with this id", s.rule),
-                });
+                return Err(self.origin.error(
+                    &[Step::Key("suppress"), Step::Entry(i), Step::Key("rule")],
+                    format!("[[suppress]] for rule {}: no rule with this id", s.rule),
+                ));
             }
         }
         Ok(())

@@ -28,4 +28,5 @@ pub mod protocols;
 pub mod setup;
 pub mod signatures;
 pub mod timestamp;
+pub mod toml_location;
 pub mod workers;

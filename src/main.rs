@@ -428,6 +428,7 @@ fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
                     for p in &problems {
                         eprintln!("{p}");
                     }
+                    eprintln!("{}: {} problem(s)", dir.display(), problems.len());
                     Ok(ExitCode::FAILURE)
                 }
             }
@@ -477,7 +478,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // One line per problem (a signature directory may have several), each once.
+            for line in format!("{e:#}").lines() {
+                eprintln!("error: {line}");
+            }
             ExitCode::FAILURE
         }
     }

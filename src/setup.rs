@@ -16,9 +16,9 @@ use crate::timestamp::Timestamp;
 
 #[derive(Debug, Error)]
 pub enum SetupError {
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    #[error("{0}")]
+    #[error(transparent)]
     Signatures(#[from] crate::signatures::SignatureError),
     #[error("invalid min_tls_version {0:?}")]
     MinTls(String),

@@ -907,7 +907,7 @@ fn user_signatures_add_rules_and_patterns() {
     let dir = common::tempdir();
     std::fs::write(
         dir.join("site.toml"),
-        "[[rule]]\nid = 9001\nsignature = \"Provisioning page served in clear\"\ncategory = \"site-policy\"\nseverity = \"low\"\n\n\
+        "[[rule]]\nid = 9001\nsignature = \"Provisioning page served in clear\"\ncategory = \"custom\"\nseverity = \"low\"\n\n\
          [[pattern]]\nid = 100\nname = \"Provisioning page\"\nkind = \"custom\"\nregex = 'PBX provisioning'\n\
          anchor_literals = [\"PBX\"]\nprotocols = [\"http\"]\nseverity = \"low\"\nmask = \"name\"\nrule = 9001\n",
     )
@@ -940,7 +940,7 @@ fn user_signatures_add_rules_and_patterns() {
     );
     assert_eq!(run.output.status.code(), Some(1));
     assert!(
-        run.stderr.contains("broken.toml:1: pattern 101: bad regex"),
+        run.stderr.contains("broken.toml:5: pattern 101: bad regex"),
         "{}",
         run.stderr
     );

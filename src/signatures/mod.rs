@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use serde::de::IntoDeserializer;
 use serde::{Deserialize, Serialize};
+
+use crate::toml_location::{line_of, Located};
 
 const BUILTIN: [(&str, &str); 2] = [
     (
@@ -95,51 +98,84 @@ pub struct Rule {
     pub source: String,
 }
 
-/// The schema of every signature file: rules, patterns, or both.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SignatureFile {
-    #[serde(default)]
-    rule: Vec<toml::Spanned<RuleDef>>,
-    #[serde(default)]
-    pattern: Vec<toml::Spanned<patterns::PatternDef>>,
+/// The tables a signature file may hold.
+const SECTIONS: [&str; 2] = ["rule", "pattern"];
+
+/// The keys of a `[[rule]]`.
+const RULE_KEYS: &[&str] = &[
+    "id",
+    "rev",
+    "signature",
+    "category",
+    "severity",
+    "gdpr",
+    "remediation",
+    "enabled",
+];
+
+/// Rule id ranges (DESIGN §6): the built-in families, then the users'.
+const RULE_FAMILIES: [(u32, u32, &str); 7] = [
+    (1000, 1999, "TLS and DTLS"),
+    (2000, 2999, "SIP and voice"),
+    (3000, 3999, "LDAP"),
+    (4000, 4999, "SNMP"),
+    (5000, 5999, "paging and building control"),
+    (6000, 6999, "application protocols"),
+    (7000, 7999, "unclassified flows"),
+];
+const FIRST_USER_RULE: u32 = 9000;
+
+/// Rule categories, so a report can group rules and a typo does not make a new group.
+/// `custom` is for an organisation's own rules that fit none of the others.
+pub const CATEGORIES: [&str; 7] = [
+    "weak-encryption",
+    "cleartext-personal-data",
+    "cleartext-voice",
+    "cleartext-credentials",
+    "cleartext-protocol",
+    "key-exposure",
+    "custom",
+];
+
+/// Why a rule id is not acceptable, if it is not. `builtin` is the built-in table when
+/// checking a user's file (which may override a built-in rule by id, or add 9000+), and
+/// None when checking the built-in files themselves.
+fn rule_id_problem(id: u32, builtin: Option<&RuleSet>) -> Option<String> {
+    if id >= FIRST_USER_RULE {
+        return None;
+    }
+    let Some((first, last, family)) = RULE_FAMILIES
+        .iter()
+        .find(|(first, last, _)| (*first..=*last).contains(&id))
+    else {
+        return Some(format!(
+            "rule id {id} is in no range: built-in rules are 1000–7999 (DESIGN §6), \
+             your own take {FIRST_USER_RULE} and above"
+        ));
+    };
+    match builtin {
+        Some(rules) if rules.get(id).is_none() => Some(format!(
+            "rule id {id} is in {first}–{last}, kept for built-in {family} rules, and no \
+             built-in rule has it; your own rules take {FIRST_USER_RULE} and above"
+        )),
+        _ => None,
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleDef {
-    id: u32,
-    #[serde(default = "one")]
-    rev: u32,
-    signature: String,
-    category: String,
-    severity: Severity,
-    #[serde(default)]
-    gdpr: Vec<String>,
-    #[serde(default)]
-    remediation: String,
-    #[serde(default = "yes")]
-    enabled: bool,
-}
-
-fn one() -> u32 {
-    1
-}
-fn yes() -> bool {
-    true
-}
-
-/// One problem in one file, located by line.
+/// One problem in one file, located by line when it has one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignatureProblem {
     pub file: PathBuf,
-    pub line: usize,
+    pub line: Option<usize>,
     pub reason: String,
 }
 
 impl fmt::Display for SignatureProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.file.display(), self.line, self.reason)
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file.display(), self.reason),
+            None => write!(f, "{}: {}", self.file.display(), self.reason),
+        }
     }
 }
 
@@ -149,10 +185,120 @@ pub struct SignatureError {
     pub problems: Vec<SignatureProblem>,
 }
 
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset.min(text.len()))
-        .map_or(1, |t| t.matches('\n').count() + 1)
+/// One `[[rule]]` or `[[pattern]]` entry, read key by key so that every bad key of every
+/// entry is reported, each at its own line.
+struct Entry<'a> {
+    file: &'a Path,
+    doc: &'a Located,
+    table: &'a toml_edit::Table,
+    /// Line of the `[[rule]]` / `[[pattern]]` header.
+    line: usize,
+    problems: &'a mut Vec<SignatureProblem>,
+}
+
+impl Entry<'_> {
+    fn problem(&mut self, line: usize, reason: String) {
+        self.problems.push(SignatureProblem {
+            file: self.file.to_owned(),
+            line: Some(line),
+            reason,
+        });
+    }
+
+    /// Line of `key` in this entry, or of the entry's header if the key is absent.
+    fn line_of(&self, key: &str) -> usize {
+        self.table
+            .key(key)
+            .and_then(|k| self.doc.line(k.span()))
+            .unwrap_or(self.line)
+    }
+
+    /// The value of an optional key; a value of the wrong type is reported.
+    fn get<T: serde::de::DeserializeOwned>(&mut self, key: &str) -> Option<T> {
+        let item = self.table.get(key)?;
+        let line = self.line_of(key);
+        let Ok(value) = item.clone().into_value() else {
+            self.problem(line, format!("{key}: expected a value, found a table"));
+            return None;
+        };
+        match T::deserialize(value.into_deserializer()) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.problem(line, format!("{key}: {}", e.message().trim()));
+                None
+            }
+        }
+    }
+
+    /// The value of a key every entry must have.
+    fn required<T: serde::de::DeserializeOwned>(&mut self, what: &str, key: &str) -> Option<T> {
+        if !self.table.contains_key(key) {
+            self.problem(self.line, format!("{what} without `{key}`"));
+            return None;
+        }
+        self.get(key)
+    }
+
+    /// Reports keys this kind of entry does not have.
+    fn unknown_keys(&mut self, what: &str, known: &[&str]) {
+        let unknown: Vec<String> = self
+            .table
+            .iter()
+            .map(|(k, _)| k.to_string())
+            .filter(|k| !known.contains(&k.as_str()))
+            .collect();
+        for key in unknown {
+            let line = self.line_of(&key);
+            self.problem(
+                line,
+                format!(
+                    "unknown key `{key}` in a {what} (known: {})",
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+fn read_rule(entry: &mut Entry<'_>, builtin: Option<&RuleSet>) -> Option<Rule> {
+    entry.unknown_keys("rule", RULE_KEYS);
+    let id: Option<u32> = entry.required("rule", "id");
+    let rev: Option<u32> = entry.get("rev");
+    let signature: Option<String> = entry.required("rule", "signature");
+    let category: Option<String> = entry.required("rule", "category");
+    let severity: Option<Severity> = entry.required("rule", "severity");
+    let gdpr: Option<Vec<String>> = entry.get("gdpr");
+    let remediation: Option<String> = entry.get("remediation");
+    let enabled: Option<bool> = entry.get("enabled");
+    if let Some(reason) = id.and_then(|id| rule_id_problem(id, builtin)) {
+        let line = entry.line_of("id");
+        entry.problem(line, reason);
+    }
+    if signature.as_ref().is_some_and(|s| s.trim().is_empty()) {
+        let line = entry.line_of("signature");
+        entry.problem(line, "empty signature text".into());
+    }
+    if let Some(c) = category
+        .as_ref()
+        .filter(|c| !CATEGORIES.contains(&c.as_str()))
+    {
+        let line = entry.line_of("category");
+        entry.problem(
+            line,
+            format!("category {c:?} is not one of: {}", CATEGORIES.join(", ")),
+        );
+    }
+    Some(Rule {
+        id: id?,
+        rev: rev.unwrap_or(1),
+        signature: signature?,
+        category: category?,
+        severity: severity?,
+        gdpr: gdpr.unwrap_or_default(),
+        remediation: remediation.unwrap_or_default(),
+        enabled: enabled.unwrap_or(true),
+        source: entry.file.display().to_string(),
+    })
 }
 
 /// What one file defines, checked.
@@ -160,72 +306,76 @@ fn line_of(text: &str, offset: usize) -> usize {
 struct Parsed {
     rules: Vec<Rule>,
     patterns: Vec<Pattern>,
+    /// Line of each pattern's `rule =`, to point at it if that rule does not exist.
+    rule_refs: BTreeMap<u32, usize>,
 }
 
-/// Parses and checks one signature file; either all its definitions or its problems.
-fn parse_file(file: &Path, text: &str) -> Result<Parsed, Vec<SignatureProblem>> {
-    let problem = |offset: usize, reason: String| SignatureProblem {
+/// Parses and checks one signature file: all its definitions, or every problem in it.
+fn parse_file(
+    file: &Path,
+    text: &str,
+    builtin: Option<&RuleSet>,
+) -> Result<Parsed, Vec<SignatureProblem>> {
+    let problem = |line: usize, reason: String| SignatureProblem {
         file: file.to_owned(),
-        line: line_of(text, offset),
+        line: Some(line),
         reason,
     };
-    let parsed: SignatureFile = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start);
-        vec![problem(offset, e.message().trim().to_string())]
-    })?;
+    let doc =
+        Located::parse(text).map_err(|(at, reason)| vec![problem(line_of(text, at), reason)])?;
     let mut problems = Vec::new();
     let mut out = Parsed::default();
-    // Ids defined twice in one file, for rules and patterns alike.
-    let mut seen: BTreeMap<(&str, u32), usize> = BTreeMap::new();
-    let mut twice =
-        |what: &'static str, id: u32, at: usize, problems: &mut Vec<SignatureProblem>| {
-            if let Some(first) = seen.insert((what, id), at) {
-                problems.push(problem(
-                    at,
-                    format!(
-                        "{what} id {id} defined twice (first at line {})",
-                        line_of(text, first)
-                    ),
-                ));
-            }
-        };
-    for spanned in parsed.rule {
-        let at = spanned.span().start;
-        let def = spanned.into_inner();
-        twice("rule", def.id, at, &mut problems);
-        if def.id == 0 {
-            problems.push(problem(at, "rule id 0 is reserved".into()));
-        }
-        if def.signature.trim().is_empty() {
+    let mut first_line: BTreeMap<(&str, u32), usize> = BTreeMap::new();
+    for (key, item) in doc.root().iter() {
+        let line = doc
+            .line(doc.root().key(key).and_then(|k| k.span()))
+            .unwrap_or(1);
+        if !SECTIONS.contains(&key) {
             problems.push(problem(
-                at,
-                format!("rule {}: empty signature text", def.id),
+                line,
+                format!("unknown table `{key}` (a signature file has [[rule]] and [[pattern]])"),
             ));
+            continue;
         }
-        if def.category.trim().is_empty() {
-            problems.push(problem(at, format!("rule {}: empty category", def.id)));
+        let Some(entries) = item.as_array_of_tables() else {
+            problems.push(problem(line, format!("`{key}` must be written [[{key}]]")));
+            continue;
+        };
+        for table in entries.iter() {
+            let mut entry = Entry {
+                file,
+                doc: &doc,
+                table,
+                line: doc.line(table.span()).unwrap_or(line),
+                problems: &mut problems,
+            };
+            // Ids defined twice in one file, whatever else is wrong with the entries.
+            let id_line = entry.line_of("id");
+            let id = table
+                .get("id")
+                .and_then(|i| i.as_integer())
+                .and_then(|i| u32::try_from(i).ok());
+            if let Some(id) = id {
+                if let Some(first) = first_line.insert((key, id), id_line) {
+                    entry.problem(
+                        id_line,
+                        format!("{key} id {id} defined twice (first at line {first})"),
+                    );
+                }
+            }
+            if key == "rule" {
+                if let Some(rule) = read_rule(&mut entry, builtin) {
+                    out.rules.push(rule);
+                }
+            } else if let Some((pattern, rule_line)) = patterns::read(&mut entry) {
+                if let Some(line) = rule_line {
+                    out.rule_refs.insert(pattern.id, line);
+                }
+                out.patterns.push(pattern);
+            }
         }
-        out.rules.push(Rule {
-            id: def.id,
-            rev: def.rev,
-            signature: def.signature,
-            category: def.category,
-            severity: def.severity,
-            gdpr: def.gdpr,
-            remediation: def.remediation,
-            enabled: def.enabled,
-            source: file.display().to_string(),
-        });
     }
-    for spanned in parsed.pattern {
-        let at = spanned.span().start;
-        let def = spanned.into_inner();
-        twice("pattern", def.id, at, &mut problems);
-        match Pattern::compile(def) {
-            Ok(p) => out.patterns.push(p),
-            Err(reason) => problems.push(problem(at, reason)),
-        }
-    }
+    problems.sort_by_key(|p| p.line);
     if problems.is_empty() {
         Ok(out)
     } else {
@@ -233,12 +383,15 @@ fn parse_file(file: &Path, text: &str) -> Result<Parsed, Vec<SignatureProblem>> 
     }
 }
 
-/// The `.toml` files of a directory, in name order.
+/// The `.toml` files of a directory, in name order; a file named directly is itself.
 fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, SignatureProblem> {
+    if dir.is_file() {
+        return Ok(vec![dir.to_owned()]);
+    }
     let entries = std::fs::read_dir(dir).map_err(|e| SignatureProblem {
         file: dir.to_owned(),
-        line: 0,
-        reason: format!("cannot read directory: {e}"),
+        line: None,
+        reason: format!("cannot read the signature directory: {e}"),
     })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -287,7 +440,7 @@ impl Signatures {
             // The files are part of the build and checked by the test suite; this only
             // fails for a broken checkout.
             #[allow(clippy::panic)]
-            let parsed = parse_file(Path::new(name), text)
+            let parsed = parse_file(Path::new(name), text, None)
                 .unwrap_or_else(|p| panic!("built-in signatures invalid: {p:?}"));
             rules.extend(parsed.rules.into_iter().map(|r| (r.id, r)));
             patterns.extend(parsed.patterns.into_iter().map(|p| (p.id, p)));
@@ -306,53 +459,58 @@ impl Signatures {
         let mut loaded = Vec::new();
         for file in files {
             match std::fs::read_to_string(&file) {
-                Ok(text) => match parse_file(&file, &text) {
-                    Ok(parsed) => loaded.push(parsed),
+                Ok(text) => match parse_file(&file, &text, Some(&self.rules)) {
+                    Ok(parsed) => loaded.push((file, parsed)),
                     Err(p) => problems.extend(p),
                 },
                 Err(e) => problems.push(SignatureProblem {
                     file: file.clone(),
-                    line: 0,
+                    line: None,
                     reason: format!("cannot read: {e}"),
                 }),
             }
         }
-        if !problems.is_empty() {
-            return Err(SignatureError { problems });
-        }
-        let mut patterns: BTreeMap<u32, Pattern> = std::mem::take(&mut self.patterns)
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect();
-        for parsed in loaded {
+        let mut patterns: BTreeMap<u32, Pattern> =
+            self.patterns.iter().map(|p| (p.id, p.clone())).collect();
+        let mut rules = self.rules.clone();
+        // Where the pattern in force got its `rule =`, for a rule that does not exist.
+        let mut rule_refs: BTreeMap<u32, SignatureProblem> = BTreeMap::new();
+        for (file, parsed) in loaded {
             for rule in parsed.rules {
-                self.rules.rules.insert(rule.id, rule);
+                rules.rules.insert(rule.id, rule);
             }
             for pattern in parsed.patterns {
+                rule_refs.remove(&pattern.id);
+                if let (Some(rule), Some(line)) = (pattern.rule, parsed.rule_refs.get(&pattern.id))
+                {
+                    rule_refs.insert(
+                        pattern.id,
+                        SignatureProblem {
+                            file: file.clone(),
+                            line: Some(*line),
+                            reason: format!(
+                                "pattern {} raises rule {rule}, which no file defines",
+                                pattern.id
+                            ),
+                        },
+                    );
+                }
                 patterns.insert(pattern.id, pattern);
             }
         }
-        self.patterns = patterns.into_values().collect();
-        // A pattern may only raise a rule that exists.
-        let dangling: Vec<SignatureProblem> = self
-            .patterns
-            .iter()
-            .filter_map(|p| {
-                p.rule
-                    .filter(|r| self.rules.get(*r).is_none())
-                    .map(|r| (p, r))
-            })
-            .map(|(p, r)| SignatureProblem {
-                file: dir.to_owned(),
-                line: 0,
-                reason: format!("pattern {} raises rule {r}, which no file defines", p.id),
-            })
-            .collect();
-        if dangling.is_empty() {
-            Ok(())
-        } else {
-            Err(SignatureError { problems: dangling })
+        // A pattern may only raise a rule that exists once every file is in.
+        problems.extend(
+            patterns
+                .values()
+                .filter(|p| p.rule.is_some_and(|r| rules.get(r).is_none()))
+                .filter_map(|p| rule_refs.remove(&p.id)),
+        );
+        if !problems.is_empty() {
+            return Err(SignatureError { problems });
         }
+        self.rules = rules;
+        self.patterns = patterns.into_values().collect();
+        Ok(())
     }
 }
 
@@ -378,37 +536,45 @@ mod tests {
         assert_eq!(sigs.patterns.len(), 9);
     }
 
+    /// Every problem of a file, as `line: reason`.
+    fn problems_of(text: &str) -> Vec<String> {
+        parse_file(Path::new("x.toml"), text, Some(&RuleSet::builtin()))
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| format!("{}: {}", p.line.unwrap_or(0), p.reason))
+            .collect()
+    }
+
     #[test]
-    fn problems_carry_file_and_line() {
-        let text = "[[rule]]\nid = 9001\nsignature = \"a\"\ncategory = \"c\"\nseverity = \"high\"\n\n[[rule]]\nid = 9001\nsignature = \"\"\ncategory = \"c\"\nseverity = \"high\"\n";
-        let problems = parse_file(Path::new("x.toml"), text)
-            .err()
-            .unwrap_or_default();
-        assert_eq!(problems.len(), 2);
-        assert_eq!(problems[0].line, 7);
-        assert!(problems[0].reason.contains("defined twice"));
-
-        let bad =
-            "[[rule]]\nid = 9002\nsignature = \"a\"\ncategory = \"c\"\nseverity = \"severe\"\n";
-        let problems = parse_file(Path::new("y.toml"), bad)
-            .err()
-            .unwrap_or_default();
-        assert_eq!(problems[0].line, 5);
-        assert!(
-            problems[0].reason.contains("unknown variant"),
-            "{}",
-            problems[0].reason
+    fn every_problem_at_the_line_of_its_key() {
+        let text = "[[rule]]\nid = 9001\nsignature = \"a\"\ncategory = \"cleartext-protocol\"\nseverity = \"high\"\n\n[[rule]]\nid = 9001\nsignature = \"\"\ncategory = \"cleartext-protocol\"\nseverity = \"severe\"\n\n[[rule]]\nid = 50\nsignature = \"b\"\ncategory = \"x\"\nseverity = \"low\"\ncolour = 1\n\n[[pattern]]\nid = 50\nname = \"n\"\nkind = \"custom\"\nregex = 'ab(c'\nseverity = \"low\"\nmask = \"secret\"\n";
+        let problems = problems_of(text);
+        assert_eq!(problems.len(), 7, "{problems:#?}");
+        assert_eq!(
+            problems[0],
+            "8: rule id 9001 defined twice (first at line 2)"
         );
+        assert_eq!(problems[1], "9: empty signature text");
+        assert!(problems[2].starts_with("11: severity: unknown variant `severe`"));
+        assert!(problems[3].starts_with("14: rule id 50 is in no range"));
+        assert!(problems[4].starts_with("16: category \"x\" is not one of"));
+        assert!(problems[5].starts_with("18: unknown key `colour` in a rule"));
+        assert_eq!(problems[6], "24: pattern 50: bad regex: unclosed group");
+    }
 
-        let bad_regex = "\n[[pattern]]\nid = 50\nname = \"n\"\nkind = \"custom\"\nregex = 'ab(c'\nseverity = \"low\"\nmask = \"secret\"\n";
-        let problems = parse_file(Path::new("z.toml"), bad_regex)
-            .err()
-            .unwrap_or_default();
-        assert_eq!(problems[0].line, 2);
-        assert!(
-            problems[0].reason.contains("regex"),
-            "{}",
-            problems[0].reason
+    #[test]
+    fn rule_ids_keep_to_their_ranges() {
+        let builtin = RuleSet::builtin();
+        assert_eq!(rule_id_problem(1001, Some(&builtin)), None, "an override");
+        assert_eq!(rule_id_problem(9000, Some(&builtin)), None);
+        assert!(rule_id_problem(1999, Some(&builtin)).is_some_and(|r| r.contains("1000–1999")));
+        assert!(rule_id_problem(8000, None).is_some());
+        assert!(rule_id_problem(0, None).is_some());
+        assert_eq!(
+            rule_id_problem(1999, None),
+            None,
+            "the built-in files themselves"
         );
     }
 

@@ -3,7 +3,7 @@
 use regex::bytes::Regex;
 use serde::Deserialize;
 
-use super::Severity;
+use super::{Entry, Severity};
 use crate::personal_data::mask::MaskStyle;
 use crate::personal_data::{validators, Kind};
 
@@ -58,34 +58,89 @@ pub enum Anchor {
     Everywhere,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct PatternDef {
-    pub id: u32,
+/// The keys of a `[[pattern]]`.
+const PATTERN_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "kind",
+    "regex",
+    "validator",
+    "context",
+    "context_window",
+    "protocols",
+    "severity",
+    "mask",
+    "rule",
+    "anchor_digits",
+    "anchor_literals",
+];
+
+/// The gist of a regex error, whose full text draws a caret under the pattern over
+/// several lines: one line per problem keeps `file:line: reason` readable.
+fn last_line(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text.lines().last().unwrap_or_default();
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
+}
+
+/// A `[[pattern]]` as written, before it is checked and compiled.
+struct PatternDef {
+    id: u32,
     name: String,
     kind: Kind,
     regex: String,
-    #[serde(default)]
     validator: Option<Validator>,
-    #[serde(default)]
     context: Vec<String>,
-    #[serde(default)]
     context_window: Option<usize>,
-    #[serde(default = "all_protocols")]
     protocols: Vec<String>,
     severity: Severity,
-    #[serde(default)]
     mask: Option<MaskStyle>,
-    #[serde(default)]
     rule: Option<u32>,
-    #[serde(default)]
     anchor_digits: Option<usize>,
-    #[serde(default)]
     anchor_literals: Vec<String>,
 }
 
-fn all_protocols() -> Vec<String> {
-    vec!["*".to_string()]
+/// Reads and compiles one `[[pattern]]`, reporting every bad key at its line. Gives the
+/// pattern and the line of its `rule =`, if it names one.
+pub(super) fn read(entry: &mut Entry<'_>) -> Option<(Pattern, Option<usize>)> {
+    entry.unknown_keys("pattern", PATTERN_KEYS);
+    let id = entry.required("pattern", "id");
+    let name = entry.required("pattern", "name");
+    let kind = entry.required("pattern", "kind");
+    let regex = entry.required("pattern", "regex");
+    let severity = entry.required("pattern", "severity");
+    let validator = entry.get("validator");
+    let context = entry.get("context");
+    let context_window = entry.get("context_window");
+    let protocols = entry.get("protocols");
+    let mask = entry.get("mask");
+    let rule = entry.get("rule");
+    let anchor_digits = entry.get("anchor_digits");
+    let anchor_literals = entry.get("anchor_literals");
+    let def = PatternDef {
+        id: id?,
+        name: name?,
+        kind: kind?,
+        regex: regex?,
+        severity: severity?,
+        validator,
+        context: context.unwrap_or_default(),
+        context_window,
+        protocols: protocols.unwrap_or_else(|| vec!["*".to_string()]),
+        mask,
+        rule,
+        anchor_digits,
+        anchor_literals: anchor_literals.unwrap_or_default(),
+    };
+    let rule_line = def.rule.map(|_| entry.line_of("rule"));
+    match Pattern::compile(def) {
+        Ok(pattern) => Some((pattern, rule_line)),
+        Err((key, reason)) => {
+            let line = entry.line_of(key);
+            entry.problem(line, reason);
+            None
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -108,9 +163,10 @@ pub struct Pattern {
 }
 
 impl Pattern {
-    pub(super) fn compile(def: PatternDef) -> Result<Self, String> {
+    /// The compiled pattern, or the key at fault and why.
+    fn compile(def: PatternDef) -> Result<Self, (&'static str, String)> {
         if def.name.trim().is_empty() {
-            return Err(format!("pattern {}: empty name", def.id));
+            return Err(("name", format!("pattern {}: empty name", def.id)));
         }
         // ASCII classes and word boundaries: Unicode \b would keep the fast DFA engines
         // from running on payload that is not valid UTF-8, i.e. most payload.
@@ -118,11 +174,16 @@ impl Pattern {
             .unicode(false)
             .size_limit(1 << 20)
             .build()
-            .map_err(|e| format!("pattern {}: bad regex: {e}", def.id))?;
+            .map_err(|e| {
+                (
+                    "regex",
+                    format!("pattern {}: bad regex: {}", def.id, last_line(&e)),
+                )
+            })?;
         if regex.is_match(b"") {
-            return Err(format!(
-                "pattern {}: regex matches the empty string",
-                def.id
+            return Err((
+                "regex",
+                format!("pattern {}: regex matches the empty string", def.id),
             ));
         }
         let context = if def.context.is_empty() {
@@ -133,40 +194,58 @@ impl Pattern {
             let words = regex::bytes::RegexBuilder::new(&alternation)
                 .unicode(false)
                 .build()
-                .map_err(|e| format!("pattern {}: bad context words: {e}", def.id))?;
+                .map_err(|e| {
+                    let reason = last_line(&e);
+                    (
+                        "context",
+                        format!("pattern {}: bad context words: {reason}", def.id),
+                    )
+                })?;
             Some(words)
         };
         let context_window = def.context_window.unwrap_or(DEFAULT_CONTEXT_WINDOW);
         if context_window > MAX_CONTEXT_WINDOW {
-            return Err(format!(
-                "pattern {}: context_window above {MAX_CONTEXT_WINDOW}",
-                def.id
+            return Err((
+                "context_window",
+                format!(
+                    "pattern {}: context_window above {MAX_CONTEXT_WINDOW}",
+                    def.id
+                ),
             ));
         }
         let mask = def.mask.unwrap_or(def.kind.default_mask());
         if def.kind == Kind::Credential && mask != MaskStyle::Secret {
-            return Err(format!(
-                "pattern {}: a credential must use mask = \"secret\"",
-                def.id
+            return Err((
+                "mask",
+                format!(
+                    "pattern {}: a credential must use mask = \"secret\"",
+                    def.id
+                ),
             ));
         }
         let anchor = match (def.anchor_digits, def.anchor_literals.is_empty()) {
             (Some(_), false) => {
-                return Err(format!(
-                    "pattern {}: anchor_digits or anchor_literals, not both",
-                    def.id
+                return Err((
+                    "anchor_literals",
+                    format!(
+                        "pattern {}: anchor_digits or anchor_literals, not both",
+                        def.id
+                    ),
                 ))
             }
             (Some(0), _) => {
-                return Err(format!(
-                    "pattern {}: anchor_digits must be at least 1",
-                    def.id
+                return Err((
+                    "anchor_digits",
+                    format!("pattern {}: anchor_digits must be at least 1", def.id),
                 ))
             }
             (Some(n), true) => Anchor::Digits(n),
             (None, false) => {
                 if def.anchor_literals.iter().any(|l| l.is_empty()) {
-                    return Err(format!("pattern {}: empty anchor literal", def.id));
+                    return Err((
+                        "anchor_literals",
+                        format!("pattern {}: empty anchor literal", def.id),
+                    ));
                 }
                 Anchor::Literals(def.anchor_literals)
             }

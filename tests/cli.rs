@@ -1,0 +1,211 @@
+//! The command line as a newcomer meets it: each error once, at the true file and line,
+//! with exit codes that scripts can rely on. Every test runs the binary as a process.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn cleartrace(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cleartrace"))
+        .args(args)
+        .output()
+        .expect("run cleartrace")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn pcap(name: &str) -> String {
+    common::repo()
+        .join("pcaps")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Writes `text` to `dir/name`, giving the path as a string.
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path: PathBuf = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path.display().to_string()
+}
+
+/// Runs `analyze` on a small capture with `--config FILE` and gives exit code and stderr.
+fn analyze_with_config(config: &str) -> (Option<i32>, String) {
+    let out = cleartrace(&["analyze", "-q", "--config", config, &pcap("ftp.pcap")]);
+    (out.status.code(), stderr(&out))
+}
+
+#[test]
+fn configuration_errors_are_printed_once_at_their_line() {
+    let dir = common::tempdir();
+    let cases = [
+        (
+            "tls.toml",
+            "# sensor\n\nmin_tls_version = \"1.5\"\n",
+            ":3: min_tls_version \"1.5\": use 1.0, 1.1, 1.2 or 1.3\n",
+        ),
+        (
+            "rules.toml",
+            "[rules.1001]\nseverity = \"low\"\n\n[rules.4242]\nenabled = false\n",
+            ":4: [rules.4242]: no rule with this id\n",
+        ),
+        (
+            "suppress.toml",
+            "[[suppress]]\nrule = 1001\nreason = \"lab\"\n\n[[suppress]]\nrule = 4242\nreason = \"x\"\n",
+            ":6: [[suppress]] for rule 4242: no rule with this id\n",
+        ),
+        (
+            "unknown.toml",
+            "[flow]\nmax_flowz = 1\n",
+            ":2: unknown field `max_flowz`",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = write(&dir, name, text);
+        let (code, err) = analyze_with_config(&path);
+        assert_eq!(code, Some(1), "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{name}: printed once: {err}");
+        assert!(err.starts_with(&format!("error: {path}:")), "{err}");
+        assert!(err.contains(expected), "{name}: {err}");
+    }
+    let missing = dir.join("missing.toml").display().to_string();
+    let (code, err) = analyze_with_config(&missing);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        format!("error: {missing}: cannot read: No such file or directory (os error 2)\n")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn configuration_nonsense_is_refused() {
+    let dir = common::tempdir();
+    let cases = [
+        (
+            "[flow]\nmax_flows = 0\n",
+            ":2: flow.max_flows = 0: must be between 1 and 16777216",
+        ),
+        (
+            "[flow]\n\nmax_flows = -3\n",
+            ":3: invalid value: integer `-3`, expected usize",
+        ),
+        (
+            "[flow]\nmax_flows = 100000000000\n",
+            ":2: flow.max_flows = 100000000000: must be between 1 and 16777216",
+        ),
+        (
+            "max_ip_fragments = 0\n",
+            ":1: max_ip_fragments = 0: must be between",
+        ),
+        (
+            "[flow]\nudp_idle_timeout = 0\n",
+            ":2: flow.udp_idle_timeout = 0: must be between 1 and",
+        ),
+        (
+            "[reassembly]\nmax_buffered_bytes = 99999999999\n",
+            ":2: reassembly.max_buffered_bytes = 99999999999: must be between",
+        ),
+        (
+            "[scan]\nmax_bytes_per_flow = 0\n",
+            ":2: scan.max_bytes_per_flow = 0: must be between",
+        ),
+        (
+            "[media]\nexpectation_ttl = 0\n",
+            ":2: media.expectation_ttl = 0: must be between",
+        ),
+    ];
+    for (i, (text, expected)) in cases.into_iter().enumerate() {
+        let path = write(&dir, &format!("c{i}.toml"), text);
+        let (code, err) = analyze_with_config(&path);
+        assert_eq!(code, Some(1), "{text}: {err}");
+        assert_eq!(err.lines().count(), 1, "printed once: {err}");
+        assert!(
+            err.starts_with(&format!("error: {path}{expected}")),
+            "{text}: {err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn signatures_check_reports_every_error_in_every_file() {
+    let dir = common::tempdir();
+    let a = write(
+        &dir,
+        "a.toml",
+        "[[rule]]\nid = 50\nsignature = \"x\"\ncategory = \"x\"\nseverity = \"high\"\n\n\
+         [[rule]]\nid = 9001\nsignature = \"y\"\ncategory = \"custom\"\nseverity = \"loud\"\n",
+    );
+    let b = write(
+        &dir,
+        "b.toml",
+        "[[pattern]]\nid = 100\nname = \"n\"\nkind = \"custom\"\n\nregex = 'a(b'\nseverity = \"low\"\n\n\
+         [[pattern]]\nid = 101\nname = \"m\"\nkind = \"custom\"\nregex = 'cd'\nseverity = \"low\"\nrule = 12345\n\n\
+         [[rule]]\nid = 1500\nsignature = \"z\"\ncategory = \"weak-encryption\"\nseverity = \"low\"\n",
+    );
+    let out = cleartrace(&["signatures", "check", &dir.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 6, "{err}");
+    assert!(
+        lines[0].starts_with(&format!("{a}:2: rule id 50 is in no range")),
+        "{err}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{a}:4: category \"x\" is not one of")),
+        "{err}"
+    );
+    assert!(
+        lines[2].starts_with(&format!("{a}:11: severity: unknown variant `loud`")),
+        "{err}"
+    );
+    assert_eq!(
+        lines[3],
+        format!("{b}:6: pattern 100: bad regex: unclosed group")
+    );
+    assert!(
+        lines[4].starts_with(&format!("{b}:18: rule id 1500 is in 1000–1999")),
+        "{err}"
+    );
+    assert_eq!(lines[5], format!("{}: 5 problem(s)", dir.display()));
+
+    // A pattern naming a rule no file defines: at its `rule =` line.
+    let dir2 = common::tempdir();
+    let c = write(
+        &dir2,
+        "c.toml",
+        "[[pattern]]\nid = 101\nname = \"m\"\nkind = \"custom\"\nregex = 'cd'\nseverity = \"low\"\nrule = 12345\n",
+    );
+    let out = cleartrace(&["signatures", "check", &c]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "{c}:7: pattern 101 raises rule 12345, which no file defines\n"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let out = cleartrace(&["analyze", "-q", "--signatures", &c, &pcap("ftp.pcap")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!("error: {c}:7: pattern 101 raises rule 12345, which no file defines\n")
+    );
+
+    let out = cleartrace(&["signatures", "check", "/nonexistent"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with(
+            "/nonexistent: cannot read the signature directory: No such file or directory"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&dir2);
+}
