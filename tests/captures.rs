@@ -680,6 +680,142 @@ fn not_a_capture_is_a_clear_error() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `analyze -` with `file` on standard input: exit code, stderr, alert lines.
+fn analyze_stdin(file: &Path) -> (Option<i32>, String, Vec<Value>) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cleartrace"))
+        .args(["analyze", "-"])
+        .stdin(std::fs::File::open(file).expect("open"))
+        .output()
+        .expect("run");
+    let alerts = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        alerts,
+    )
+}
+
+#[test]
+fn dash_reads_the_capture_from_standard_input() {
+    for name in ["tls10.pcap", "mixed-linktypes.pcapng"] {
+        let file = pcaps().join(name);
+        let (code, stderr, alerts) = analyze_stdin(&file);
+        assert_eq!(code, Some(0), "{name}: {stderr}");
+        let from_file = common::analyze(&[&file], &[]);
+        // The same alerts, named after where they came from.
+        let renamed: Vec<Value> = from_file
+            .alerts
+            .into_iter()
+            .map(|mut a| {
+                a["pcap_filename"] = Value::from("-");
+                a
+            })
+            .collect();
+        assert_eq!(alerts, renamed, "{name}");
+        // "cleartrace: N packets, …": the count, not the timing.
+        let packets = |s: &str| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("cleartrace: "))
+                .and_then(|l| l.split(',').next())
+                .map(str::to_owned)
+        };
+        assert!(packets(&stderr).is_some(), "{stderr}");
+        assert_eq!(packets(&stderr), packets(&from_file.stderr), "{name}");
+    }
+    // Cut short on standard input: the same error as a file, by the name "-".
+    let bytes = std::fs::read(pcaps().join("tls10.pcap")).expect("read");
+    let (start, end) = *pcap_records(&bytes).last().expect("records");
+    let dir = common::tempdir();
+    let cut = dir.join("cut.pcap");
+    std::fs::write(&cut, &bytes[..(start + end) / 2]).expect("write");
+    let (code, stderr, alerts) = analyze_stdin(&cut);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("-: truncated at byte offset {start}")),
+        "{stderr}"
+    );
+    assert_eq!(alerts.len(), 2, "results before the cut are kept");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn empty_file_is_called_empty() {
+    let dir = common::tempdir();
+    let empty = dir.join("empty.pcap");
+    std::fs::write(&empty, b"").expect("write");
+    let run = common::analyze(&[&empty, &pcaps().join("tls10.pcap")], &[]);
+    assert_eq!(run.output.status.code(), Some(1));
+    assert!(
+        run.stderr
+            .contains("empty.pcap: empty file: no capture header"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("not a pcap"), "{}", run.stderr);
+    assert_eq!(run.alerts.len(), 2, "the good file is still analysed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn corrupt_pcapng_block_lengths_are_named_as_such() {
+    let bytes = std::fs::read(pcaps().join("mixed-linktypes.pcapng")).expect("read");
+    // Block offsets (all little-endian here): the first SLL2 packet starts at 4112,
+    // after the whole Ethernet TLS exchange.
+    let at = 4112;
+    assert_eq!(&bytes[at..at + 8], &[6, 0, 0, 0, 112, 0, 0, 0]);
+    let dir = common::tempdir();
+    let file = dir.join("bad.pcapng");
+    let cases: [(u32, Option<u32>, &str); 4] = [
+        (
+            94,
+            None,
+            "corrupt at byte offset 4112: block length 94 is not a multiple of 4 of at least 12",
+        ),
+        (
+            8,
+            None,
+            "corrupt at byte offset 4112: block length 8 is not a multiple of 4 of at least 12",
+        ),
+        (
+            0x8000_0000,
+            None,
+            "corrupt at byte offset 4112: block length 2147483648, over the 16 MiB limit",
+        ),
+        (
+            112,
+            Some(116),
+            "corrupt at byte offset 4112: block length 112 at its start but 116 at its end",
+        ),
+    ];
+    for (length, trailer, want) in cases {
+        let mut bad = bytes.clone();
+        bad[at + 4..at + 8].copy_from_slice(&length.to_le_bytes());
+        if let Some(t) = trailer {
+            bad[at + 108..at + 112].copy_from_slice(&t.to_le_bytes());
+        }
+        std::fs::write(&file, &bad).expect("write");
+        let run = common::analyze(&[&file], &[]);
+        assert_eq!(run.output.status.code(), Some(1), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("bad.pcapng: {want}")),
+            "want {want:?} in {}",
+            run.stderr
+        );
+        assert_eq!(run.flows.len(), 1, "the flow before the bad block is kept");
+    }
+    // A file cut inside a block is still truncation, with the numbers that tell it
+    // apart from a wrong length.
+    std::fs::write(&file, &bytes[..at + 50]).expect("write");
+    let run = common::analyze(&[&file], &[]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.stderr);
+    let want = "truncated at byte offset 4112: the file ends inside a block of 112 bytes (50 left)";
+    assert!(run.stderr.contains(want), "{}", run.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn signatures_check_reports_file_line_reason() {
     let bin = env!("CARGO_BIN_EXE_cleartrace");
