@@ -4,7 +4,8 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 fn pcaps() -> PathBuf {
     common::repo().join("pcaps")
@@ -147,4 +148,86 @@ fn alert_direction_and_flow_object() {
     assert_eq!(flow["tls"]["version"], "TLSv1");
     let ts = flow["timestamp"].as_str().expect("timestamp");
     assert!(ts.ends_with("+0000") && ts.len() == 31, "{ts}");
+}
+
+/// Runs `schema/check.py` (Python `jsonschema`) over `lines`; `None` when Python or
+/// its `jsonschema` module is missing and CI did not ask for the check.
+fn schema_check(lines: &Path) -> Option<Output> {
+    let required = std::env::var_os("CLEARTRACE_REQUIRE_SCHEMA_CHECK").is_some();
+    let suricata = common::repo().join("../shared/eve/suricata-schema.json");
+    let usable = suricata.exists()
+        && Command::new("python3")
+            .args(["-c", "import jsonschema"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !usable {
+        assert!(
+            !required,
+            "schema check required but python3 jsonschema or {} is missing",
+            suricata.display()
+        );
+        eprintln!("python3 jsonschema or Suricata's schema missing: schema check skipped");
+        return None;
+    }
+    let output = Command::new("python3")
+        .current_dir(common::repo())
+        .arg("schema/check.py")
+        .arg("--suricata")
+        .arg(&suricata)
+        .arg(lines)
+        .output()
+        .expect("run schema/check.py");
+    Some(output)
+}
+
+/// Every line written for `pcaps/` and the corpus validates against Suricata's EVE
+/// schema with only our documented additions, and against `schema/eve.json`.
+#[test]
+fn every_line_validates_against_suricatas_schema_and_ours() {
+    let dir = common::tempdir();
+    let lines = dir.join("eve.jsonl");
+    let mut inputs = vec![pcaps()];
+    inputs.extend(common::corpus().map(|c| c.join("pcaps")));
+    let written = {
+        let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+        let run = common::analyze(&inputs, &["--quiet", "--sensor-name", "schema-check"]);
+        let text: String = run
+            .alerts
+            .iter()
+            .chain(&run.flows)
+            .map(|v| format!("{v}\n"))
+            .collect();
+        std::fs::write(&lines, text).expect("write lines");
+        run.alerts.len() + run.flows.len()
+    };
+    assert!(written > 100, "only {written} lines");
+    let Some(output) = schema_check(&lines) else {
+        return;
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprintln!("{}", stdout.lines().last().unwrap_or_default());
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{written} lines checked")),
+        "{stdout}"
+    );
+
+    // The check can fail: a field nobody documented, a timestamp in RFC 3339's `Z`.
+    let text = std::fs::read_to_string(&lines).expect("lines");
+    let mut line: serde_json::Value =
+        serde_json::from_str(text.lines().next().expect("a line")).expect("JSON");
+    line["undocumented"] = serde_json::Value::from(1);
+    std::fs::write(&lines, format!("{line}\n")).expect("write");
+    let output = schema_check(&lines).expect("checked above");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("suricata+additions: : Additional properties"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
