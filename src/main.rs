@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -18,6 +19,7 @@ use cleartrace::output::eve::{EveWriter, Stream};
 use cleartrace::output::metrics::Drops;
 use cleartrace::output::report;
 use cleartrace::output::summary::{Summary, Throughput};
+use cleartrace::output::syslog::{self, SyslogStats, SyslogStream};
 use cleartrace::output::Outputs;
 use cleartrace::setup::{load_signatures, Setup};
 use cleartrace::signatures::{Severity, Signatures};
@@ -222,7 +224,13 @@ enum SignaturesCommand {
     },
 }
 
-fn open_output(name: &str) -> Result<Stream> {
+/// A file, stdout (`-`), or a syslog collector (`syslog://HOST:PORT`), whose
+/// sender counts into `shipping`.
+fn open_output(name: &str, host: Option<&str>, shipping: &Arc<SyslogStats>) -> Result<Stream> {
+    if let Some(target) = name.strip_prefix(syslog::SCHEME) {
+        let stream = SyslogStream::connect(target, host, Arc::clone(shipping))?;
+        return Ok(Box::new(stream));
+    }
     Ok(if name == "-" {
         Box::new(BufWriter::new(io::stdout()))
     } else {
@@ -269,18 +277,20 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
                 .join(", ")
         );
     }
+    let host = setup.config.sensor_name.as_deref();
+    let shipping = Arc::new(SyslogStats::default());
     let same_stream = args
         .flows
         .as_ref()
         .is_some_and(|f| f.as_os_str() == args.alerts.as_str());
     let eve = if same_stream {
-        EveWriter::combined(open_output(&args.alerts)?)
+        EveWriter::combined(open_output(&args.alerts, host, &shipping)?)
     } else {
         let flows = match &args.flows {
-            Some(p) => Some(open_output(&p.display().to_string())?),
+            Some(p) => Some(open_output(&p.display().to_string(), host, &shipping)?),
             None => None,
         };
-        EveWriter::new(Some(open_output(&args.alerts)?), flows)
+        EveWriter::new(Some(open_output(&args.alerts, host, &shipping)?), flows)
     }
     .host(setup.config.sensor_name.clone());
     let mut outputs = Outputs {
@@ -347,6 +357,15 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     }
     let Outputs { mut eve, summary } = outputs;
     eve.finish().context("writing output")?;
+    // Closing a syslog output waits (briefly) for its queue to drain.
+    drop(eve);
+    let dropped = shipping.dropped.load(Ordering::Relaxed);
+    if dropped > 0 {
+        bail!(
+            "syslog: {dropped} EVE lines could not be delivered ({} sent)",
+            shipping.sent.load(Ordering::Relaxed)
+        );
+    }
     if let Some(path) = &args.metrics {
         let text = cleartrace::output::metrics::exposition(
             &summary,

@@ -53,6 +53,24 @@ impl Timestamp {
 /// the `+0000` offset, not RFC 3339's `Z`.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_utc(f, "+0000")
+    }
+}
+
+impl Timestamp {
+    /// RFC 3339 with `Z` (`2026-11-22T20:36:45.123456Z`), which RFC 5424 syslog
+    /// headers require.
+    pub fn rfc3339(self) -> String {
+        struct Rfc3339(Timestamp);
+        impl fmt::Display for Rfc3339 {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.write_utc(f, "Z")
+            }
+        }
+        Rfc3339(self).to_string()
+    }
+
+    fn write_utc(self, f: &mut fmt::Formatter<'_>, zone: &str) -> fmt::Result {
         let secs = self.secs();
         let micros = (self.0 % 1_000_000_000) / 1_000;
         let days = (secs / 86_400) as i64;
@@ -60,7 +78,7 @@ impl fmt::Display for Timestamp {
         let (y, m, d) = civil_from_days(days);
         write!(
             f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}{zone}",
             rem / 3600,
             (rem % 3600) / 60,
             rem % 60
@@ -100,6 +118,7 @@ mod tests {
         assert_eq!(t.to_string(), "2023-11-14T22:13:20.123456+0000");
         let leap = Timestamp::from_secs(951_782_400); // 2000-02-29
         assert_eq!(leap.to_string(), "2000-02-29T00:00:00.000000+0000");
+        assert_eq!(leap.rfc3339(), "2000-02-29T00:00:00.000000Z");
         assert_eq!(leap.date(), "2000-02-29");
     }
 }

@@ -22,6 +22,7 @@ use crate::output::eve::{EveWriter, Stream};
 use crate::output::metrics::{exposition, Drops};
 use crate::output::report;
 use crate::output::summary::Summary;
+use crate::output::syslog::{self, SyslogError, SyslogStats, SyslogStream};
 use crate::output::Outputs;
 use crate::setup::Setup;
 use crate::timestamp::Timestamp;
@@ -38,6 +39,8 @@ pub enum LiveError {
     Listen { addr: SocketAddr, source: io::Error },
     #[error("{path}: cannot open for appending: {source}")]
     Output { path: PathBuf, source: io::Error },
+    #[error("syslog output: {0}")]
+    Syslog(#[from] SyslogError),
     #[error("--user: {0}")]
     User(String),
     #[error("starting the sensor: {0}")]
@@ -86,6 +89,8 @@ struct Sensor {
     kernel_drops: AtomicU64,
     interface_drops: AtomicU64,
     queue_drops: Arc<AtomicU64>,
+    /// What the syslog outputs' senders did, across SIGHUP reopenings.
+    eve_shipping: Arc<SyslogStats>,
     capturing: AtomicBool,
 }
 
@@ -108,6 +113,7 @@ impl Sensor {
             kernel: self.kernel_drops.load(Ordering::Relaxed),
             interface: self.interface_drops.load(Ordering::Relaxed),
             queue: self.queue_drops.load(Ordering::Relaxed),
+            eve_lines: self.eve_shipping.dropped.load(Ordering::Relaxed),
         }
     }
 }
@@ -132,7 +138,16 @@ impl http::Status for Sensor {
     }
 }
 
-fn append(path: &PathBuf) -> Result<Stream, LiveError> {
+/// A file to append to, or a syslog collector (`syslog://HOST:PORT`).
+fn append(
+    path: &PathBuf,
+    host: Option<&str>,
+    shipping: &Arc<SyslogStats>,
+) -> Result<Stream, LiveError> {
+    if let Some(target) = path.to_str().and_then(|p| p.strip_prefix(syslog::SCHEME)) {
+        let stream = SyslogStream::connect(target, host, Arc::clone(shipping))?;
+        return Ok(Box::new(stream));
+    }
     OpenOptions::new()
         .create(true)
         .append(true)
@@ -144,12 +159,20 @@ fn append(path: &PathBuf) -> Result<Stream, LiveError> {
         })
 }
 
-fn open_streams(options: &LiveOptions) -> Result<(Option<Stream>, Option<Stream>), LiveError> {
+fn open_streams(
+    options: &LiveOptions,
+    host: Option<&str>,
+    shipping: &Arc<SyslogStats>,
+) -> Result<(Option<Stream>, Option<Stream>), LiveError> {
     let alerts = match &options.alerts {
-        Some(path) => append(path)?,
+        Some(path) => append(path, host, shipping)?,
         None => Box::new(BufWriter::new(io::stdout())),
     };
-    let flows = options.flows.as_ref().map(append).transpose()?;
+    let flows = options
+        .flows
+        .as_ref()
+        .map(|path| append(path, host, shipping))
+        .transpose()?;
     Ok((Some(alerts), flows))
 }
 
@@ -165,7 +188,9 @@ pub fn run(setup: Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError>
     if let Some(user) = &options.user {
         privileges::drop_to(user).map_err(LiveError::User)?;
     }
-    let (alerts, flows) = open_streams(&options)?;
+    let eve_shipping = Arc::new(SyslogStats::default());
+    let (alerts, flows) =
+        open_streams(&options, setup.config.sensor_name.as_deref(), &eve_shipping)?;
     let outputs = Arc::new(Mutex::new(Outputs {
         eve: EveWriter::new(alerts, flows)
             .live()
@@ -188,6 +213,7 @@ pub fn run(setup: Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError>
         kernel_drops: AtomicU64::new(0),
         interface_drops: AtomicU64::new(0),
         queue_drops: Arc::clone(&workers.queue_drops),
+        eve_shipping,
         capturing: AtomicBool::new(true),
     });
     let stop = Arc::new(AtomicBool::new(false));
@@ -241,7 +267,11 @@ async fn watch(
     let result = loop {
         tokio::select! {
             _ = hangup.recv() => {
-                let reopened = open_streams(options);
+                let reopened = open_streams(
+                    options,
+                    sensor.setup.config.sensor_name.as_deref(),
+                    &sensor.eve_shipping,
+                );
                 let mut outputs = lock(&sensor.outputs);
                 match reopened {
                     Ok((alerts, flows)) => {

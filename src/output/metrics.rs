@@ -54,6 +54,8 @@ pub struct Drops {
     pub interface: u64,
     /// A worker's queue was full.
     pub queue: u64,
+    /// EVE lines a syslog collector never got (its queue was full while it was down).
+    pub eve_lines: u64,
 }
 
 /// The exposition of a run's counters: at its end (`analyze --metrics`) or at a scrape
@@ -69,6 +71,12 @@ pub fn exposition(
     let mut registry = Registry::with_prefix("cleartrace");
     counter(&mut registry, "packets", "Packets read", stats.packets);
     counter(&mut registry, "bytes", "Captured bytes read", stats.bytes);
+    counter(
+        &mut registry,
+        "eve_dropped_lines",
+        "EVE lines not delivered to a syslog collector (its queue was full while it was down)",
+        drops.eve_lines,
+    );
     one_label(
         &mut registry,
         "capture_dropped_packets",

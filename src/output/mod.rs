@@ -6,6 +6,7 @@ pub mod eve;
 pub mod metrics;
 pub mod report;
 pub mod summary;
+pub mod syslog;
 
 use crate::flow::{Direction, EndReason, Endpoint, L4};
 use crate::personal_data::Confidence;
