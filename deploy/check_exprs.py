@@ -36,14 +36,16 @@ METRICS = {
     "cleartrace_flow_evictions_total": set(),
     "cleartrace_table_evictions_total": {"table"},
     "cleartrace_decode_errors_total": {"reason"},
-    "cleartrace_build_info": {"version"},
+    "cleartrace_build_info": {"version", "host"},
+    "cleartrace_eve_dropped_lines_total": set(),
 }
 # Labels added by Prometheus (target / federation / external labels).
 TARGET_LABELS = {"instance", "job", "site", "span", "__name__"}
 LABELS = set().union(*METRICS.values()) | TARGET_LABELS
 LABEL_VALUES = {
-    "version": {"SSL 2.0", "SSL 3.0", "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3",
-                "DTLS 1.0", "DTLS 1.2"},
+    # Suricata's names (src/protocols/tls/facts.rs), TLS 1.3 drafts left out.
+    "version": {"SSLv2", "SSLv3", "TLSv1", "TLS 1.1", "TLS 1.2", "TLS 1.3",
+                "DTLS 1.0", "DTLS 1.2", "DTLS 1.3", "unknown"},
     "severity": {"info", "low", "medium", "high", "critical"},
     "stage": {"kernel", "interface", "queue"},
     "table": {"flows", "ip_fragments", "media_expectations"},
