@@ -124,6 +124,31 @@ fn server_hello_fact(hello: &TlsServerHelloContents<'_>) -> Option<TlsFact> {
     })
 }
 
+/// A ServerHello of TLS 1.3 drafts 16–21, which tls-parser reads only for draft 18:
+///
+/// ```text
+/// struct {
+///     ProtocolVersion version;       /* the draft's code, e.g. 0x7f12 */
+///     Random random;                 /* 32 bytes */
+///     CipherSuite cipher_suite;
+///     Extension extensions<0..2^16-1>;
+/// } ServerHello;                     /* draft-ietf-tls-tls13-21 §4.1.3 */
+/// ```
+///
+/// No session id and no compression method: the draft's code itself is the
+/// negotiated version (drafts 22 and later moved it into `supported_versions`).
+fn draft_server_hello_fact(body: &[u8]) -> Option<TlsFact> {
+    let version = TlsVersion::from_wire(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+    if !matches!(version, TlsVersion::Tls13Draft(_)) {
+        return None;
+    }
+    let cipher = body.get(34..36)?;
+    Some(TlsFact::ServerHello {
+        version,
+        cipher: Cipher::Tls(u16::from_be_bytes([cipher[0], cipher[1]])),
+    })
+}
+
 /// Facts from one complete TLS handshake message, if it is a hello.
 pub fn handshake_fact(msg_type: u8, body: &[u8]) -> Option<TlsFact> {
     match msg_type {
@@ -131,10 +156,10 @@ pub fn handshake_fact(msg_type: u8, body: &[u8]) -> Option<TlsFact> {
             let (_, hello) = parse_tls_handshake_client_hello(body).ok()?;
             Some(client_hello_fact(hello.version.0, hello.ext))
         }
-        HANDSHAKE_SERVER_HELLO => {
-            let (_, hello) = parse_tls_handshake_server_hello(body).ok()?;
-            server_hello_fact(&hello)
-        }
+        HANDSHAKE_SERVER_HELLO => match parse_tls_handshake_server_hello(body) {
+            Ok((_, hello)) => server_hello_fact(&hello),
+            Err(_) => draft_server_hello_fact(body),
+        },
         _ => None,
     }
 }
@@ -282,6 +307,38 @@ mod tests {
                 cipher: Cipher::Tls(0xc02f)
             })
         );
+    }
+
+    /// Issue 14: a server on TLS 1.3 draft 18 (0x7f12, the draft ServerHello layout)
+    /// and one picking Facebook's 0xfb1a in `supported_versions` are both named.
+    #[test]
+    fn tls13_draft_and_vendor_server_hellos() {
+        let mut draft = vec![0x7f, 0x12];
+        draft.extend_from_slice(&[9; 32]);
+        draft.extend_from_slice(&[0x13, 0x01, 0x00, 0x00]);
+        let fact = handshake_fact(HANDSHAKE_SERVER_HELLO, &draft);
+        assert_eq!(
+            fact,
+            Some(TlsFact::ServerHello {
+                version: TlsVersion::Tls13Draft(0x7f12),
+                cipher: Cipher::Tls(0x1301)
+            })
+        );
+        // Cut short: nothing, never a panic.
+        assert_eq!(handshake_fact(HANDSHAKE_SERVER_HELLO, &draft[..35]), None);
+        // Not a draft code: not read in the draft layout.
+        draft[0] = 0x05;
+        assert_eq!(handshake_fact(HANDSHAKE_SERVER_HELLO, &draft), None);
+
+        let mut fb = server_hello([7; 32], true);
+        let len = fb.len();
+        fb[len - 2..].copy_from_slice(&[0xfb, 0x1a]);
+        match handshake_fact(HANDSHAKE_SERVER_HELLO, &fb) {
+            Some(TlsFact::ServerHello { version, .. }) => {
+                assert_eq!(version.to_string(), "TLS 1.3 draft-26-fb");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
