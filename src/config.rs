@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::flow::{ExpectationLimits, FlowLimits, ReassemblyLimits};
+use crate::memory::MemoryConfig;
 use crate::policy::suppress::Suppression;
 use crate::protocols::tls::TlsVersion;
 use crate::signatures::{RuleSet, Severity};
@@ -106,6 +107,8 @@ pub struct Config {
     /// The sensor's name: EVE `host` on every line, `host` label of `build_info`.
     /// `--sensor-name` overrides it.
     pub sensor_name: Option<String>,
+    /// `[memory] budget_mib`: what one engine's buffers may hold (see `memory`).
+    pub memory: MemoryConfig,
     /// The file this came from, so later checks (rule ids) can name its lines.
     #[serde(skip)]
     origin: Origin,
@@ -163,6 +166,7 @@ impl Default for Config {
             suppress: Vec::new(),
             sensor_name: None,
             origin: Origin::default(),
+            memory: MemoryConfig::default(),
         }
     }
 }

@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use crate::capture::Packet;
 use crate::config::Config;
-use crate::decode::{self, DecodeError, DefragLimits, Ipv4Defragmenter, Network, Transport};
+use crate::decode::{self, DecodeError, DefragLimits, Defragmenter, Network, Transport};
 use crate::flow::{
     Direction, EndReason, Endpoint, ExpectationLimits, Expectations, FirstPacket, Flow, FlowKey,
-    FlowTable, ReassemblyLimits, StreamChunk, L4,
+    FlowLimits, FlowTable, ReassemblyLimits, StreamChunk, L4,
 };
+use crate::memory::{ShedReason, ShedStats};
 use crate::output::{AlertEvent, ConnectionState, FlowEvent, Sink, TlsSummary};
 use crate::personal_data::{Confidence, Scanner};
 use crate::policy::{Finding, Policy};
@@ -33,6 +34,9 @@ const SWEEP_INTERVAL: u64 = 1_000_000_000;
 const LATE_SIGNALLING_PACKETS: u64 = 50;
 /// Long-running flows are checked for the active timeout once a minute.
 const ACTIVE_SWEEP_INTERVAL: u64 = 60_000_000_000;
+/// (flow, rule) pairs remembered after their flow was evicted, so that the flow coming
+/// back raises nothing it already raised (DESIGN §9). Our own cap: about 4 MiB.
+const MAX_RECENT_ALERTS: usize = 65_536;
 
 /// One rule's matches on one flow (DESIGN §5: one alert per flow and rule).
 #[derive(Clone, Debug)]
@@ -57,6 +61,9 @@ pub struct FlowState {
     alerts: Vec<PendingAlert>,
     /// The file the flow's first packet came from.
     source: Arc<str>,
+    /// Bytes this flow holds against the engine's memory budget (reassembly and
+    /// dissector buffers), as last measured.
+    charged: usize,
 }
 
 impl FlowState {
@@ -135,8 +142,12 @@ pub struct EngineStats {
     pub fragments_reassembled: u64,
     pub fragment_evictions: u64,
     pub expectation_evictions: u64,
-    /// Named anomalies (`sip.dialogs_evicted` …).
+    /// Named anomalies (`sip.dialogs_evicted`, `ip.fragment_overlap` …).
     pub anomalies: BTreeMap<&'static str, u64>,
+    /// What the memory budget made the engine shed.
+    pub shed: ShedStats,
+    /// The memory budget, in bytes (summed over workers).
+    pub memory_budget: u64,
 }
 
 impl EngineStats {
@@ -153,6 +164,8 @@ impl EngineStats {
         self.fragments_reassembled += other.fragments_reassembled;
         self.fragment_evictions += other.fragment_evictions;
         self.expectation_evictions += other.expectation_evictions;
+        self.shed.merge(&other.shed);
+        self.memory_budget += other.memory_budget;
         for (name, n) in &other.decode_errors {
             *self.decode_errors.entry(name).or_default() += n;
         }
@@ -179,6 +192,73 @@ struct Judge {
     reassembly: ReassemblyLimits,
     tcp_gaps: u64,
     tcp_retransmitted_bytes: u64,
+    /// Bytes the live flows hold against the memory budget (the sum of their `charged`).
+    flow_buffers: usize,
+    recent_alerts: RecentAlerts,
+    flow_limits: FlowLimits,
+}
+
+impl Judge {
+    /// Runs the facts a dissector produced through the policy into the flow.
+    /// `direction` is the packet's that made the facts; a flow's end counts as to the
+    /// server (the flow's own orientation).
+    fn apply(&mut self, ts: Timestamp, direction: Direction, state: &mut FlowState) {
+        let app_proto = state.app.app_proto();
+        for fact in self.facts.drain(..) {
+            state.record(&fact);
+            match &fact {
+                Fact::Sip(SipFact::Media(offer)) => self.offers.push(offer.clone()),
+                Fact::Anomaly(name) => *self.anomalies.entry(name).or_default() += 1,
+                _ => {}
+            }
+            self.policy.evaluate(&fact, app_proto, &mut self.findings);
+        }
+        for finding in self.findings.drain(..) {
+            state.add_finding(ts, direction, finding);
+        }
+    }
+
+    /// Measures what a flow holds now and charges the difference to the budget.
+    fn recharge(&mut self, flow: &mut Flow<FlowState>) {
+        let held = flow.tcp.streams[0].buffered_bytes()
+            + flow.tcp.streams[1].buffered_bytes()
+            + flow.state.app.buffered_bytes();
+        self.flow_buffers = self.flow_buffers - flow.state.charged + held;
+        flow.state.charged = held;
+    }
+}
+
+/// Rules alerted on flows that were evicted, by flow key, until the flow's idle
+/// timeout has passed: a flow pushed out under pressure and seen again is the same
+/// flow, and must not alert again.
+#[derive(Default)]
+struct RecentAlerts {
+    /// (flow, rule) → capture time (ns) until which the pair is remembered; in
+    /// insertion order, so the oldest goes first when full.
+    pairs: hashlink::LinkedHashMap<(FlowKey, u32), Timestamp>,
+    /// Alerts not raised again for that reason.
+    repeated: u64,
+}
+
+impl RecentAlerts {
+    fn remember(&mut self, key: FlowKey, rule: u32, until: Timestamp) {
+        self.pairs.remove(&(key, rule));
+        while self.pairs.len() >= MAX_RECENT_ALERTS {
+            self.pairs.pop_front();
+        }
+        self.pairs.insert((key, rule), until);
+    }
+
+    /// Whether the flow that started at `start` already raised `rule` before it was
+    /// evicted.
+    fn raised(&mut self, key: FlowKey, rule: u32, start: Timestamp) -> bool {
+        let raised = self
+            .pairs
+            .get(&(key, rule))
+            .is_some_and(|&until| start < until);
+        self.repeated += u64::from(raised);
+        raised
+    }
 }
 
 /// A judge with the sink of the current call.
@@ -188,27 +268,8 @@ struct Finisher<'s> {
 }
 
 impl Finisher<'_> {
-    /// Runs the facts a dissector produced through the policy into the flow.
-    /// `direction` is the packet's that made the facts; a flow's end counts as to the
-    /// server (the flow's own orientation).
-    fn judge(&mut self, ts: Timestamp, direction: Direction, state: &mut FlowState) {
-        let judge = &mut *self.judge;
-        let app_proto = state.app.app_proto();
-        for fact in judge.facts.drain(..) {
-            state.record(&fact);
-            match &fact {
-                Fact::Sip(SipFact::Media(offer)) => judge.offers.push(offer.clone()),
-                Fact::Anomaly(name) => *judge.anomalies.entry(name).or_default() += 1,
-                _ => {}
-            }
-            judge.policy.evaluate(&fact, app_proto, &mut judge.findings);
-        }
-        for finding in judge.findings.drain(..) {
-            state.add_finding(ts, direction, finding);
-        }
-    }
-
     fn end(&mut self, mut flow: Flow<FlowState>, reason: EndReason) {
+        self.judge.flow_buffers -= flow.state.charged;
         // Whatever waited for a missing segment is delivered now, after a gap.
         if flow.l4 == L4::Tcp && flow.state.app.wants_payload() {
             for dir in [Direction::ToServer, Direction::ToClient] {
@@ -226,19 +287,38 @@ impl Finisher<'_> {
         let Judge { facts, scanner, .. } = &mut *self.judge;
         flow.state.app.on_end(facts, scanner);
         let last = flow.last;
-        self.judge(last, Direction::ToServer, &mut flow.state);
+        self.judge.apply(last, Direction::ToServer, &mut flow.state);
         self.emit(&mut flow, reason);
     }
 
     fn emit(&mut self, flow: &mut Flow<FlowState>, reason: EndReason) {
-        let policy = &mut self.judge.policy;
+        let Judge {
+            policy,
+            recent_alerts,
+            flow_limits,
+            ..
+        } = &mut *self.judge;
         let (client, server) = (flow.client, flow.server);
+        let key = FlowKey::new(flow.l4, client, server);
+        let start = flow.start;
+        let raised: Vec<u32> = if reason == EndReason::Evicted {
+            flow.state.alerts.iter().map(|a| a.rule_id).collect()
+        } else {
+            Vec::new()
+        };
         let kept: Vec<PendingAlert> = flow
             .state
             .alerts
             .drain(..)
             .filter(|a| !policy.suppressed(a.rule_id, client, server))
+            .filter(|a| !recent_alerts.raised(key, a.rule_id, start))
             .collect();
+        // Remembered after the check: the evicted flow's own alerts are written now.
+        let timeout = flow.idle_timeout(flow_limits).saturating_mul(1_000_000_000);
+        let until = Timestamp(flow.last.0.saturating_add(timeout));
+        for rule in raised {
+            recent_alerts.remember(key, rule, until);
+        }
         let alerts: Vec<AlertEvent> = kept
             .into_iter()
             .filter_map(|a| {
@@ -314,7 +394,10 @@ pub struct Engine {
     expectations: Arc<Mutex<Expectations<MediaHint>>>,
     /// Whether this engine reports the shared table's evictions (one engine does).
     reports_expectations: bool,
-    defrag: Ipv4Defragmenter,
+    defrag: Defragmenter,
+    /// Bytes of buffered input this engine may hold (DESIGN §8; see `memory`).
+    memory_budget: usize,
+    shed: ShedStats,
     current_file: Arc<str>,
     next_sweep: Timestamp,
     next_active_sweep: Timestamp,
@@ -338,6 +421,9 @@ impl Engine {
                 reassembly: config.reassembly_limits(),
                 tcp_gaps: 0,
                 tcp_retransmitted_bytes: 0,
+                flow_buffers: 0,
+                recent_alerts: RecentAlerts::default(),
+                flow_limits: config.flow,
             },
             flows: FlowTable::new(config.flow),
             expectations: Arc::new(Mutex::new(Expectations::new(ExpectationLimits {
@@ -345,10 +431,12 @@ impl Engine {
                 ttl_secs: config.media.expectation_ttl,
             }))),
             reports_expectations: true,
-            defrag: Ipv4Defragmenter::new(DefragLimits {
+            defrag: Defragmenter::new(DefragLimits {
                 max_datagrams: config.max_ip_fragments,
                 ..DefragLimits::default()
             }),
+            memory_budget: config.memory.budget_bytes(),
+            shed: ShedStats::default(),
             current_file: Arc::from(""),
             next_sweep: Timestamp::default(),
             next_active_sweep: Timestamp::default(),
@@ -403,6 +491,18 @@ impl Engine {
             s.expectation_evictions = lock(&self.expectations).evicted;
         }
         s.anomalies = self.judge.anomalies.clone();
+        let named = self.defrag.stats.named();
+        let repeated = (
+            "alerts.repeated_after_eviction",
+            self.judge.recent_alerts.repeated,
+        );
+        for (name, n) in named.into_iter().chain([repeated]) {
+            if n > 0 {
+                s.anomalies.insert(name, n);
+            }
+        }
+        s.shed = self.shed;
+        s.memory_budget = self.memory_budget as u64;
         s
     }
 
@@ -437,7 +537,7 @@ impl Engine {
                     reassembled = whole;
                     &reassembled[..]
                 }
-                None => return,
+                None => return self.keep_to_budget(ts),
             },
         };
         let transport = match decode::decode_transport(ip.protocol, transport_bytes) {
@@ -496,6 +596,7 @@ impl Engine {
                     media: None,
                     alerts: Vec::new(),
                     source: Arc::clone(file),
+                    charged: 0,
                 }
             },
             &mut |old, reason| finisher.end(old, reason),
@@ -543,10 +644,73 @@ impl Engine {
             }
         }
         if !finisher.judge.facts.is_empty() {
-            finisher.judge(ts, dir, &mut flow.state);
+            finisher.judge.apply(ts, dir, &mut flow.state);
         }
         if !self.judge.offers.is_empty() {
             self.expect_media(ts);
+        }
+        if ip.fragment.is_some() || !payload.is_empty() {
+            self.keep_to_budget(ts);
+        }
+    }
+
+    /// Sheds buffered state, least valuable first, when the budget is full (see
+    /// `memory`): down to seven eighths of it, so a flood pays for one walk over the
+    /// flows per eighth of the budget it fills.
+    fn keep_to_budget(&mut self, ts: Timestamp) {
+        let held = self.judge.flow_buffers + self.defrag.held_bytes();
+        self.shed.peak_bytes = self.shed.peak_bytes.max(held as u64);
+        if held <= self.memory_budget {
+            return;
+        }
+        let target = self.memory_budget / 8 * 7;
+        let judge = &mut self.judge;
+        let defrag = &mut self.defrag;
+        let over = |judge: &Judge, defrag: &Defragmenter| {
+            judge.flow_buffers + defrag.held_bytes() > target
+        };
+        // Segments waiting behind a hole in the oldest flows: delivered now, the hole
+        // declared a gap, as a full per-flow buffer would.
+        for flow in self.flows.oldest_first_mut() {
+            if !over(judge, defrag) {
+                break;
+            }
+            let waiting = flow.tcp.streams.iter().any(|s| s.buffered_bytes() > 0);
+            if !waiting {
+                continue;
+            }
+            let wants = flow.state.app.wants_payload();
+            for dir in [Direction::ToServer, Direction::ToClient] {
+                let FlowState { app, .. } = &mut flow.state;
+                let Judge { facts, scanner, .. } = &mut *judge;
+                flow.tcp.streams[dir.index()].flush(&mut |chunk| {
+                    if wants {
+                        deliver(app, dir, chunk, facts, scanner)
+                    }
+                });
+                judge.apply(ts, dir, &mut flow.state);
+            }
+            judge.recharge(flow);
+            self.shed.add(ShedReason::Reassembly, 1);
+        }
+        // Then the oldest incomplete IP datagrams.
+        if over(judge, defrag) {
+            let before = defrag.stats.shed;
+            defrag.shed(target.saturating_sub(judge.flow_buffers));
+            self.shed
+                .add(ShedReason::IpFragments, defrag.stats.shed - before);
+        }
+        // Then partial messages of the oldest flows.
+        for flow in self.flows.oldest_first_mut() {
+            if !over(judge, defrag) {
+                break;
+            }
+            if flow.state.app.buffered_bytes() == 0 {
+                continue;
+            }
+            flow.state.app.shed_buffers();
+            judge.recharge(flow);
+            self.shed.add(ShedReason::AppBuffers, 1);
         }
     }
 

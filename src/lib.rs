@@ -3,7 +3,8 @@
 //!
 //! The pipeline, left to right: `capture` → `decode` → `flow` → `protocols`
 //! (dissectors emit facts) → `policy` (facts become findings) → `output` (sinks).
-//! `engine` wires one pass; `analyze` drives it over capture files.
+//! `engine` wires one pass; `analyze` drives it over capture files; `memory` is the
+//! budget every input-grown buffer draws from.
 
 #![forbid(unsafe_code)]
 // Every byte comes from the wire: no unwrap, expect or panic outside tests.
@@ -21,6 +22,7 @@ pub mod flow;
 pub mod fuzzing;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod memory;
 pub mod output;
 pub mod personal_data;
 pub mod policy;

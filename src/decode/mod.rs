@@ -6,12 +6,12 @@
 mod defrag;
 mod link;
 
-pub use defrag::{DefragLimits, Ipv4Defragmenter};
+pub use defrag::{DefragLimits, DefragStats, Defragmenter};
 pub use link::linktype;
 
 use std::net::IpAddr;
 
-use etherparse::{IpNumber, IpSlice, TcpSlice, UdpSlice};
+use etherparse::{IpNumber, IpSlice, Ipv6ExtensionSlice, TcpSlice, UdpSlice};
 
 /// Why a frame could not be decoded; the label is the `reason` of
 /// `cleartrace_decode_errors_total`, so it never carries packet data.
@@ -27,8 +27,6 @@ pub enum DecodeError {
     MalformedTcp,
     #[error("malformed or truncated UDP header")]
     MalformedUdp,
-    #[error("IPv6 fragment (not reassembled)")]
-    Ipv6Fragment,
 }
 
 impl DecodeError {
@@ -39,15 +37,15 @@ impl DecodeError {
             DecodeError::MalformedIp => "malformed_ip",
             DecodeError::MalformedTcp => "malformed_tcp",
             DecodeError::MalformedUdp => "malformed_udp",
-            DecodeError::Ipv6Fragment => "ipv6_fragment",
         }
     }
 }
 
-/// An IPv4 fragment's identity and place in its datagram (RFC 791).
+/// A fragment's identity and place in its datagram: IPv4's 16-bit identification
+/// (RFC 791) or IPv6's 32-bit one from the Fragment header (RFC 8200 §4.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FragmentInfo {
-    pub id: u16,
+    pub id: u32,
     pub offset: usize,
     pub more: bool,
 }
@@ -59,7 +57,7 @@ pub struct IpPacket<'a> {
     pub dst: IpAddr,
     pub protocol: u8,
     pub payload: &'a [u8],
-    /// Set when this is a piece of a fragmented IPv4 datagram.
+    /// Set when this is a piece of a fragmented datagram.
     pub fragment: Option<FragmentInfo>,
 }
 
@@ -87,12 +85,29 @@ fn decode_ip(data: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
         IpSlice::Ipv4(v4) if payload.fragmented => {
             let header = v4.header();
             Some(FragmentInfo {
-                id: header.identification(),
+                id: u32::from(header.identification()),
                 offset: usize::from(header.fragments_offset().byte_offset()),
                 more: header.more_fragments(),
             })
         }
-        IpSlice::Ipv6(_) if payload.fragmented => return Err(DecodeError::Ipv6Fragment),
+        IpSlice::Ipv6(v6) if payload.fragmented => {
+            // etherparse stops at the Fragment header: its fields say where this piece
+            // goes, and `payload` is what follows it.
+            let header = v6
+                .extensions()
+                .clone()
+                .into_iter()
+                .find_map(|ext| match ext {
+                    Ipv6ExtensionSlice::Fragment(f) => Some(f),
+                    _ => None,
+                });
+            let header = header.ok_or(DecodeError::MalformedIp)?;
+            Some(FragmentInfo {
+                id: header.identification(),
+                offset: usize::from(header.fragment_offset().byte_offset()),
+                more: header.more_fragments(),
+            })
+        }
         _ => None,
     };
     Ok(IpPacket {

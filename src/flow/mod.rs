@@ -183,7 +183,8 @@ impl<T> Flow<T> {
         }
     }
 
-    fn idle_timeout(&self, limits: &FlowLimits) -> u64 {
+    /// Seconds this flow may stay idle before it ends, in its current state.
+    pub fn idle_timeout(&self, limits: &FlowLimits) -> u64 {
         match self.l4 {
             L4::Udp => limits.udp_idle_timeout,
             L4::Tcp if self.tcp.rst || (self.tcp.fin[0] && self.tcp.fin[1]) => {
@@ -422,6 +423,16 @@ impl<T> FlowTable<T> {
                 f(flow);
             }
         }
+    }
+
+    /// The flows from the least recently seen on (the ones shed first when the engine's
+    /// memory budget is full).
+    pub fn oldest_first_mut(&mut self) -> impl Iterator<Item = &mut Flow<T>> {
+        self.flows.iter_mut().map(|(_, flow)| flow)
+    }
+
+    pub fn limits(&self) -> &FlowLimits {
+        &self.limits
     }
 
     /// Ends every flow (end of input).

@@ -84,13 +84,19 @@ impl StreamReassembler {
         self.pending.push((seq, payload.to_vec()));
     }
 
+    /// Bytes of out-of-order segments held.
+    pub fn buffered_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
     /// Delivers what is still buffered, with gaps for what never came. Called when the
-    /// flow ends.
+    /// flow ends, or early when the engine's memory budget is full.
     pub fn flush(&mut self, deliver: &mut dyn FnMut(StreamChunk<'_>)) {
         while let Some(earliest) = self.earliest_pending() {
             self.skip_to_earliest(earliest, deliver);
             self.drain(deliver);
         }
+        self.pending = Vec::new();
     }
 
     fn earliest_pending(&self) -> Option<u32> {

@@ -5,7 +5,7 @@
 use crate::flow::Direction;
 use crate::personal_data::{mask, Confidence, Field, Kind, Match};
 use crate::protocols::lines::login;
-use crate::protocols::{probe_prefixes, Ctx, Fact, Probe};
+use crate::protocols::{held_bytes, probe_prefixes, Ctx, Fact, Probe};
 use crate::signatures::Severity;
 
 /// Our own cap on one XML message.
@@ -66,7 +66,12 @@ pub struct AxiDissector {
 
 impl AxiDissector {
     pub fn on_gap(&mut self, dir: Direction) {
-        self.pending[dir.index()].clear();
+        self.pending[dir.index()] = Vec::new();
+    }
+
+    /// Bytes of partial messages held (the engine's memory budget).
+    pub fn buffered(&self) -> usize {
+        held_bytes(&self.pending)
     }
 
     pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {

@@ -55,7 +55,12 @@ pub struct CdrDissector {
 
 impl CdrDissector {
     pub fn on_gap(&mut self, _dir: Direction) {
-        self.pending.clear();
+        self.pending = Vec::new();
+    }
+
+    /// Bytes of partial messages held (the engine's memory budget).
+    pub fn buffered(&self) -> usize {
+        self.pending.capacity()
     }
 
     pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {

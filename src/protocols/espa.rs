@@ -13,7 +13,7 @@
 
 use crate::flow::Direction;
 use crate::personal_data::{mask, Field};
-use crate::protocols::{Ctx, Fact, Probe};
+use crate::protocols::{held_bytes, Ctx, Fact, Probe};
 
 const SOH: u8 = 0x01;
 const STX: u8 = 0x02;
@@ -65,7 +65,12 @@ fn latin1(bytes: &[u8]) -> String {
 
 impl EspaDissector {
     pub fn on_gap(&mut self, dir: Direction) {
-        self.pending[dir.index()].clear();
+        self.pending[dir.index()] = Vec::new();
+    }
+
+    /// Bytes of partial messages held (the engine's memory budget).
+    pub fn buffered(&self) -> usize {
+        held_bytes(&self.pending)
     }
 
     pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {

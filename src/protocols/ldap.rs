@@ -166,6 +166,11 @@ pub(crate) mod ber {
             self.lost = true;
         }
 
+        /// Bytes held for an incomplete message.
+        pub(crate) fn buffered(&self) -> usize {
+            self.pending.capacity()
+        }
+
         /// Bytes received but not yet framed.
         pub(crate) fn take_pending(&mut self) -> Vec<u8> {
             std::mem::take(&mut self.pending)
@@ -726,6 +731,15 @@ impl LdapDissector {
             Some(tls) => tls.on_gap(dir),
             None => self.streams[dir.index()].gap(),
         }
+    }
+
+    /// Bytes of partial messages held (the engine's memory budget).
+    pub fn buffered(&self) -> usize {
+        self.streams
+            .iter()
+            .map(ber::Stream::buffered)
+            .sum::<usize>()
+            + self.tls.as_ref().map_or(0, |t| t.buffered())
     }
 
     /// After StartTLS: what the embedded TLS dissector says.

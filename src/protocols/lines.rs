@@ -5,7 +5,7 @@
 
 use crate::flow::Direction;
 use crate::protocols::tls::TlsDissector;
-use crate::protocols::{Ctx, Fact, LoginFact};
+use crate::protocols::{held_bytes, Ctx, Fact, LoginFact};
 
 /// Our own cap on one line (RFC 5321 §4.5.3.1.6: 1000 octets for SMTP text lines; IMAP
 /// literals and FTP are longer at times).
@@ -95,10 +95,15 @@ impl<P: LineProtocol> LineDissector<P> {
         match &mut self.tls {
             Some(tls) => tls.on_gap(dir),
             None => {
-                self.pending[dir.index()].clear();
+                self.pending[dir.index()] = Vec::new();
                 self.lost[dir.index()] = true;
             }
         }
+    }
+
+    /// Bytes of partial messages held (the engine's memory budget).
+    pub fn buffered(&self) -> usize {
+        held_bytes(&self.pending) + self.tls.as_ref().map_or(0, TlsDissector::buffered)
     }
 
     pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {

@@ -483,7 +483,8 @@ impl Dissector {
             Dissector::Cdr(d) => d.on_gap(dir),
             Dissector::Ldap(d) => d.on_gap(dir),
             Dissector::Snmp(d) => d.on_gap(dir),
-            Dissector::Ssh | Dissector::Rtp(_) | Dissector::Telnet(_) | Dissector::Modbus(_) => {}
+            Dissector::Telnet(d) => d.on_gap(dir),
+            Dissector::Ssh | Dissector::Rtp(_) | Dissector::Modbus(_) => {}
         }
     }
 
@@ -529,6 +530,29 @@ impl Dissector {
         }
     }
 
+    /// Bytes of partial messages held, for the engine's memory budget. Every dissector
+    /// that buffers across segments is listed; the rest hold only small fixed state.
+    fn buffered(&self) -> usize {
+        match self {
+            Dissector::Tls(d) => d.buffered(),
+            Dissector::Http(d) => d.buffered(),
+            Dissector::Sip(d) => d.buffered(),
+            Dissector::Smtp(d) => d.buffered(),
+            Dissector::Pop3(d) => d.buffered(),
+            Dissector::Imap(d) => d.buffered(),
+            Dissector::Ftp(d) => d.buffered(),
+            Dissector::Telnet(d) => d.buffered(),
+            Dissector::Mqtt(d) => d.buffered(),
+            Dissector::Syslog(d) => d.buffered(),
+            Dissector::Espa(d) => d.buffered(),
+            Dissector::Axi(d) => d.buffered(),
+            Dissector::Cdr(d) => d.buffered(),
+            Dissector::Ldap(d) => d.buffered(),
+            Dissector::Snmp(d) => d.buffered(),
+            Dissector::Ssh | Dissector::Rtp(_) | Dissector::Modbus(_) => 0,
+        }
+    }
+
     /// The app protocol a dissector knows better than its detector (RTP proven SRTP).
     fn app_proto(&self, detected: AppProto) -> AppProto {
         match self {
@@ -538,6 +562,11 @@ impl Dissector {
             _ => detected,
         }
     }
+}
+
+/// Bytes held by a dissector's per-direction buffers.
+pub(crate) fn held_bytes(buffers: &[Vec<u8>]) -> usize {
+    buffers.iter().map(Vec::capacity).sum()
 }
 
 /// SIP over TLS (RFC 3261 §26.2).
@@ -693,6 +722,28 @@ impl AppLayer {
     pub fn on_gap(&mut self, dir: Direction) {
         if let State::Active { dissector, .. } = &mut self.state {
             dissector.on_gap(dir);
+        }
+    }
+
+    /// Bytes of partial messages this flow's application layer holds.
+    pub fn buffered_bytes(&self) -> usize {
+        match &self.state {
+            State::Detecting { held, .. } => held_bytes(held),
+            State::Active { dissector, .. } => dissector.buffered(),
+            State::Unclassified { .. } => 0,
+        }
+    }
+
+    /// Drops the partial messages held, as a gap in both directions would (the engine's
+    /// memory budget is full).
+    pub fn shed_buffers(&mut self) {
+        match &mut self.state {
+            State::Detecting { held, .. } => *held = Default::default(),
+            State::Active { dissector, .. } => {
+                dissector.on_gap(Direction::ToServer);
+                dissector.on_gap(Direction::ToClient);
+            }
+            State::Unclassified { .. } => {}
         }
     }
 

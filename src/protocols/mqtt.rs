@@ -3,7 +3,7 @@
 use crate::flow::Direction;
 use crate::personal_data::{looks_textual, Field};
 use crate::protocols::lines::login;
-use crate::protocols::{Ctx, Probe};
+use crate::protocols::{held_bytes, Ctx, Probe};
 
 /// Our own cap on a packet we buffer; bigger PUBLISH payloads are skipped unread.
 const MAX_PACKET: usize = 256 * 1024;
@@ -70,8 +70,13 @@ pub struct MqttDissector {
 
 impl MqttDissector {
     pub fn on_gap(&mut self, dir: crate::flow::Direction) {
-        self.pending[dir.index()].clear();
+        self.pending[dir.index()] = Vec::new();
         self.lost[dir.index()] = true;
+    }
+
+    /// Bytes of partial messages held (the engine's memory budget).
+    pub fn buffered(&self) -> usize {
+        held_bytes(&self.pending)
     }
 
     pub fn on_data(&mut self, dir: Direction, mut data: &[u8], ctx: &mut Ctx<'_>) {

@@ -435,6 +435,11 @@ impl SnmpDissector {
         self.streams[dir.index()].gap();
     }
 
+    /// Bytes of partial messages held (the engine's memory budget).
+    pub fn buffered(&self) -> usize {
+        self.streams.iter().map(ber::Stream::buffered).sum()
+    }
+
     pub fn anomalies(&self) -> SnmpAnomalies {
         self.session.anomalies
     }

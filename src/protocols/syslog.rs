@@ -43,7 +43,12 @@ impl SyslogDissector {
     }
 
     pub fn on_gap(&mut self, _dir: Direction) {
-        self.pending.clear();
+        self.pending = Vec::new();
+    }
+
+    /// Bytes of partial messages held (the engine's memory budget).
+    pub fn buffered(&self) -> usize {
+        self.pending.capacity()
     }
 
     fn message(msg: &[u8], ctx: &mut Ctx<'_>) {

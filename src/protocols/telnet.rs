@@ -37,6 +37,17 @@ pub struct TelnetDissector {
 }
 
 impl TelnetDissector {
+    /// A hole in the stream: the partial line is gone.
+    pub fn on_gap(&mut self, dir: Direction) {
+        self.lines[dir.index()] = Vec::new();
+        self.skip[dir.index()] = 0;
+    }
+
+    /// Bytes of partial lines held (the engine's memory budget).
+    pub fn buffered(&self) -> usize {
+        crate::protocols::held_bytes(&self.lines)
+    }
+
     pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         let d = dir.index();
         let mut i = 0;

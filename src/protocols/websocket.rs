@@ -11,6 +11,13 @@ pub struct Deframer {
     lost: bool,
 }
 
+impl Deframer {
+    /// Bytes held for an incomplete frame.
+    pub fn buffered(&self) -> usize {
+        self.pending.capacity()
+    }
+}
+
 /// `(header length, payload length, masking key)` of the frame at the front of `buf`.
 fn frame_header(buf: &[u8]) -> Option<(usize, u64, Option<[u8; 4]>)> {
     let b1 = *buf.get(1)?;

@@ -14,10 +14,15 @@ use crate::protocols::sip::SipDissector;
 use crate::protocols::websocket::Deframer;
 use crate::protocols::{probe_prefixes, Ctx, Fact, Probe};
 
-/// Our own cap on a message head (Apache's default LimitRequestFieldSize × a few).
+/// Our own cap on a message head held whole (Apache's default LimitRequestFieldSize ×
+/// a few). A longer head is still read line by line for credentials and personal data,
+/// but its body can no longer be followed.
 const MAX_HEAD: usize = 64 * 1024;
-/// Headers read per message; more is treated as not-HTTP-we-follow.
-const MAX_HEADERS: usize = 128;
+/// Headers parsed on the stack; a head with more is parsed again with room for all.
+const STACK_HEADERS: usize = 128;
+/// Our own cap on one header line read past `MAX_HEAD`; the rest of a longer line is
+/// skipped (its start, which names the header, is kept).
+const MAX_LINE: usize = 8 * 1024;
 /// Longest user name kept in a fact (it is masked before any output anyway).
 const MAX_USER: usize = 256;
 /// Longest chunk-size line (hex size plus extensions) we accept.
@@ -241,7 +246,13 @@ enum Framing {
         body: Body,
         scan: Scan,
     },
-    /// Not HTTP we can follow any more (garbage, gap, oversize head).
+    /// A head longer than `MAX_HEAD`: its remaining lines are read as they pass, up
+    /// to the empty line that ends it; `line` holds the start of the current one.
+    LongHead {
+        line: Vec<u8>,
+        skipping: bool,
+    },
+    /// Not HTTP we can follow any more (garbage, gap, the end of an oversize head).
     Lost,
 }
 
@@ -249,12 +260,53 @@ enum Framing {
 #[derive(Default)]
 struct Half {
     head: Vec<u8>,
+    /// Bytes of `head` already read for line ends: each byte is looked at once, however
+    /// finely the head is segmented (a header sent a byte per segment is not re-parsed
+    /// from its start on every byte).
+    scanned: usize,
     framing: Framing,
+}
+
+impl Half {
+    fn buffered(&self) -> usize {
+        self.head.capacity()
+            + match &self.framing {
+                Framing::Body {
+                    body: Body::Chunked(Chunked::SizeLine(l) | Chunked::Trailers(l)),
+                    ..
+                }
+                | Framing::LongHead { line: l, .. } => l.capacity(),
+                _ => 0,
+            }
+    }
+}
+
+/// The header an `Authorization`-style line carries credentials in, if it is one.
+fn credential_header(line: &[u8]) -> Option<(&'static str, &[u8])> {
+    let colon = memchr::memchr(b':', line)?;
+    let name = line[..colon].trim_ascii();
+    let header = if name.eq_ignore_ascii_case(b"authorization") {
+        "Authorization"
+    } else if name.eq_ignore_ascii_case(b"proxy-authorization") {
+        "Proxy-Authorization"
+    } else {
+        return None;
+    };
+    Some((header, &line[colon + 1..]))
+}
+
+/// One complete header line of a request, read as it arrives: credentials are found
+/// whatever the number or size of the headers around them.
+fn request_line_read(line: &[u8], ctx: &mut Ctx<'_>) {
+    if let Some((header, value)) = credential_header(line) {
+        if let Some(c) = credentials(header, value) {
+            ctx.emit(Fact::Http(HttpFact::Credentials(c)));
+        }
+    }
 }
 
 /// What a parsed head says about the body that follows.
 struct HeadInfo {
-    len: usize,
     body: Option<Body>,
     scan_body: Scan,
 }
@@ -336,9 +388,18 @@ fn body_of(headers: &[httparse::Header<'_>], default: Option<Body>) -> (Option<B
 impl HttpDissector {
     pub fn on_gap(&mut self, dir: Direction) {
         self.halves[dir.index()] = Half {
-            head: Vec::new(),
             framing: Framing::Lost,
+            ..Half::default()
         };
+    }
+
+    /// Bytes of partial heads, chunk lines and WebSocket frames held.
+    pub fn buffered(&self) -> usize {
+        self.halves.iter().map(Half::buffered).sum::<usize>()
+            + self.upgraded.as_ref().map_or(0, |u| {
+                u.frames.iter().map(Deframer::buffered).sum::<usize>()
+                    + u.sip.as_ref().map_or(0, SipDissector::buffered)
+            })
     }
 
     /// The connection carries SIP over WebSocket.
@@ -384,66 +445,92 @@ impl HttpDissector {
                         None => Framing::Head,
                     };
                 }
+                Framing::LongHead { line, skipping } => {
+                    let (used, next) = long_head_step(dir, line, skipping, data, ctx);
+                    data = &data[used..];
+                    self.halves[dir.index()].framing = next;
+                }
                 Framing::Head => {
                     let half = &mut self.halves[dir.index()];
                     let before = half.head.len();
-                    let room = (MAX_HEAD + 4).saturating_sub(before);
-                    half.head.extend_from_slice(&data[..data.len().min(room)]);
+                    let take = data.len().min(MAX_HEAD.saturating_sub(before));
+                    half.head.extend_from_slice(&data[..take]);
+                    let Some(len) = head_end(dir, half, ctx) else {
+                        if take == data.len() {
+                            return;
+                        }
+                        // Full, and no end in sight: read on line by line.
+                        data = &data[take..];
+                        let head = std::mem::take(&mut half.head);
+                        let (lines, partial) = head.split_at(half.scanned);
+                        half.scanned = 0;
+                        ctx.emit(Fact::Anomaly("http.head_too_long"));
+                        ctx.scan(Field::Text, lines);
+                        half.framing = Framing::LongHead {
+                            line: partial[..partial.len().min(MAX_LINE)].to_vec(),
+                            skipping: partial.len() > MAX_LINE,
+                        };
+                        continue;
+                    };
                     let head = std::mem::take(&mut half.head);
-                    match self.parse_head(dir, &head, ctx) {
-                        Ok(Some(info)) => {
-                            let used = info.len.saturating_sub(before).min(data.len());
-                            data = &data[used..];
-                            self.halves[dir.index()].framing = match info.body {
-                                Some(body) => Framing::Body {
-                                    body,
-                                    scan: info.scan_body,
-                                },
-                                None => Framing::Head,
-                            };
-                        }
-                        Ok(None) if head.len() <= MAX_HEAD => {
-                            self.halves[dir.index()].head = head;
-                            return;
-                        }
-                        _ => {
-                            self.halves[dir.index()].framing = Framing::Lost;
-                            return;
-                        }
+                    half.scanned = 0;
+                    data = &data[len.saturating_sub(before).min(data.len())..];
+                    let parsed = self.parse_head(dir, &head[..len], ctx);
+                    let lost = parsed.is_err();
+                    self.halves[dir.index()].framing = match parsed {
+                        Ok(HeadInfo {
+                            body: Some(body),
+                            scan_body,
+                        }) => Framing::Body {
+                            body,
+                            scan: scan_body,
+                        },
+                        Ok(HeadInfo { body: None, .. }) => Framing::Head,
+                        Err(()) => Framing::Lost,
+                    };
+                    if lost {
+                        return;
                     }
                 }
             }
         }
     }
 
-    /// Parses a complete head: `Ok(None)` if incomplete, `Err` if not HTTP.
+    /// Parses a complete head (up to and including its empty line); `Err` if it is not
+    /// HTTP. Credentials were read from its lines as they came (`head_end`).
     fn parse_head(
         &mut self,
         dir: Direction,
         buf: &[u8],
         ctx: &mut Ctx<'_>,
-    ) -> Result<Option<HeadInfo>, ()> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    ) -> Result<HeadInfo, ()> {
+        let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+        match self.parse_head_with(dir, buf, &mut stack, ctx) {
+            Err(httparse::Error::TooManyHeaders) => {
+                // Room for every line: a head is at most MAX_HEAD bytes.
+                let lines = memchr::memchr_iter(b'\n', buf).count();
+                let mut heap = vec![httparse::EMPTY_HEADER; lines];
+                self.parse_head_with(dir, buf, &mut heap, ctx)
+                    .map_err(|_| ())
+            }
+            parsed => parsed.map_err(|_| ()),
+        }
+    }
+
+    fn parse_head_with<'h, 'b: 'h>(
+        &mut self,
+        dir: Direction,
+        buf: &'b [u8],
+        headers: &'h mut [httparse::Header<'b>],
+        ctx: &mut Ctx<'_>,
+    ) -> Result<HeadInfo, httparse::Error> {
+        let incomplete = httparse::Error::Token;
         match dir {
             Direction::ToServer => {
-                let mut request = httparse::Request::new(&mut headers);
-                let len = match request.parse(buf) {
-                    Ok(httparse::Status::Complete(len)) => len,
-                    Ok(httparse::Status::Partial) => return Ok(None),
-                    Err(_) => return Err(()),
+                let mut request = httparse::Request::new(headers);
+                let httparse::Status::Complete(len) = request.parse(buf)? else {
+                    return Err(incomplete);
                 };
-                for h in request.headers.iter() {
-                    let header = if header_is(h.name, "authorization") {
-                        "Authorization"
-                    } else if header_is(h.name, "proxy-authorization") {
-                        "Proxy-Authorization"
-                    } else {
-                        continue;
-                    };
-                    if let Some(c) = credentials(header, h.value) {
-                        ctx.emit(Fact::Http(HttpFact::Credentials(c)));
-                    }
-                }
                 let is_head = request
                     .method
                     .is_some_and(|m| m.eq_ignore_ascii_case("HEAD"));
@@ -453,18 +540,12 @@ impl HttpDissector {
                 // The request line and header values: query strings, Referer, From.
                 ctx.scan(Field::Text, &form_decoded(&buf[..len]));
                 let (body, scan_body) = body_of(request.headers, None);
-                Ok(Some(HeadInfo {
-                    len,
-                    body,
-                    scan_body,
-                }))
+                Ok(HeadInfo { body, scan_body })
             }
             Direction::ToClient => {
-                let mut response = httparse::Response::new(&mut headers);
-                let len = match response.parse(buf) {
-                    Ok(httparse::Status::Complete(len)) => len,
-                    Ok(httparse::Status::Partial) => return Ok(None),
-                    Err(_) => return Err(()),
+                let mut response = httparse::Response::new(headers);
+                let httparse::Status::Complete(len) = response.parse(buf)? else {
+                    return Err(incomplete);
                 };
                 let code = response.code.unwrap_or(0);
                 if code == 101 {
@@ -483,11 +564,10 @@ impl HttpDissector {
                             // Datagram mode: a frame holds exactly one message.
                             sip: sip.then(|| SipDissector::new(L4::Udp)),
                         });
-                        return Ok(Some(HeadInfo {
-                            len,
+                        return Ok(HeadInfo {
                             body: None,
                             scan_body: Scan::Skip,
-                        }));
+                        });
                     }
                 }
                 let interim = (100..200).contains(&code);
@@ -499,21 +579,72 @@ impl HttpDissector {
                 ctx.scan(Field::Text, &buf[..len]);
                 // RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304.
                 if answers_head || interim || code == 204 || code == 304 {
-                    return Ok(Some(HeadInfo {
-                        len,
+                    return Ok(HeadInfo {
                         body: None,
                         scan_body: Scan::Skip,
-                    }));
+                    });
                 }
                 let (body, scan_body) = body_of(response.headers, Some(Body::UntilClose));
-                Ok(Some(HeadInfo {
-                    len,
-                    body,
-                    scan_body,
-                }))
+                Ok(HeadInfo { body, scan_body })
             }
         }
     }
+}
+
+/// Reads the lines of `half.head` not read yet: credential lines of a request are
+/// reported as they complete; returns the head's length once its empty line is there.
+fn head_end(dir: Direction, half: &mut Half, ctx: &mut Ctx<'_>) -> Option<usize> {
+    let mut start = half.scanned;
+    let found = loop {
+        let Some(nl) = memchr::memchr(b'\n', &half.head[start..]) else {
+            break None;
+        };
+        let line = &half.head[start..start + nl];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() && start > 0 {
+            break Some(start + nl + 1);
+        }
+        if dir == Direction::ToServer && start > 0 {
+            request_line_read(line, ctx);
+        }
+        start += nl + 1;
+    };
+    half.scanned = start;
+    found
+}
+
+/// Past `MAX_HEAD`: reads whole lines for credentials (requests) and personal data up
+/// to the empty line; then the direction is lost (its body cannot be framed).
+fn long_head_step(
+    dir: Direction,
+    mut line: Vec<u8>,
+    mut skipping: bool,
+    data: &[u8],
+    ctx: &mut Ctx<'_>,
+) -> (usize, Framing) {
+    let mut used = 0;
+    while let Some(nl) = memchr::memchr(b'\n', &data[used..]) {
+        if !skipping {
+            let room = MAX_LINE.saturating_sub(line.len());
+            line.extend_from_slice(&data[used..used + nl.min(room)]);
+        }
+        used += nl + 1;
+        let text = line.strip_suffix(b"\r").unwrap_or(&line);
+        if text.is_empty() {
+            return (used, Framing::Lost);
+        }
+        if dir == Direction::ToServer {
+            request_line_read(text, ctx);
+        }
+        ctx.scan(Field::Text, text);
+        line.clear();
+        skipping = false;
+    }
+    let rest = &data[used..];
+    let room = MAX_LINE.saturating_sub(line.len());
+    skipping |= rest.len() > room;
+    line.extend_from_slice(&rest[..rest.len().min(room)]);
+    (data.len(), Framing::LongHead { line, skipping })
 }
 
 /// Consumes body bytes; returns bytes used and the body state left (`None`: done).

@@ -16,7 +16,7 @@ use crate::personal_data::{Field, Match};
 use crate::protocols::dtmf::{DigitCollector, DtmfSource};
 use crate::protocols::http::{credentials, HttpCredentials};
 use crate::protocols::sdp::{self, Media};
-use crate::protocols::{probe_prefixes, Ctx, Fact, Probe};
+use crate::protocols::{held_bytes, probe_prefixes, Ctx, Fact, Probe};
 use parser::{Message, StartLine};
 
 pub use parser::parse_message;
@@ -118,8 +118,13 @@ impl SipDissector {
 
     pub fn on_gap(&mut self, dir: Direction) {
         // Framing is lost until a new start line is found at the front of a segment.
-        self.pending[dir.index()].clear();
+        self.pending[dir.index()] = Vec::new();
         self.lost[dir.index()] = true;
+    }
+
+    /// Bytes of partial messages held (the engine's memory budget).
+    pub fn buffered(&self) -> usize {
+        held_bytes(&self.pending)
     }
 
     pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {

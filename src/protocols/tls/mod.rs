@@ -208,6 +208,14 @@ impl TlsDissector {
         half.broken = true;
     }
 
+    /// Bytes of partial messages held (the engine's memory budget).
+    pub fn buffered(&self) -> usize {
+        self.halves
+            .iter()
+            .map(|h| h.record.capacity() + h.handshake.capacity())
+            .sum()
+    }
+
     /// Payload is protected: a server hello chose a cipher that encrypts.
     pub fn encrypted(&self) -> bool {
         self.server_hello
