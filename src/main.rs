@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 
 use cleartrace::analyze::{capture_files, read_files, Inline, Progress};
 use cleartrace::config::Config;
+use cleartrace::memory::ShedReason;
 use cleartrace::output::eve::{EveWriter, Stream};
 use cleartrace::output::metrics::Drops;
 use cleartrace::output::report;
@@ -398,7 +399,14 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             ("ip fragments reassembled", s.fragments_reassembled),
             ("ip fragment evictions", s.fragment_evictions),
             ("media expectation evictions", s.expectation_evictions),
+            ("memory budget peak KiB", s.shed.peak_bytes / 1024),
         ];
+        extra.extend(
+            ShedReason::ALL
+                .iter()
+                .map(|r| (r.shed_label(), s.shed.get(*r)))
+                .filter(|(_, n)| *n > 0),
+        );
         if let Some(kib) = peak_rss_kib() {
             extra.push(("peak RSS KiB", kib));
         }

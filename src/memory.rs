@@ -63,6 +63,15 @@ impl ShedReason {
             ShedReason::AppBuffers => "app_buffers",
         }
     }
+
+    /// How the summary and report name it.
+    pub fn shed_label(self) -> &'static str {
+        match self {
+            ShedReason::Reassembly => "shed: reassembly buffers",
+            ShedReason::IpFragments => "shed: ip datagrams",
+            ShedReason::AppBuffers => "shed: partial messages",
+        }
+    }
 }
 
 /// Counts of shed state, by reason, and the high-water mark of the budget's use.

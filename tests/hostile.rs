@@ -13,6 +13,8 @@ use cleartrace::engine::Engine;
 use cleartrace::output::{FlowEvent, Sink};
 use cleartrace::timestamp::Timestamp;
 
+use common::attacks;
+
 struct Frame {
     ts: Timestamp,
     linktype: i32,
@@ -421,4 +423,140 @@ fn a_flood_of_new_flows_stays_within_the_flow_table_bound() {
         large_rss < small_rss + 4 * 1024,
         "peak RSS grew with the flood: {small_rss} KiB for 50k flows, {large_rss} KiB for 500k"
     );
+}
+
+/// What one flow ended with: its app_proto and the rules it alerted.
+#[derive(Default)]
+struct Flows(Vec<(&'static str, Vec<u32>)>);
+
+impl Sink for Flows {
+    fn flow_ended(&mut self, event: &FlowEvent<'_>) {
+        let rules = event.alerts.iter().map(|a| a.rule.id).collect();
+        self.0.push((event.app_proto.as_str(), rules));
+    }
+}
+
+impl Flows {
+    fn rules(&self) -> Vec<u32> {
+        let mut all: Vec<u32> = self.0.iter().flat_map(|(_, r)| r.clone()).collect();
+        all.sort_unstable();
+        all
+    }
+}
+
+/// Runs one attack (built by `tests/common/attacks.rs`, as `bench/hostile.sh` does at
+/// scale) through an engine with `config`, written to and read from a real pcap.
+fn attack(
+    config: &str,
+    build: impl FnOnce(&mut attacks::Pcap<Vec<u8>>) -> std::io::Result<()>,
+) -> (cleartrace::engine::EngineStats, Flows) {
+    let mut pcap = attacks::Pcap::new(Vec::new()).expect("pcap");
+    build(&mut pcap).expect("build attack");
+    let dir = common::tempdir();
+    let file = dir.join("attack.pcap");
+    std::fs::write(&file, pcap.into_inner()).expect("write attack");
+    let config = Config::parse("attack.toml", config).expect("config");
+    let mut engine = Engine::with_builtin_signatures(&config);
+    let mut sink = Flows::default();
+    CaptureFile::open(&file)
+        .expect("open")
+        .read_packets(|p| engine.process(&p, &mut sink))
+        .expect("read");
+    engine.finish(&mut sink);
+    let _ = std::fs::remove_dir_all(&dir);
+    (engine.stats(), sink)
+}
+
+fn anomaly(stats: &cleartrace::engine::EngineStats, name: &str) -> u64 {
+    stats.anomalies.get(name).copied().unwrap_or(0)
+}
+
+#[test]
+fn duplicate_fragments_are_counted_and_cost_no_rescan() {
+    let (stats, _) = attack("", |p| attacks::fragment_duplicates(p, 20_000));
+    // The first copy is new; every later one is a duplicate, found by one search.
+    assert_eq!(anomaly(&stats, "ip.fragment_duplicate"), 19_999);
+    assert_eq!(stats.fragments_reassembled, 0);
+}
+
+#[test]
+fn an_invite_in_ipv6_fragments_is_judged() {
+    let (stats, flows) = attack("", attacks::ipv6_fragmented_invite);
+    assert_eq!(stats.fragments_reassembled, 1, "{stats:?}");
+    assert_eq!(flows.0, vec![("sip", vec![2001])]);
+}
+
+#[test]
+fn credentials_are_found_among_many_headers_and_past_the_head_cap() {
+    let (_, flows) = attack("", |p| attacks::many_headers(p, 127));
+    assert_eq!(flows.rules(), vec![6001]);
+    let (_, flows) = attack("", |p| attacks::many_headers(p, 5_000));
+    assert_eq!(flows.rules(), vec![6001]);
+    let (stats, flows) = attack("", |p| attacks::huge_head(p, 100_000));
+    assert_eq!(flows.rules(), vec![6001]);
+    assert_eq!(anomaly(&stats, "http.head_too_long"), 1);
+}
+
+#[test]
+fn a_header_sent_a_byte_per_segment_still_yields_its_credentials() {
+    let (stats, flows) = attack("", |p| attacks::slow_header(p, 8_000));
+    assert_eq!(flows.0, vec![("http", vec![6001])]);
+    assert!(stats.packets > 8_000, "{stats:?}");
+}
+
+#[test]
+fn an_evicted_flow_that_comes_back_does_not_alert_again() {
+    let (stats, flows) = attack("[flow]\nmax_flows = 64\n", |p| {
+        attacks::eviction_churn(p, 10, 100)
+    });
+    assert!(stats.flow_evictions >= 10 * 100 - 64, "{stats:?}");
+    assert_eq!(flows.rules(), vec![6001], "one alert for the one flow");
+    assert_eq!(anomaly(&stats, "alerts.repeated_after_eviction"), 9);
+}
+
+const ONE_MIB: &str = "[memory]\nbudget_mib = 1\n";
+/// What the budget may be overshot by before shedding: one packet's worth of buffer.
+const SLACK: u64 = 64 * 1024;
+
+#[test]
+fn gap_blocked_segments_stay_within_the_memory_budget() {
+    // 16 flows × 250 KiB waiting behind a lost segment: 4 MiB against a 1 MiB budget.
+    let (stats, flows) = attack(ONE_MIB, |p| attacks::gap_flows(p, 16, 250 * 1024));
+    assert!(stats.shed.reassembly >= 12, "{:?}", stats.shed);
+    assert!(
+        stats.shed.peak_bytes <= (1 << 20) + SLACK,
+        "{:?}",
+        stats.shed
+    );
+    assert_eq!(flows.0.len(), 16);
+    // The same attack under the default budget sheds nothing.
+    let (stats, _) = attack("", |p| attacks::gap_flows(p, 16, 250 * 1024));
+    assert_eq!(stats.shed.reassembly, 0);
+    assert!(stats.shed.peak_bytes >= 16 * 250 * 1024, "{:?}", stats.shed);
+}
+
+#[test]
+fn unfinished_http_heads_stay_within_the_memory_budget() {
+    let (stats, flows) = attack(ONE_MIB, |p| attacks::open_http_heads(p, 64, 60_000));
+    assert!(stats.shed.app_buffers >= 40, "{:?}", stats.shed);
+    assert!(
+        stats.shed.peak_bytes <= (1 << 20) + SLACK,
+        "{:?}",
+        stats.shed
+    );
+    assert!(flows.0.iter().all(|(proto, _)| *proto == "http"));
+}
+
+#[test]
+fn incomplete_datagrams_stay_within_the_memory_budget() {
+    let (stats, _) = attack(ONE_MIB, |p| attacks::fragment_flood(p, 2_000));
+    // 2,000 datagrams of 1,480 bytes; at most 1 MiB of them (708) may stay.
+    assert!(stats.shed.ip_fragments >= 2_000 - 708, "{:?}", stats.shed);
+    assert!(
+        stats.shed.peak_bytes <= (1 << 20) + SLACK,
+        "{:?}",
+        stats.shed
+    );
+    // Shedding keeps the table below its count bound: nothing was evicted for room.
+    assert_eq!(stats.fragment_evictions, 0, "{stats:?}");
 }

@@ -13,6 +13,7 @@ use prometheus_client::registry::Registry;
 
 use super::summary::Summary;
 use crate::engine::EngineStats;
+use crate::memory::ShedReason;
 use crate::signatures::RuleSet;
 
 type Labels = Vec<(&'static str, String)>;
@@ -184,6 +185,20 @@ pub fn exposition(
             ("ip_fragments", stats.fragment_evictions),
             ("media_expectations", stats.expectation_evictions),
         ],
+    );
+    one_label(
+        &mut registry,
+        "memory_shed",
+        "Buffered state dropped or delivered early to stay inside the memory budget, by reason",
+        "reason",
+        &ShedReason::ALL.map(|r| (r.as_str(), stats.shed.get(r))),
+    );
+    let budget = Gauge::<i64>::default();
+    budget.set(i64::try_from(stats.memory_budget).unwrap_or(i64::MAX));
+    registry.register(
+        "memory_budget_bytes",
+        "Bytes of buffered input the engines may hold (all workers)",
+        budget,
     );
     // A gauge at 1 rather than an OpenMetrics info: the classic `_info` convention,
     // which the Prometheus text format (and `promtool check metrics`) also reads.

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod attacks;
+
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,358 @@
+//! Captures built to attack the sensor (DESIGN §8, §9; issue "Hostile traffic"): each
+//! function writes one attack, at the scale asked, as an Ethernet pcap. Shared by
+//! `tests/hostile.rs` (small scale, asserting behaviour) and `examples/hostile.rs`
+//! (large scale, for `bench/hostile.sh`), so the measured attack is the tested one.
+
+#![allow(dead_code)]
+
+use std::io::{self, Write};
+
+const CLIENT: [u8; 4] = [10, 0, 0, 1];
+const SERVER: [u8; 4] = [10, 0, 0, 2];
+const CLIENT6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+const SERVER6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+const FRAGMENT: u8 = 44;
+const SYN: u8 = 0x02;
+const PSH_ACK: u8 = 0x18;
+
+/// A little-endian µs pcap of Ethernet frames, 10 µs apart.
+pub struct Pcap<W: Write> {
+    out: W,
+    ts_us: u64,
+    pub frames: u64,
+}
+
+impl<W: Write> Pcap<W> {
+    pub fn new(mut out: W) -> io::Result<Self> {
+        out.write_all(&[
+            0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0,
+            0,
+        ])?;
+        Ok(Pcap {
+            out,
+            ts_us: 1_700_000_000_000_000,
+            frames: 0,
+        })
+    }
+
+    pub fn frame(&mut self, data: &[u8]) -> io::Result<()> {
+        self.ts_us += 10;
+        let secs = (self.ts_us / 1_000_000) as u32;
+        let micros = (self.ts_us % 1_000_000) as u32;
+        let len = data.len() as u32;
+        for field in [secs, micros, len, len] {
+            self.out.write_all(&field.to_le_bytes())?;
+        }
+        self.frames += 1;
+        self.out.write_all(data)
+    }
+
+    /// Moves the clock on without a frame.
+    pub fn wait_secs(&mut self, secs: u64) {
+        self.ts_us += secs * 1_000_000;
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+fn ethernet(ethertype: u16) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1];
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f
+}
+
+/// IPv4 around an L4 payload; `fragment` is the flags-and-offset word (RFC 791).
+pub fn ipv4(
+    src: [u8; 4],
+    dst: [u8; 4],
+    protocol: u8,
+    id: u16,
+    fragment: u16,
+    l4: &[u8],
+) -> Vec<u8> {
+    let mut f = ethernet(0x0800);
+    let total = (20 + l4.len()) as u16;
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&id.to_be_bytes());
+    f.extend_from_slice(&fragment.to_be_bytes());
+    f.extend_from_slice(&[64, protocol, 0, 0]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(l4);
+    f
+}
+
+/// IPv6 around an L4 payload, with a Fragment header (RFC 8200 §4.5) when `fragment`
+/// is `Some((id, offset, more))`.
+pub fn ipv6(
+    src: [u8; 16],
+    dst: [u8; 16],
+    next: u8,
+    fragment: Option<(u32, usize, bool)>,
+    l4: &[u8],
+) -> Vec<u8> {
+    let mut f = ethernet(0x86dd);
+    let extra = if fragment.is_some() { 8 } else { 0 };
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&((l4.len() + extra) as u16).to_be_bytes());
+    f.extend_from_slice(&[if fragment.is_some() { FRAGMENT } else { next }, 64]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    if let Some((id, offset, more)) = fragment {
+        f.extend_from_slice(&[next, 0]);
+        f.extend_from_slice(&((offset as u16) | u16::from(more)).to_be_bytes());
+        f.extend_from_slice(&id.to_be_bytes());
+    }
+    f.extend_from_slice(l4);
+    f
+}
+
+pub fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut h = Vec::with_capacity(8 + payload.len());
+    h.extend_from_slice(&sport.to_be_bytes());
+    h.extend_from_slice(&dport.to_be_bytes());
+    h.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    h.extend_from_slice(&[0, 0]);
+    h.extend_from_slice(payload);
+    h
+}
+
+pub fn tcp(sport: u16, dport: u16, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let mut h = Vec::with_capacity(20 + payload.len());
+    h.extend_from_slice(&sport.to_be_bytes());
+    h.extend_from_slice(&dport.to_be_bytes());
+    h.extend_from_slice(&seq.to_be_bytes());
+    h.extend_from_slice(&[0, 0, 0, 1, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    h.extend_from_slice(payload);
+    h
+}
+
+/// A client address per flow number, so floods spread over address pairs (workers).
+fn client(n: u32) -> [u8; 4] {
+    [10, 1 + (n >> 16) as u8, (n >> 8) as u8, n as u8]
+}
+
+/// One TCP request from a client to port 80: SYN, then `payload` in `segment`-byte
+/// segments.
+fn tcp_request<W: Write>(
+    pcap: &mut Pcap<W>,
+    from: ([u8; 4], u16),
+    payload: &[u8],
+    segment: usize,
+) -> io::Result<()> {
+    let (src, sport) = from;
+    pcap.frame(&ipv4(
+        src,
+        SERVER,
+        TCP,
+        0,
+        0x4000,
+        &tcp(sport, 80, 0, SYN, b""),
+    ))?;
+    for (i, chunk) in payload.chunks(segment.max(1)).enumerate() {
+        let seq = 1 + (i * segment) as u32;
+        pcap.frame(&ipv4(
+            src,
+            SERVER,
+            TCP,
+            0,
+            0x4000,
+            &tcp(sport, 80, seq, PSH_ACK, chunk),
+        ))?;
+    }
+    Ok(())
+}
+
+const BASIC: &[u8] = b"Authorization: Basic YWxpY2U6czNjcjN0LXBhc3M=\r\n"; // alice:s3cr3t-pass
+
+/// The last fragment of a UDP datagram first, then `duplicates` copies of its first
+/// fragment: the middle never comes. Quadratic reassembly stalls on this.
+pub fn fragment_duplicates<W: Write>(pcap: &mut Pcap<W>, duplicates: u32) -> io::Result<()> {
+    let first = udp(5060, 5060, &[b'A'; 1472]);
+    let last = [b'B'; 64];
+    // Offsets in 8-byte units with MF (0x2000): [0, 1480) then [2960, 3024).
+    pcap.frame(&ipv4(CLIENT, SERVER, UDP, 7, 370, &last))?;
+    for _ in 0..duplicates {
+        pcap.frame(&ipv4(CLIENT, SERVER, UDP, 7, 0x2000, &first))?;
+    }
+    Ok(())
+}
+
+/// `datagrams` incomplete datagrams, IPv4 and IPv6 in turn, each one 1,480-byte first
+/// fragment.
+pub fn fragment_flood<W: Write>(pcap: &mut Pcap<W>, datagrams: u32) -> io::Result<()> {
+    let piece = udp(5060, 5060, &[b'F'; 1472]);
+    for n in 0..datagrams {
+        if n % 2 == 0 {
+            pcap.frame(&ipv4(client(n), SERVER, UDP, n as u16, 0x2000, &piece))?;
+        } else {
+            let mut src = CLIENT6;
+            src[12..16].copy_from_slice(&n.to_be_bytes());
+            pcap.frame(&ipv6(src, SERVER6, UDP, Some((n, 0, true)), &piece))?;
+        }
+    }
+    Ok(())
+}
+
+/// `flows` TCP connections whose first data segment is lost: every later byte
+/// (`bytes_per_flow`, in 1,460-byte segments) waits behind the hole.
+pub fn gap_flows<W: Write>(
+    pcap: &mut Pcap<W>,
+    flows: u32,
+    bytes_per_flow: usize,
+) -> io::Result<()> {
+    // Binary, as the bulk of what a mirror carries: the attack is on memory, not on
+    // the personal-data scanner.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let segment: Vec<u8> = (0..1460)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    for n in 0..flows {
+        let (src, sport) = (client(n), 20_000 + (n % 40_000) as u16);
+        pcap.frame(&ipv4(
+            src,
+            SERVER,
+            TCP,
+            0,
+            0x4000,
+            &tcp(sport, 80, 0, SYN, b""),
+        ))?;
+        let mut seq = 1 + 1460;
+        for _ in 0..bytes_per_flow.div_ceil(1460) {
+            pcap.frame(&ipv4(
+                src,
+                SERVER,
+                TCP,
+                0,
+                0x4000,
+                &tcp(sport, 80, seq, PSH_ACK, &segment),
+            ))?;
+            seq += 1460;
+        }
+    }
+    Ok(())
+}
+
+/// `flows` HTTP requests whose header block never ends (`head_bytes` of headers each).
+pub fn open_http_heads<W: Write>(
+    pcap: &mut Pcap<W>,
+    flows: u32,
+    head_bytes: usize,
+) -> io::Result<()> {
+    let mut head = b"GET /index.html HTTP/1.1\r\nHost: pbx.example.test\r\n".to_vec();
+    while head.len() < head_bytes {
+        head.extend_from_slice(b"X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    }
+    for n in 0..flows {
+        tcp_request(pcap, (client(n), 30_000 + (n % 30_000) as u16), &head, 1460)?;
+    }
+    Ok(())
+}
+
+/// A request with `Authorization: Basic` among `others` other short headers.
+pub fn many_headers<W: Write>(pcap: &mut Pcap<W>, others: u32) -> io::Result<()> {
+    let mut head = b"GET / HTTP/1.1\r\nHost: pbx.example.test\r\n".to_vec();
+    head.extend_from_slice(BASIC);
+    for n in 0..others {
+        head.extend_from_slice(format!("X-{n}: v\r\n").as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    tcp_request(pcap, (CLIENT, 40_000), &head, 1460)
+}
+
+/// A request whose `Authorization: Basic` comes first in a header block of
+/// `head_bytes`, past any cap on a head held whole.
+pub fn huge_head<W: Write>(pcap: &mut Pcap<W>, head_bytes: usize) -> io::Result<()> {
+    let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+    head.extend_from_slice(BASIC);
+    while head.len() < head_bytes {
+        head.extend_from_slice(b"X-Padding: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    tcp_request(pcap, (CLIENT, 40_001), &head, 1460)
+}
+
+/// A request whose one header of `header_bytes` arrives a byte per segment, with the
+/// credentials after it.
+pub fn slow_header<W: Write>(pcap: &mut Pcap<W>, header_bytes: usize) -> io::Result<()> {
+    let mut head = b"GET / HTTP/1.1\r\nX-Slow: ".to_vec();
+    head.resize(head.len() + header_bytes, b's');
+    head.extend_from_slice(b"\r\n");
+    head.extend_from_slice(BASIC);
+    head.extend_from_slice(b"\r\n");
+    tcp_request(pcap, (CLIENT, 40_002), &head, 1)
+}
+
+/// A SIP INVITE over UDP/IPv6 in three fragments: the identities in it must be judged
+/// as if it came whole.
+pub fn ipv6_fragmented_invite<W: Write>(pcap: &mut Pcap<W>) -> io::Result<()> {
+    let mut invite = b"INVITE sip:+441632960123@pbx.example.test SIP/2.0\r\n\
+Via: SIP/2.0/UDP [fd00::1]:5060;branch=z9hG4bK776asdhds\r\n\
+From: \"Jane Doe\" <sip:+441632960555@pbx.example.test>;tag=1928301774\r\n\
+To: <sip:+441632960123@pbx.example.test>\r\n\
+Call-ID: a84b4c76e66710@fd00::1\r\nCSeq: 314159 INVITE\r\n\
+Contact: <sip:+441632960555@[fd00::1]:5060>\r\nContent-Length: 0\r\n"
+        .to_vec();
+    while invite.len() < 2400 {
+        invite.extend_from_slice(b"X-Filler: ffffffffffffffffffffffffffffffffffffffffffff\r\n");
+    }
+    invite.extend_from_slice(b"\r\n");
+    let datagram = udp(5060, 5060, &invite);
+    let pieces: Vec<&[u8]> = datagram.chunks(1232).collect();
+    let last = pieces.len() - 1;
+    for (i, piece) in pieces.iter().enumerate() {
+        let fragment = Some((0xc0ffee, i * 1232, i < last));
+        pcap.frame(&ipv6(CLIENT6, SERVER6, UDP, fragment, piece))?;
+    }
+    Ok(())
+}
+
+/// A keep-alive connection sending a Basic-auth request every round, and between
+/// rounds `churn` other connections that push it out of a small flow table.
+pub fn eviction_churn<W: Write>(pcap: &mut Pcap<W>, rounds: u32, churn: u32) -> io::Result<()> {
+    let mut request = b"GET /phonebook HTTP/1.1\r\nHost: pbx.example.test\r\n".to_vec();
+    request.extend_from_slice(BASIC);
+    request.extend_from_slice(b"\r\n");
+    let (sport, mut seq) = (45_000, 1u32);
+    pcap.frame(&ipv4(
+        CLIENT,
+        SERVER,
+        TCP,
+        0,
+        0x4000,
+        &tcp(sport, 80, 0, SYN, b""),
+    ))?;
+    for round in 0..rounds {
+        pcap.frame(&ipv4(
+            CLIENT,
+            SERVER,
+            TCP,
+            0,
+            0x4000,
+            &tcp(sport, 80, seq, PSH_ACK, &request),
+        ))?;
+        seq += request.len() as u32;
+        for n in 0..churn {
+            let other = client(1000 + round * churn + n);
+            pcap.frame(&ipv4(
+                other,
+                SERVER,
+                TCP,
+                0,
+                0x4000,
+                &tcp(50_000, 80, 0, SYN, b""),
+            ))?;
+        }
+    }
+    Ok(())
+}
