@@ -280,6 +280,13 @@ impl Config {
                 why: "segments per flow direction",
             },
             Limit {
+                path: &["memory", "budget_mib"],
+                value: n(self.memory.budget_mib),
+                min: 1,
+                max: 1 << 20,
+                why: "MiB of buffered input per engine",
+            },
+            Limit {
                 path: &["max_ip_fragments"],
                 value: n(self.max_ip_fragments),
                 min: 1,
