@@ -226,7 +226,7 @@ impl Config {
 
     /// Every numeric setting with its sensible range. Zero is never one: a table of
     /// no entries or a timeout of no time silently changes what the sensor sees.
-    fn limits(&self) -> [Limit; 12] {
+    fn limits(&self) -> [Limit; 13] {
         let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
         let f = &self.flow;
         [
