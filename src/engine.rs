@@ -646,6 +646,9 @@ impl Engine {
         if !finisher.judge.facts.is_empty() {
             finisher.judge.apply(ts, dir, &mut flow.state);
         }
+        if !payload.is_empty() {
+            finisher.judge.recharge(flow);
+        }
         if !self.judge.offers.is_empty() {
             self.expect_media(ts);
         }
