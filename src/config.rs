@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::decode::tunnel::TunnelConfig;
 use crate::flow::{ExpectationLimits, FlowLimits, ReassemblyLimits};
 use crate::memory::MemoryConfig;
 use crate::policy::suppress::Suppression;
@@ -109,6 +110,8 @@ pub struct Config {
     pub sensor_name: Option<String>,
     /// `[memory] budget_mib`: what one engine's buffers may hold (see `memory`).
     pub memory: MemoryConfig,
+    /// `[tunnels]`: UDP ports read as VXLAN / GENEVE / GTP-U, and the nesting limit.
+    pub tunnels: TunnelConfig,
     /// The file this came from, so later checks (rule ids) can name its lines.
     #[serde(skip)]
     origin: Origin,
@@ -167,6 +170,7 @@ impl Default for Config {
             sensor_name: None,
             origin: Origin::default(),
             memory: MemoryConfig::default(),
+            tunnels: TunnelConfig::default(),
         }
     }
 }

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::capture::Packet;
 use crate::config::Config;
-use crate::decode::{self, DecodeError, DefragLimits, Defragmenter, Network, Transport};
+use crate::decode::tunnel::{self, Tunnel, TunnelConfig};
+use crate::decode::{self, DecodeError, DefragLimits, Defragmenter, IpPacket, Network, Transport};
 use crate::flow::{
     Direction, EndReason, Endpoint, ExpectationLimits, Expectations, FirstPacket, Flow, FlowKey,
     FlowLimits, FlowTable, ReassemblyLimits, StreamChunk, L4,
@@ -58,6 +59,8 @@ pub struct FlowState {
     app: AppLayer,
     tls: Option<TlsSummary>,
     media: Option<StreamSummary>,
+    /// The tunnel the flow's first packet came through.
+    tunnel: Option<Tunnel>,
     alerts: Vec<PendingAlert>,
     /// The file the flow's first packet came from.
     source: Arc<str>,
@@ -351,6 +354,7 @@ impl Finisher<'_> {
             encrypted: flow.state.app.encrypted(),
             tls: flow.state.tls.as_ref(),
             media: flow.state.media.as_ref(),
+            tunnel: flow.state.tunnel.as_ref(),
             reason,
             state: flow_state(flow),
             source: &flow.state.source,
@@ -398,6 +402,7 @@ pub struct Engine {
     /// Bytes of buffered input this engine may hold (DESIGN §8; see `memory`).
     memory_budget: usize,
     shed: ShedStats,
+    tunnels: TunnelConfig,
     current_file: Arc<str>,
     next_sweep: Timestamp,
     next_active_sweep: Timestamp,
@@ -437,6 +442,7 @@ impl Engine {
             }),
             memory_budget: config.memory.budget_bytes(),
             shed: ShedStats::default(),
+            tunnels: config.tunnels.clone(),
             current_file: Arc::from(""),
             next_sweep: Timestamp::default(),
             next_active_sweep: Timestamp::default(),
@@ -529,6 +535,20 @@ impl Engine {
             }
             Err(e) => return self.decode_error(e),
         };
+        self.process_ip(ts, packet.data.len(), ip, None, sink);
+    }
+
+    /// One IP packet, outermost or from inside `tunnel`: reassembled when it is a
+    /// fragment, peeled when it is itself a tunnel (recursing at most
+    /// `tunnels.max_depth` times), otherwise tracked as a flow.
+    fn process_ip(
+        &mut self,
+        ts: Timestamp,
+        frame_len: usize,
+        ip: IpPacket<'_>,
+        tunnel: Option<Tunnel>,
+        sink: &mut dyn Sink,
+    ) {
         let reassembled;
         let transport_bytes = match ip.fragment {
             None => ip.payload,
@@ -540,6 +560,25 @@ impl Engine {
                 None => return self.keep_to_budget(ts),
             },
         };
+        match tunnel::decapsulate(&self.tunnels, ip.protocol, transport_bytes) {
+            Ok(None) => {}
+            Ok(Some(peeled)) => {
+                let tunnel = match tunnel {
+                    None => Tunnel::new(ip.src, ip.dst, ip.protocol, peeled.ports, peeled.layer),
+                    Some(outer) if outer.depth < self.tunnels.max_depth => outer.nest(peeled.layer),
+                    Some(_) => return self.decode_error(DecodeError::TunnelTooDeep),
+                };
+                let Some(inner) = peeled.inner else {
+                    self.stats.non_ip += 1;
+                    return;
+                };
+                return match decode::decode_ip(inner) {
+                    Ok(inner) => self.process_ip(ts, frame_len, inner, Some(tunnel), sink),
+                    Err(e) => self.decode_error(e),
+                };
+            }
+            Err(e) => return self.decode_error(e),
+        }
         let transport = match decode::decode_transport(ip.protocol, transport_bytes) {
             Ok(t) => t,
             Err(e) => return self.decode_error(e),
@@ -554,7 +593,7 @@ impl Engine {
         };
         let src = (ip.src, src_port);
         let dst = (ip.dst, dst_port);
-        let key = FlowKey::new(l4, src, dst);
+        let key = FlowKey::new(l4, src, dst).in_segment(tunnel.map_or(0, |t| t.segment()));
         let first = FirstPacket {
             l4,
             src,
@@ -594,6 +633,7 @@ impl Engine {
                     },
                     tls: None,
                     media: None,
+                    tunnel,
                     alerts: Vec::new(),
                     source: Arc::clone(file),
                     charged: 0,
@@ -614,7 +654,7 @@ impl Engine {
         }
         let dir = flow.direction_of(src);
         flow.pkts[dir.index()] += 1;
-        flow.bytes[dir.index()] += packet.data.len() as u64;
+        flow.bytes[dir.index()] += frame_len as u64;
         match tcp {
             Some(seg) => {
                 let stream = &mut flow.tcp.streams[dir.index()];

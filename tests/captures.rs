@@ -223,6 +223,28 @@ const VOICE: &[Voice] = &[
             "16 DTMF digits (SIP INFO), Luhn-valid card number",
         ],
     },
+    // The same call replayed into two VXLAN tenants (VNI 42, 43) whose addresses
+    // overlap: two of everything, never merged (make-tunnel-captures.sh).
+    Voice {
+        file: "vxlan-two-tenants-sip.pcap",
+        flows: &["rtp", "rtp", "sip", "sip"],
+        alerts: &[
+            (2001, "sip"),
+            (2001, "sip"),
+            (2002, "rtp"),
+            (2002, "rtp"),
+            (2004, "rtp"),
+            (2004, "rtp"),
+            (2004, "sip"),
+            (2004, "sip"),
+        ],
+        evidence: &[
+            "PCMA (PT 8), 120 packets, 2 SSRC(s), signalled",
+            "4 DTMF digits (RFC 4733 events), not a card number",
+            "\"tunnel\":{\"depth\":1,\"dest_ip\":\"10.99.0.2\",\"dest_port\":4789",
+            "\"type\":\"vxlan\",\"vni\":43}",
+        ],
+    },
     Voice {
         file: "sip-tcp.pcap",
         flows: &["sip"],

@@ -22,8 +22,17 @@ const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88a8;
 /// Pre-standard QinQ outer tag still emitted by some switches.
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
-/// Our own cap on stacked VLAN tags; QinQ is two, three leaves room for oddities.
-const MAX_VLAN_TAGS: usize = 3;
+const ETHERTYPE_MPLS: u16 = 0x8847;
+const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
+const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+/// Our own cap on the link headers one frame may stack (VLAN tags, MPLS label
+/// stacks, PPPoE, pseudowire Ethernet): QinQ plus MPLS is four; eight leaves room.
+const MAX_LINK_HEADERS: usize = 8;
+/// MPLS labels followed in one stack; carrier stacks are two to four deep.
+const MAX_MPLS_LABELS: usize = 16;
+/// PPP protocol numbers of IPv4 and IPv6 (RFC 1332, RFC 5072).
+const PPP_IPV4: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
 
 /// BSD loopback address families (AF_INET, and AF_INET6 as FreeBSD, Darwin and
 /// OpenBSD/NetBSD number it).
@@ -37,13 +46,7 @@ fn be16(data: &[u8], at: usize) -> Option<u16> {
 /// The network-layer bytes of `frame`, or `None` for a frame that carries no IP.
 pub(super) fn network_payload(linktype: i32, frame: &[u8]) -> Result<Option<&[u8]>, DecodeError> {
     match linktype {
-        linktype::ETHERNET => {
-            let ether_type = be16(frame, 12).ok_or(DecodeError::TruncatedLink)?;
-            ether_payload(
-                ether_type,
-                frame.get(14..).ok_or(DecodeError::TruncatedLink)?,
-            )
-        }
+        linktype::ETHERNET => ethernet_payload(frame),
         // Linux cooked v1: 16-byte header, protocol at 14.
         linktype::LINUX_SLL => {
             let protocol = be16(frame, 14).ok_or(DecodeError::TruncatedLink)?;
@@ -83,19 +86,93 @@ pub(super) fn network_payload(linktype: i32, frame: &[u8]) -> Result<Option<&[u8
     }
 }
 
-/// Follows 802.1Q / 802.1ad tags to the IP payload.
-fn ether_payload(mut ether_type: u16, mut data: &[u8]) -> Result<Option<&[u8]>, DecodeError> {
-    for _ in 0..=MAX_VLAN_TAGS {
+/// An Ethernet frame (inside a tunnel) followed to its IP payload.
+pub(super) fn ethernet_payload(frame: &[u8]) -> Result<Option<&[u8]>, DecodeError> {
+    let ether_type = be16(frame, 12).ok_or(DecodeError::TruncatedLink)?;
+    ether_payload(
+        ether_type,
+        frame.get(14..).ok_or(DecodeError::TruncatedLink)?,
+    )
+}
+
+/// Whether a PPP protocol number is IP.
+pub(super) fn ppp_ip(protocol: u16) -> bool {
+    matches!(protocol, PPP_IPV4 | PPP_IPV6)
+}
+
+/// Follows 802.1Q / 802.1ad tags, MPLS label stacks and PPPoE sessions to the IP
+/// payload.
+pub(super) fn ether_payload(
+    mut ether_type: u16,
+    mut data: &[u8],
+) -> Result<Option<&[u8]>, DecodeError> {
+    for _ in 0..=MAX_LINK_HEADERS {
         match ether_type {
             ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => return Ok(Some(data)),
             ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
                 ether_type = be16(data, 2).ok_or(DecodeError::TruncatedLink)?;
                 data = data.get(4..).ok_or(DecodeError::TruncatedLink)?;
             }
+            ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => match mpls(data)? {
+                MplsPayload::Ip(ip) => return Ok(Some(ip)),
+                MplsPayload::Ethernet(frame) => {
+                    ether_type = be16(frame, 12).ok_or(DecodeError::MalformedMpls)?;
+                    data = frame.get(14..).ok_or(DecodeError::MalformedMpls)?;
+                }
+                MplsPayload::Other => return Ok(None),
+            },
+            ETHERTYPE_PPPOE_SESSION => {
+                // RFC 2516: version and type 1, code 0 in a session; then PPP.
+                if data.get(..2) != Some(&[0x11, 0x00]) {
+                    return Err(DecodeError::MalformedPppoe);
+                }
+                let protocol = be16(data, 6).ok_or(DecodeError::MalformedPppoe)?;
+                data = &data[8..];
+                ether_type = match protocol {
+                    PPP_IPV4 => ETHERTYPE_IPV4,
+                    PPP_IPV6 => ETHERTYPE_IPV6,
+                    // LCP, PAP, IPCP …: the link's own control, no IP.
+                    _ => return Ok(None),
+                };
+            }
             _ => return Ok(None),
         }
     }
     Ok(None)
+}
+
+enum MplsPayload<'a> {
+    Ip(&'a [u8]),
+    /// A pseudowire's Ethernet frame (after its control word).
+    Ethernet(&'a [u8]),
+    Other,
+}
+
+/// An MPLS label stack (RFC 3032) to its bottom, and what it carries: the explicit
+/// null labels name IPv4 / IPv6; otherwise, as every decoder does, the first nibble
+/// (4, 6, or 0 for a pseudowire control word, RFC 4385).
+fn mpls(data: &[u8]) -> Result<MplsPayload<'_>, DecodeError> {
+    const IPV4_EXPLICIT_NULL: u32 = 0;
+    const IPV6_EXPLICIT_NULL: u32 = 2;
+    for depth in 0..MAX_MPLS_LABELS {
+        let at = depth * 4;
+        let entry = data.get(at..at + 4).ok_or(DecodeError::MalformedMpls)?;
+        if entry[2] & 0x01 == 0 {
+            continue;
+        }
+        let label = u32::from_be_bytes([0, entry[0], entry[1], entry[2]]) >> 4;
+        let payload = &data[at + 4..];
+        return Ok(match (label, payload.first().map(|b| b >> 4)) {
+            (IPV4_EXPLICIT_NULL | IPV6_EXPLICIT_NULL, _) | (_, Some(4 | 6)) => {
+                MplsPayload::Ip(payload)
+            }
+            (_, Some(0)) => {
+                MplsPayload::Ethernet(payload.get(4..).ok_or(DecodeError::MalformedMpls)?)
+            }
+            _ => MplsPayload::Other,
+        });
+    }
+    Err(DecodeError::MalformedMpls)
 }
 
 #[cfg(test)]
@@ -157,9 +234,57 @@ mod tests {
 
     #[test]
     fn endless_vlan_tags_stop() {
-        let tags = [(ETHERTYPE_VLAN, 1); 8];
+        let tags = [(ETHERTYPE_VLAN, 1); 16];
         let frame = ether(ETHERTYPE_IPV4, &tags, &IPV4_MIN);
         assert_eq!(network_payload(linktype::ETHERNET, &frame), Ok(None));
+    }
+
+    #[test]
+    fn mpls_stacks_inside_vlan() {
+        // Two labels, the second bottom of stack, then IPv4 by its first nibble.
+        let mut labels = vec![0x00, 0x0f, 0xe0, 0x40, 0x00, 0x06, 0x31, 0x40];
+        labels.extend_from_slice(&IPV4_MIN);
+        let frame = ether(ETHERTYPE_MPLS, &[(ETHERTYPE_VLAN, 3399)], &labels);
+        assert_eq!(
+            network_payload(linktype::ETHERNET, &frame),
+            Ok(Some(&IPV4_MIN[..]))
+        );
+        // A pseudowire: control word, then a whole Ethernet frame.
+        let mut pw = vec![0x00, 0x01, 0x01, 0x40, 0, 0, 0, 0];
+        pw.extend_from_slice(&ether(ETHERTYPE_IPV4, &[], &IPV4_MIN));
+        let frame = ether(ETHERTYPE_MPLS, &[], &pw);
+        assert_eq!(
+            network_payload(linktype::ETHERNET, &frame),
+            Ok(Some(&IPV4_MIN[..]))
+        );
+        // A stack that never reaches its bottom.
+        let frame = ether(ETHERTYPE_MPLS, &[], &[0u8; 80]);
+        assert_eq!(
+            network_payload(linktype::ETHERNET, &frame),
+            Err(DecodeError::MalformedMpls)
+        );
+    }
+
+    #[test]
+    fn pppoe_session_ip_and_control() {
+        let mut session = vec![0x11, 0x00, 0x00, 0x01, 0x00, 22, 0x00, 0x21];
+        session.extend_from_slice(&IPV4_MIN);
+        let frame = ether(ETHERTYPE_PPPOE_SESSION, &[], &session);
+        assert_eq!(
+            network_payload(linktype::ETHERNET, &frame),
+            Ok(Some(&IPV4_MIN[..]))
+        );
+        let lcp = ether(
+            ETHERTYPE_PPPOE_SESSION,
+            &[],
+            &[0x11, 0, 0, 1, 0, 4, 0xc0, 0x21],
+        );
+        assert_eq!(network_payload(linktype::ETHERNET, &lcp), Ok(None));
+        let bad = ether(ETHERTYPE_PPPOE_SESSION, &[], &[0x21, 0, 0, 1]);
+        assert_eq!(
+            network_payload(linktype::ETHERNET, &bad),
+            Err(DecodeError::MalformedPppoe)
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod defrag;
 mod link;
+pub mod tunnel;
 
 pub use defrag::{DefragLimits, DefragStats, Defragmenter};
 pub use link::linktype;
@@ -27,6 +28,22 @@ pub enum DecodeError {
     MalformedTcp,
     #[error("malformed or truncated UDP header")]
     MalformedUdp,
+    #[error("malformed MPLS label stack")]
+    MalformedMpls,
+    #[error("malformed PPPoE session header")]
+    MalformedPppoe,
+    #[error("malformed or unsupported GRE header")]
+    MalformedGre,
+    #[error("malformed ERSPAN header")]
+    MalformedErspan,
+    #[error("malformed VXLAN payload")]
+    MalformedVxlan,
+    #[error("malformed GENEVE header")]
+    MalformedGeneve,
+    #[error("malformed GTP-U header")]
+    MalformedGtp,
+    #[error("more tunnel layers than configured")]
+    TunnelTooDeep,
 }
 
 impl DecodeError {
@@ -37,6 +54,14 @@ impl DecodeError {
             DecodeError::MalformedIp => "malformed_ip",
             DecodeError::MalformedTcp => "malformed_tcp",
             DecodeError::MalformedUdp => "malformed_udp",
+            DecodeError::MalformedMpls => "malformed_mpls",
+            DecodeError::MalformedPppoe => "malformed_pppoe",
+            DecodeError::MalformedGre => "malformed_gre",
+            DecodeError::MalformedErspan => "malformed_erspan",
+            DecodeError::MalformedVxlan => "malformed_vxlan",
+            DecodeError::MalformedGeneve => "malformed_geneve",
+            DecodeError::MalformedGtp => "malformed_gtp",
+            DecodeError::TunnelTooDeep => "tunnel_too_deep",
         }
     }
 }
@@ -75,7 +100,8 @@ pub fn decode_network(linktype: i32, frame: &[u8]) -> Result<Network<'_>, Decode
     }
 }
 
-fn decode_ip(data: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
+/// An IP header (either version) and what it carries.
+pub fn decode_ip(data: &[u8]) -> Result<IpPacket<'_>, DecodeError> {
     if let Some(ip) = plain_ip(data) {
         return Ok(ip);
     }

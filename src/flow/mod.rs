@@ -63,6 +63,9 @@ pub struct FlowKey {
     high: (u128, u16),
     /// Transport in bit 0, IPv6 in bit 1.
     tag: u8,
+    /// The VXLAN / GENEVE network the flow was seen in (24 bits), 0 outside one:
+    /// tenants' overlapping addresses stay apart.
+    segment: u32,
 }
 
 impl std::hash::Hash for FlowKey {
@@ -71,7 +74,10 @@ impl std::hash::Hash for FlowKey {
         state.write_u128(self.low.0);
         state.write_u128(self.high.0);
         state.write_u64(
-            u64::from(self.low.1) | u64::from(self.high.1) << 16 | u64::from(self.tag) << 32,
+            u64::from(self.low.1)
+                | u64::from(self.high.1) << 16
+                | u64::from(self.tag) << 32
+                | u64::from(self.segment) << 40,
         );
     }
 }
@@ -92,7 +98,13 @@ impl FlowKey {
             low,
             high,
             tag: u8::from(l4 == L4::Udp) | (u8::from(v6) << 1),
+            segment: 0,
         }
+    }
+
+    /// The same key inside virtual network `segment`.
+    pub fn in_segment(self, segment: u32) -> Self {
+        FlowKey { segment, ..self }
     }
 }
 /// Capture time (ns) between two moves of a flow to the back of the LRU order.

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::community_id::community_id;
 use super::{FlowEvent, Sink, TlsSummary};
+use crate::decode::tunnel::Tunnel;
 use crate::flow::Direction;
 use crate::timestamp::Timestamp;
 
@@ -34,6 +35,8 @@ struct Common<'a> {
     proto: &'static str,
     app_proto: &'static str,
     community_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tunnel: Option<&'a Tunnel>,
 }
 
 #[derive(Serialize)]
@@ -278,6 +281,7 @@ impl Sink for EveWriter {
                 proto: event.l4.as_str(),
                 app_proto: event.app_proto.as_str(),
                 community_id: &community_id,
+                tunnel: event.tunnel,
             }
         };
         for alert in event.alerts {

@@ -8,6 +8,7 @@ pub mod report;
 pub mod summary;
 pub mod syslog;
 
+use crate::decode::tunnel::Tunnel;
 use crate::flow::{Direction, EndReason, Endpoint, L4};
 use crate::personal_data::Confidence;
 use crate::protocols::rtp::StreamSummary;
@@ -59,6 +60,8 @@ pub struct FlowEvent<'a> {
     pub encrypted: bool,
     pub tls: Option<&'a TlsSummary>,
     pub media: Option<&'a StreamSummary>,
+    /// The tunnel the flow travelled in, if any.
+    pub tunnel: Option<&'a Tunnel>,
     pub reason: EndReason,
     pub state: ConnectionState,
     /// Where the packets came from: the capture file, or the interface when live.
