@@ -512,6 +512,10 @@ impl Engine {
         s
     }
 
+    pub fn tunnels(&self) -> &TunnelConfig {
+        &self.tunnels
+    }
+
     pub fn policy(&self) -> &Policy {
         &self.judge.policy
     }

@@ -12,6 +12,7 @@
 //! queues. Offline, a full queue makes the reader wait; live, the capture must not
 //! wait, so a full queue drops the batch and counts it.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -20,6 +21,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::capture::Packet;
+use crate::decode::tunnel::{self, TunnelConfig};
 use crate::decode::{self, Network};
 use crate::engine::{Engine, EngineStats};
 use crate::output::{FlowEvent, Sink};
@@ -61,13 +63,48 @@ impl<S: Sink + ?Sized> Sink for SharedSink<S> {
     }
 }
 
+/// Fragmented tunnel datagrams whose worker was chosen by their first fragment; more
+/// at once and the table starts over (their later fragments then follow the outer
+/// addresses).
+const MAX_ROUTED_DATAGRAMS: usize = 4096;
+
 /// Where the worker for a frame is: the same for both directions of a conversation.
-pub fn shard_of(linktype: i32, frame: &[u8], workers: usize) -> usize {
+/// Tunnelled traffic is placed by its innermost addresses; the fragments of a
+/// tunnel datagram follow its first fragment, whose headers name them.
+fn shard_of(
+    frame: (i32, &[u8]),
+    workers: usize,
+    tunnels: &TunnelConfig,
+    routed: &mut HashMap<(IpAddr, IpAddr, u32), u64>,
+) -> usize {
     if workers <= 1 {
         return 0;
     }
-    let hash = match decode::decode_network(linktype, frame) {
-        Ok(Network::Ip(ip)) => address_pair_hash(ip.src, ip.dst),
+    let hash = match decode::decode_network(frame.0, frame.1) {
+        Ok(Network::Ip(ip)) => match ip.fragment {
+            None => {
+                let ip = tunnel::innermost(tunnels, ip);
+                address_pair_hash(ip.src, ip.dst)
+            }
+            Some(fragment) => {
+                let key = (ip.src, ip.dst, fragment.id);
+                let inner = (fragment.offset == 0)
+                    .then(|| tunnel::first_fragment_inner(tunnels, ip.protocol, ip.payload))
+                    .flatten();
+                match (inner, routed.get(&key)) {
+                    (Some((src, dst)), _) => {
+                        if routed.len() >= MAX_ROUTED_DATAGRAMS {
+                            routed.clear();
+                        }
+                        let hash = address_pair_hash(src, dst);
+                        routed.insert(key, hash);
+                        hash
+                    }
+                    (None, Some(&hash)) => hash,
+                    (None, None) => address_pair_hash(ip.src, ip.dst),
+                }
+            }
+        },
         // Not IP or not decodable: one worker counts them all.
         _ => 0,
     };
@@ -150,6 +187,9 @@ pub struct Workers {
     pub queue_drops: Arc<AtomicU64>,
     /// Each worker's latest report, for metrics while running.
     pub reports: Vec<Arc<Mutex<WorkerReport>>>,
+    /// Which UDP ports are tunnels, for placing tunnelled frames by their inner addresses.
+    tunnels: TunnelConfig,
+    routed_fragments: HashMap<(IpAddr, IpAddr, u32), u64>,
 }
 
 impl Workers {
@@ -164,6 +204,10 @@ impl Workers {
         S: Sink + Send + ?Sized + 'static,
     {
         let n = engines.len().max(1);
+        let tunnels = engines
+            .first()
+            .map(|e| e.tunnels().clone())
+            .unwrap_or_default();
         let (spare_tx, spare_rx) = mpsc::sync_channel(n * (queue_batches + 2));
         let source: Arc<str> = Arc::from("");
         let mut workers = Workers {
@@ -177,6 +221,8 @@ impl Workers {
             next_tick: Timestamp::default(),
             queue_drops: Arc::new(AtomicU64::new(0)),
             reports: Vec::with_capacity(n),
+            tunnels,
+            routed_fragments: HashMap::new(),
         };
         for (i, engine) in engines.into_iter().enumerate() {
             let (tx, rx) = mpsc::sync_channel::<Batch>(queue_batches.max(1));
@@ -214,7 +260,12 @@ impl Workers {
             self.next_tick = Timestamp(packet.ts.0.saturating_add(TICK_INTERVAL));
             self.tick(packet.ts);
         }
-        let shard = shard_of(packet.linktype, packet.data, self.queues.len());
+        let shard = shard_of(
+            (packet.linktype, packet.data),
+            self.queues.len(),
+            &self.tunnels,
+            &mut self.routed_fragments,
+        );
         let Some(batch) = self.filling.get_mut(shard) else {
             return;
         };

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{link, DecodeError};
+use super::{link, DecodeError, IpPacket};
 
 const IPPROTO_IPIP: u8 = 4;
 const IPPROTO_UDP: u8 = 17;
@@ -204,14 +204,71 @@ pub fn decapsulate<'a>(
     match protocol {
         IPPROTO_IPIP | IPPROTO_IPV6 => plain(Encapsulation::IpInIp, payload),
         IPPROTO_GRE => gre(payload).map(Some),
-        IPPROTO_UDP => udp(config, payload),
+        IPPROTO_UDP => udp(config, payload, true),
         _ => Ok(None),
     }
 }
 
+/// The inner addresses behind the first fragment of a tunnel datagram that was
+/// fragmented: its headers are all there, but its length fields point past the cut.
+/// The worker of the reassembled datagram is chosen by them.
+pub fn first_fragment_inner(
+    config: &TunnelConfig,
+    protocol: u8,
+    payload: &[u8],
+) -> Option<(IpAddr, IpAddr)> {
+    let inner = match protocol {
+        IPPROTO_IPIP | IPPROTO_IPV6 => Some(payload),
+        IPPROTO_GRE => gre(payload).ok()?.inner,
+        IPPROTO_UDP => udp(config, payload, false).ok()??.inner,
+        _ => None,
+    }?;
+    let v4 = |at: usize| -> Option<IpAddr> {
+        Some(IpAddr::from(
+            <[u8; 4]>::try_from(inner.get(at..at + 4)?).ok()?,
+        ))
+    };
+    let v6 = |at: usize| -> Option<IpAddr> {
+        Some(IpAddr::from(
+            <[u8; 16]>::try_from(inner.get(at..at + 16)?).ok()?,
+        ))
+    };
+    match inner.first()? >> 4 {
+        4 => Some((v4(12)?, v4(16)?)),
+        6 => Some((v6(8)?, v6(24)?)),
+        _ => None,
+    }
+}
+
+/// The innermost IP header a frame's tunnels lead to, as far as it is reachable
+/// without reassembly. It decides a flow's worker, so the packets of an inner flow
+/// meet on one worker whichever tunnel endpoints carried them (a 6in4 relay one way,
+/// native IPv6 the other; GTP-U with separate uplink and downlink endpoints).
+pub fn innermost<'a>(config: &TunnelConfig, mut ip: IpPacket<'a>) -> IpPacket<'a> {
+    for _ in 0..config.max_depth {
+        if ip.fragment.is_some() {
+            break;
+        }
+        let Ok(Some(Decapsulated {
+            inner: Some(inner), ..
+        })) = decapsulate(config, ip.protocol, ip.payload)
+        else {
+            break;
+        };
+        match super::decode_ip(inner) {
+            Ok(next) => ip = next,
+            Err(_) => break,
+        }
+    }
+    ip
+}
+
+/// `whole`: the datagram is complete (not the first fragment of one), so length
+/// fields that point past it are malformed.
 fn udp<'a>(
     config: &TunnelConfig,
     datagram: &'a [u8],
+    whole: bool,
 ) -> Result<Option<Decapsulated<'a>>, DecodeError> {
     let Some(dst_port) = be16(datagram, 2) else {
         return Ok(None);
@@ -235,7 +292,7 @@ fn udp<'a>(
     } else if geneve {
         geneve_header(payload)
     } else {
-        gtpu_header(payload)
+        gtpu_header(payload, whole)
     };
     Ok(match peeled {
         Some(Ok((layer, inner))) => Some(Decapsulated {
@@ -296,7 +353,7 @@ fn geneve_header(data: &[u8]) -> Peeled<'_> {
 /// GTPv1-U: version 1, protocol type GTP; only G-PDUs (message type 255) carry user
 /// IP packets. The optional sequence / N-PDU / extension fields and the extension
 /// header chain are skipped.
-fn gtpu_header(data: &[u8]) -> Peeled<'_> {
+fn gtpu_header(data: &[u8], whole: bool) -> Peeled<'_> {
     const G_PDU: u8 = 0xff;
     const OPTIONAL_FIELDS: u8 = 0x07;
     /// Extension headers followed at most; real ones carry one or two.
@@ -308,8 +365,10 @@ fn gtpu_header(data: &[u8]) -> Peeled<'_> {
     let mut layer = Layer::new(Encapsulation::GtpU);
     layer.teid = be32(data, 4);
     let body_end = 8 + usize::from(length);
-    let Some(body) = data.get(..body_end) else {
-        return Some(Err(DecodeError::MalformedGtp));
+    let body = match data.get(..body_end) {
+        Some(body) => body,
+        None if !whole => data,
+        None => return Some(Err(DecodeError::MalformedGtp)),
     };
     if message != G_PDU {
         // Echo, error indication, end marker: the tunnel's own signalling.
@@ -626,6 +685,24 @@ mod tests {
         assert_eq!(
             peel(IPPROTO_UDP, &udp(2152, &cut)),
             Err(DecodeError::MalformedGtp)
+        );
+    }
+
+    #[test]
+    fn first_fragment_names_the_inner_addresses() {
+        // A G-PDU whose length runs past the cut: malformed when whole, but the first
+        // fragment of a datagram still names its inner flow.
+        let mut g = vec![0x30, 0xff, 0x05, 0xdc, 0, 0, 0, 1];
+        g.extend_from_slice(&IPV4_MIN);
+        let datagram = udp(2152, &g);
+        assert_eq!(peel(IPPROTO_UDP, &datagram), Err(DecodeError::MalformedGtp));
+        let inner = first_fragment_inner(&TunnelConfig::default(), IPPROTO_UDP, &datagram);
+        let (a, b): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        assert_eq!(inner, Some((a, b)));
+        // Plain UDP is no tunnel.
+        assert_eq!(
+            first_fragment_inner(&TunnelConfig::default(), IPPROTO_UDP, &udp(53, &g)),
+            None
         );
     }
 
