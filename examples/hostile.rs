@@ -36,7 +36,14 @@ const ATTACKS: &[(&str, &str)] = &[
         "huge-head",
         "bytes of header block after an Authorization: Basic",
     ),
-    ("slow-header", "bytes of one header sent a byte per segment"),
+    (
+        "slow-header",
+        "bytes of one HTTP header sent a byte per segment",
+    ),
+    (
+        "slow-sip",
+        "bytes of one SIP header sent a byte per segment",
+    ),
     (
         "eviction-churn",
         "rounds of a Basic-auth request pushed out by 100 new flows",
@@ -54,6 +61,7 @@ fn write(attack: &str, scale: u32, path: &str) -> std::io::Result<Option<u64>> {
         "many-headers" => attacks::many_headers(&mut pcap, scale)?,
         "huge-head" => attacks::huge_head(&mut pcap, scale as usize)?,
         "slow-header" => attacks::slow_header(&mut pcap, scale as usize)?,
+        "slow-sip" => attacks::slow_sip(&mut pcap, scale as usize)?,
         "eviction-churn" => attacks::eviction_churn(&mut pcap, scale, 100)?,
         _ => return Ok(None),
     }

@@ -505,6 +505,12 @@ fn a_header_sent_a_byte_per_segment_still_yields_its_credentials() {
 }
 
 #[test]
+fn a_sip_message_sent_a_byte_per_segment_is_judged() {
+    let (_, flows) = attack("", |p| attacks::slow_sip(p, 8_000));
+    assert_eq!(flows.0, vec![("sip", vec![2001])]);
+}
+
+#[test]
 fn an_evicted_flow_that_comes_back_does_not_alert_again() {
     let (stats, flows) = attack("[flow]\nmax_flows = 64\n", |p| {
         attacks::eviction_churn(p, 10, 100)

@@ -856,6 +856,11 @@ impl AppLayer {
                             );
                             provisional.truncate(MAX_PROVISIONAL_MATCHES);
                         }
+                        // A probe still reading a message's start (a TCP peer may send
+                        // it a byte per segment) is bounded by bytes, not segments.
+                        if matches!(verdict, Detection::NeedMore) && self.l4 == L4::Tcp {
+                            *chunks -= 1;
+                        }
                         let exhausted = *chunks >= MAX_PROBE_CHUNKS || *bytes >= MAX_PROBE_BYTES;
                         if matches!(verdict, Detection::NeedMore)
                             && self.l4 == L4::Tcp

@@ -137,33 +137,22 @@ fn client(n: u32) -> [u8; 4] {
     [10, 1 + (n >> 16) as u8, (n >> 8) as u8, n as u8]
 }
 
-/// One TCP request from a client to port 80: SYN, then `payload` in `segment`-byte
+/// One TCP request from a client to `dport`: SYN, then `payload` in `segment`-byte
 /// segments.
 fn tcp_request<W: Write>(
     pcap: &mut Pcap<W>,
     from: ([u8; 4], u16),
+    dport: u16,
     payload: &[u8],
     segment: usize,
 ) -> io::Result<()> {
     let (src, sport) = from;
-    pcap.frame(&ipv4(
-        src,
-        SERVER,
-        TCP,
-        0,
-        0x4000,
-        &tcp(sport, 80, 0, SYN, b""),
-    ))?;
+    let syn = tcp(sport, dport, 0, SYN, b"");
+    pcap.frame(&ipv4(src, SERVER, TCP, 0, 0x4000, &syn))?;
     for (i, chunk) in payload.chunks(segment.max(1)).enumerate() {
         let seq = 1 + (i * segment) as u32;
-        pcap.frame(&ipv4(
-            src,
-            SERVER,
-            TCP,
-            0,
-            0x4000,
-            &tcp(sport, 80, seq, PSH_ACK, chunk),
-        ))?;
+        let l4 = tcp(sport, dport, seq, PSH_ACK, chunk);
+        pcap.frame(&ipv4(src, SERVER, TCP, 0, 0x4000, &l4))?;
     }
     Ok(())
 }
@@ -254,7 +243,13 @@ pub fn open_http_heads<W: Write>(
         head.extend_from_slice(b"X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
     }
     for n in 0..flows {
-        tcp_request(pcap, (client(n), 30_000 + (n % 30_000) as u16), &head, 1460)?;
+        tcp_request(
+            pcap,
+            (client(n), 30_000 + (n % 30_000) as u16),
+            80,
+            &head,
+            1460,
+        )?;
     }
     Ok(())
 }
@@ -267,7 +262,7 @@ pub fn many_headers<W: Write>(pcap: &mut Pcap<W>, others: u32) -> io::Result<()>
         head.extend_from_slice(format!("X-{n}: v\r\n").as_bytes());
     }
     head.extend_from_slice(b"\r\n");
-    tcp_request(pcap, (CLIENT, 40_000), &head, 1460)
+    tcp_request(pcap, (CLIENT, 40_000), 80, &head, 1460)
 }
 
 /// A request whose `Authorization: Basic` comes first in a header block of
@@ -279,7 +274,7 @@ pub fn huge_head<W: Write>(pcap: &mut Pcap<W>, head_bytes: usize) -> io::Result<
         head.extend_from_slice(b"X-Padding: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\r\n");
     }
     head.extend_from_slice(b"\r\n");
-    tcp_request(pcap, (CLIENT, 40_001), &head, 1460)
+    tcp_request(pcap, (CLIENT, 40_001), 80, &head, 1460)
 }
 
 /// A request whose one header of `header_bytes` arrives a byte per segment, with the
@@ -290,7 +285,26 @@ pub fn slow_header<W: Write>(pcap: &mut Pcap<W>, header_bytes: usize) -> io::Res
     head.extend_from_slice(b"\r\n");
     head.extend_from_slice(BASIC);
     head.extend_from_slice(b"\r\n");
-    tcp_request(pcap, (CLIENT, 40_002), &head, 1)
+    tcp_request(pcap, (CLIENT, 40_002), 80, &head, 1)
+}
+
+/// A SIP MESSAGE over TCP whose head (`header_bytes` of padding after the identities)
+/// and body arrive a byte per segment.
+pub fn slow_sip<W: Write>(pcap: &mut Pcap<W>, header_bytes: usize) -> io::Result<()> {
+    let body = b"Meet Jane Doe at reception, call +441632960555";
+    let mut message = format!(
+        "MESSAGE sip:+441632960123@pbx.example.test SIP/2.0\r\n\
+Via: SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bK-slow\r\n\
+From: \"Jane Doe\" <sip:+441632960555@pbx.example.test>;tag=slow\r\n\
+To: <sip:+441632960123@pbx.example.test>\r\nCall-ID: slow@10.0.0.1\r\n\
+CSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nX-Slow: ",
+        body.len()
+    )
+    .into_bytes();
+    message.resize(message.len() + header_bytes, b's');
+    message.extend_from_slice(b"\r\n\r\n");
+    message.extend_from_slice(body);
+    tcp_request(pcap, (CLIENT, 40_003), 5060, &message, 1)
 }
 
 /// A SIP INVITE over UDP/IPv6 in three fragments: the identities in it must be judged

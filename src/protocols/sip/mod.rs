@@ -103,7 +103,24 @@ pub struct SipDissector {
     /// Unframed bytes of a TCP direction.
     pending: [Vec<u8>; 2],
     lost: [bool; 2],
+    /// Per direction, what an incomplete message in `pending` waits for: its whole
+    /// length once its head was read, or the end of its head, searched for only among
+    /// bytes not searched before. A message sent a byte per segment is read once, not
+    /// from its start on every byte.
+    waiting: [Waiting; 2],
     dialogs: HashMap<u64, DigitCollector>,
+}
+
+/// What the pending bytes of a TCP direction wait for (offsets into `pending`).
+#[derive(Clone, Copy, Debug)]
+enum Waiting {
+    Nothing,
+    /// The message's whole length.
+    Length(usize),
+    /// The end of the head; the first `searched` bytes do not hold it.
+    HeadEnd {
+        searched: usize,
+    },
 }
 
 impl SipDissector {
@@ -112,6 +129,7 @@ impl SipDissector {
             l4,
             pending: Default::default(),
             lost: [false; 2],
+            waiting: [Waiting::Nothing; 2],
             dialogs: HashMap::new(),
         }
     }
@@ -120,6 +138,7 @@ impl SipDissector {
         // Framing is lost until a new start line is found at the front of a segment.
         self.pending[dir.index()] = Vec::new();
         self.lost[dir.index()] = true;
+        self.waiting[dir.index()] = Waiting::Nothing;
     }
 
     /// Bytes of partial messages held (the engine's memory budget).
@@ -144,6 +163,19 @@ impl SipDissector {
         }
         let mut buffer = std::mem::take(&mut self.pending[d]);
         buffer.extend_from_slice(data);
+        let waits = match self.waiting[d] {
+            Waiting::Nothing => false,
+            Waiting::Length(total) => buffer.len() < total,
+            Waiting::HeadEnd { searched } => !parser::head_ends_after(&buffer, searched),
+        };
+        if waits && buffer.len() <= MAX_MESSAGE {
+            if let Waiting::HeadEnd { searched } = &mut self.waiting[d] {
+                *searched = buffer.len();
+            }
+            self.pending[d] = buffer;
+            return;
+        }
+        self.waiting[d] = Waiting::Nothing;
         let mut used = 0;
         loop {
             let rest = &buffer[used..];
@@ -166,13 +198,23 @@ impl SipDissector {
                     used = buffer.len();
                     break;
                 }
-                None => break,
+                None => {
+                    self.waiting[d] = match parser::frame_needs(rest) {
+                        // Offsets into what stays pending: `rest`.
+                        Some(total) => Waiting::Length(total),
+                        None => Waiting::HeadEnd {
+                            searched: rest.len(),
+                        },
+                    };
+                    break;
+                }
             }
         }
         buffer.drain(..used);
         if buffer.len() > MAX_MESSAGE {
-            buffer.clear();
+            buffer = Vec::new();
             self.lost[d] = true;
+            self.waiting[d] = Waiting::Nothing;
         }
         self.pending[d] = buffer;
     }

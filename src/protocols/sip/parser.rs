@@ -161,6 +161,20 @@ pub fn frame_len(buf: &[u8]) -> Option<Result<usize, ()>> {
     (buf.len() >= total).then_some(Ok(total))
 }
 
+/// What an incomplete frame (`frame_len` gave `None`) waits for: `Some(total)` once
+/// its head is there, `None` while the head's end is still to come.
+pub fn frame_needs(buf: &[u8]) -> Option<usize> {
+    let end = head_end(buf)?;
+    Some(end.saturating_add(content_length(&buf[..end]).unwrap_or(0)))
+}
+
+/// Whether the end of a head is in `buf` at or after `from` (minus the three bytes a
+/// terminator may straddle).
+pub fn head_ends_after(buf: &[u8], from: usize) -> bool {
+    buf.get(from.saturating_sub(3)..)
+        .is_some_and(|tail| head_end(tail).is_some())
+}
+
 /// Parses one whole message (a datagram, or a frame from `frame_len`).
 pub fn parse_message(buf: &[u8]) -> Option<Message<'_>> {
     let end = head_end(buf).unwrap_or(buf.len());
