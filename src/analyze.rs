@@ -4,8 +4,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::capture::Packet;
-use crate::capture::{CaptureError, CaptureFile};
+use crate::capture::{CaptureError, CaptureFile, Packet, RecordBlock};
 use crate::engine::Engine;
 use crate::output::Sink;
 use crate::workers::Workers;
@@ -71,6 +70,18 @@ pub trait PacketPath {
     /// Names the source of the packets that follow (`pcap_filename`).
     fn set_source(&mut self, name: &str);
     fn process(&mut self, packet: &Packet<'_>);
+    /// Whether whole read blocks of a legacy pcap file go to `process_records`
+    /// rather than packet by packet to `process`.
+    fn takes_records(&self) -> bool {
+        false
+    }
+    /// A block of whole records; returns a buffer for the next read.
+    fn process_records(&mut self, block: RecordBlock) -> Vec<u8> {
+        for (_, packet) in block.packets() {
+            self.process(&packet);
+        }
+        block.into_buffer()
+    }
 }
 
 /// One engine, in the reading thread.
@@ -96,6 +107,14 @@ impl PacketPath for Workers {
 
     fn process(&mut self, packet: &Packet<'_>) {
         self.push(packet);
+    }
+
+    fn takes_records(&self) -> bool {
+        true
+    }
+
+    fn process_records(&mut self, block: RecordBlock) -> Vec<u8> {
+        self.push_records(block)
     }
 }
 
@@ -135,21 +154,37 @@ pub fn read_files(
         };
         path.set_source(&file.display().to_string());
         let mut in_file = 0u64;
-        let result = capture.read_packets(|packet| {
-            path.process(&packet);
-            packets += 1;
-            bytes += packet.data.len() as u64;
-            // Record header plus data: close enough to the file offset for a progress bar.
-            in_file += 16 + packet.data.len() as u64;
-            if packets % 16_384 == 0 {
-                let elapsed = started.elapsed().as_secs_f64().max(1e-9);
-                progress(Progress {
-                    bytes_done: done + in_file,
-                    bytes_total: total,
-                    packets_per_sec: packets as f64 / elapsed,
-                });
-            }
+        let mut report = |packets: u64, in_file: u64| {
+            let elapsed = started.elapsed().as_secs_f64().max(1e-9);
+            progress(Progress {
+                bytes_done: done + in_file,
+                bytes_total: total,
+                packets_per_sec: packets as f64 / elapsed,
+            });
+        };
+        let by_blocks = path.takes_records().then(|| {
+            capture.read_record_blocks(|block| {
+                packets += block.packets;
+                bytes += block.bytes;
+                in_file += 16 * block.packets + block.bytes;
+                report(packets, in_file);
+                path.process_records(block)
+            })
         });
+        let result = match by_blocks.flatten() {
+            Some(result) => result,
+            None => capture.read_packets(|packet| {
+                path.process(&packet);
+                packets += 1;
+                bytes += packet.data.len() as u64;
+                // Record header plus data: close enough to the file offset for a
+                // progress bar.
+                in_file += 16 + packet.data.len() as u64;
+                if packets % 16_384 == 0 {
+                    report(packets, in_file);
+                }
+            }),
+        };
         done += capture.size();
         progress(Progress {
             bytes_done: done,

@@ -652,25 +652,33 @@ fn truncated_capture_names_file_and_offset_and_keeps_results() {
     let dir = common::tempdir();
     let cut = dir.join("cut.pcap");
     std::fs::write(&cut, &bytes[..(start + end) / 2]).expect("write");
-    let run = common::analyze(&[&cut], &[]);
-    assert_eq!(run.output.status.code(), Some(1), "{}", run.stderr);
-    let expected = format!("{}: truncated at byte offset {start}", cut.display());
-    assert!(
-        run.stderr.contains(&expected),
-        "want {expected:?} in {}",
-        run.stderr
-    );
-    let rules: BTreeSet<u64> = run
-        .alerts
-        .iter()
-        .filter_map(|a| a["alert"]["signature_id"].as_u64())
-        .collect();
-    assert_eq!(
-        rules,
-        BTreeSet::from([1001, 1003]),
-        "results before the cut are kept"
-    );
-    assert_eq!(run.flows.len(), 1);
+    // One engine, and workers reading the file by blocks: the same error and results.
+    for extra in [&[][..], &["--workers", "2"][..]] {
+        let run = common::analyze(&[&cut], extra);
+        assert_eq!(
+            run.output.status.code(),
+            Some(1),
+            "{extra:?}: {}",
+            run.stderr
+        );
+        let expected = format!("{}: truncated at byte offset {start}", cut.display());
+        assert!(
+            run.stderr.contains(&expected),
+            "{extra:?}: want {expected:?} in {}",
+            run.stderr
+        );
+        let rules: BTreeSet<u64> = run
+            .alerts
+            .iter()
+            .filter_map(|a| a["alert"]["signature_id"].as_u64())
+            .collect();
+        assert_eq!(
+            rules,
+            BTreeSet::from([1001, 1003]),
+            "{extra:?}: results before the cut are kept"
+        );
+        assert_eq!(run.flows.len(), 1, "{extra:?}");
+    }
 
     // Cut at every record boundary: never a panic, always a clean end or error.
     for (s, _) in &records {

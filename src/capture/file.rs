@@ -76,22 +76,113 @@ struct Interface {
 /// The file's format, from its first four bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
-    Legacy {
-        big_endian: bool,
-        nanos: bool,
-        /// 16, or 24 in Alexey Kuznetzov's "modified" pcap (extra ifindex, protocol,
-        /// pkt_type and padding after the usual four fields).
-        record_header: usize,
-    },
+    Legacy(Layout),
     PcapNg,
+}
+
+/// How a legacy pcap file lays out its records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Layout {
+    big_endian: bool,
+    nanos: bool,
+    /// 16, or 24 in Alexey Kuznetzov's "modified" pcap (extra ifindex, protocol,
+    /// pkt_type and padding after the usual four fields).
+    record_header: usize,
+    /// From the file header.
+    linktype: i32,
+}
+
+/// What the bytes at a record boundary hold.
+enum Record<'a> {
+    /// A whole record: the frame and the record's length with its header.
+    Whole(Packet<'a>, usize),
+    /// Only the start of one: this many bytes would make it whole.
+    Partial(usize),
+}
+
+impl Layout {
+    /// The record at the start of `data`.
+    #[inline]
+    fn record<'a>(&self, data: &'a [u8]) -> Record<'a> {
+        let header = self.record_header;
+        if data.len() < header {
+            return Record::Partial(header);
+        }
+        let caplen = read_u32(data, 8, self.big_endian) as usize;
+        let total = header.saturating_add(caplen);
+        let Some(frame) = data.get(header..total) else {
+            return Record::Partial(total);
+        };
+        let secs = read_u32(data, 0, self.big_endian);
+        let frac = read_u32(data, 4, self.big_endian);
+        let frac = if self.nanos {
+            frac
+        } else {
+            frac.saturating_mul(1000)
+        };
+        let packet = Packet {
+            ts: Timestamp::from_secs_nanos(u64::from(secs), frac),
+            linktype: self.linktype,
+            data: frame,
+            wire_len: read_u32(data, 12, self.big_endian),
+        };
+        Record::Whole(packet, total)
+    }
+}
+
+/// Whole legacy pcap records as one read brought them in. `analyze --workers` hands
+/// the same block to every worker and each picks its own frames out, so the reading
+/// thread neither copies frames nor decodes them.
+pub struct RecordBlock {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+    layout: Layout,
+    /// Records in the block, and the sum of their captured lengths.
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+impl RecordBlock {
+    /// The frames in file order, each with its offset in the block (for `packet_at`).
+    pub fn packets(&self) -> impl Iterator<Item = (u32, Packet<'_>)> + '_ {
+        let data = self.data.get(..self.end).unwrap_or_default();
+        let mut at = self.start;
+        std::iter::from_fn(move || match self.layout.record(data.get(at..)?) {
+            Record::Whole(packet, total) => {
+                let offset = u32::try_from(at).ok()?;
+                at += total;
+                Some((offset, packet))
+            }
+            // Blocks are cut at record boundaries: the end of the block.
+            Record::Partial(_) => None,
+        })
+    }
+
+    /// The frame whose record starts at `offset` (as `packets` gave it).
+    pub fn packet_at(&self, offset: u32) -> Option<Packet<'_>> {
+        let data = self.data.get(offset as usize..self.end)?;
+        match self.layout.record(data) {
+            Record::Whole(packet, _) => Some(packet),
+            Record::Partial(_) => None,
+        }
+    }
+
+    /// Gives the buffer back for the next read.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.data
+    }
 }
 
 impl Format {
     fn from_magic(magic: [u8; 4]) -> Option<Format> {
-        let legacy = |big_endian, nanos, record_header| Format::Legacy {
-            big_endian,
-            nanos,
-            record_header,
+        let legacy = |big_endian, nanos, record_header| {
+            Format::Legacy(Layout {
+                big_endian,
+                nanos,
+                record_header,
+                linktype: 1,
+            })
         };
         Some(match u32::from_le_bytes(magic) {
             0xa1b2_c3d4 => legacy(false, false, 16),
@@ -150,6 +241,24 @@ impl ReadBuffer {
         self.offset += n as u64;
     }
 
+    /// Hands out the buffer holding the next `cut` unread bytes (and where they start
+    /// in it), and goes on in `spare` with the rest.
+    fn take_front(&mut self, cut: usize, mut spare: Vec<u8>) -> (Vec<u8>, usize) {
+        let cut = cut.min(self.end - self.start);
+        let rest = self.end - self.start - cut;
+        let want = READ_BLOCK.max(rest);
+        if spare.len() < want {
+            spare.resize(want, 0);
+        }
+        spare[..rest].copy_from_slice(&self.buf[self.start + cut..self.end]);
+        let start = self.start;
+        let taken = std::mem::replace(&mut self.buf, spare);
+        self.offset += cut as u64;
+        self.start = 0;
+        self.end = rest;
+        (taken, start)
+    }
+
     /// Makes at least `n` bytes (at most `MAX_BLOCK_LEN` plus a header) readable from
     /// `data()`, reading as needed; false if the file ends first.
     fn fill(&mut self, n: usize) -> std::io::Result<bool> {
@@ -183,13 +292,13 @@ pub struct CaptureFile {
     path: PathBuf,
     input: ReadBuffer,
     format: Format,
-    /// Legacy pcap: the header's link type.
-    linktype: i32,
     /// pcapng: byte order of the current section, and its interfaces.
     big_endian: bool,
     interfaces: Vec<Interface>,
     last_ts: Timestamp,
     size: u64,
+    /// `read_record_blocks`: the buffer the next read goes on in.
+    spare: Option<Vec<u8>>,
 }
 
 impl CaptureFile {
@@ -240,18 +349,18 @@ impl CaptureFile {
             path: path.to_owned(),
             input,
             format,
-            linktype: 1,
             big_endian: false,
             interfaces: Vec::new(),
             last_ts: Timestamp::default(),
             size,
+            spare: None,
         };
-        if let Format::Legacy { big_endian, .. } = format {
+        if let Format::Legacy(layout) = &mut capture.format {
             // magic, version 2+2, thiszone, sigfigs, snaplen, network.
-            if !capture.fill(24)? {
+            if !capture.input.fill(24).map_err(read_error)? {
                 return Err(capture.truncated("the 24-byte file header".into()));
             }
-            capture.linktype = read_u32(capture.input.data(), 20, big_endian) as i32;
+            layout.linktype = read_u32(capture.input.data(), 20, layout.big_endian) as i32;
             capture.input.consume(24);
         }
         Ok(capture)
@@ -271,66 +380,97 @@ impl CaptureFile {
     /// every frame before it has been delivered, so callers keep what they found.
     pub fn read_packets(&mut self, on_packet: impl FnMut(Packet<'_>)) -> Result<(), CaptureError> {
         match self.format {
-            Format::Legacy {
-                big_endian,
-                nanos,
-                record_header,
-            } => self.read_legacy(big_endian, nanos, record_header, on_packet),
+            Format::Legacy(layout) => self.read_legacy(layout, on_packet),
             Format::PcapNg => self.read_pcapng(on_packet),
         }
     }
 
     fn read_legacy(
         &mut self,
-        big_endian: bool,
-        nanos: bool,
-        record_header: usize,
+        layout: Layout,
         mut on_packet: impl FnMut(Packet<'_>),
     ) -> Result<(), CaptureError> {
         loop {
             // The common case, a whole record already in the buffer, costs no call.
-            let data = self.input.data();
-            if data.len() < record_header {
-                if !self.fill(record_header)? {
-                    return if self.input.data().is_empty() {
-                        Ok(())
-                    } else {
-                        Err(self.ends_inside("record header", record_header))
-                    };
+            match layout.record(self.input.data()) {
+                Record::Whole(packet, total) => {
+                    self.last_ts = packet.ts;
+                    on_packet(packet);
+                    self.input.consume(total);
                 }
-                continue;
+                Record::Partial(needed) => {
+                    if !self.fill_record(needed, layout.record_header)? {
+                        return Ok(());
+                    }
+                }
             }
-            let caplen = read_u32(data, 8, big_endian) as usize;
-            let total = record_header + caplen;
-            if data.len() < total {
-                if caplen > MAX_BLOCK_LEN {
-                    return Err(self.corrupt(format!(
-                        "record of {caplen} bytes, over the {} MiB limit",
-                        MAX_BLOCK_LEN >> 20
-                    )));
-                }
-                if !self.fill(total)? {
-                    return Err(self.ends_inside("record", total));
-                }
-                continue;
-            }
-            let secs = read_u32(data, 0, big_endian);
-            let frac = read_u32(data, 4, big_endian);
-            let frac = if nanos {
-                frac
-            } else {
-                frac.saturating_mul(1000)
-            };
-            let packet = Packet {
-                ts: Timestamp::from_secs_nanos(u64::from(secs), frac),
-                linktype: self.linktype,
-                data: &data[record_header..total],
-                wire_len: read_u32(data, 12, big_endian),
-            };
-            self.last_ts = packet.ts;
-            on_packet(packet);
-            self.input.consume(total);
         }
+    }
+
+    /// Reads until the record at the current offset, `needed` bytes long, is whole:
+    /// false at a clean end of file, an error for a cut or impossible record.
+    fn fill_record(&mut self, needed: usize, header: usize) -> Result<bool, CaptureError> {
+        if needed > MAX_BLOCK_LEN {
+            return Err(self.corrupt(format!(
+                "record of {needed} bytes, over the {} MiB limit",
+                MAX_BLOCK_LEN >> 20
+            )));
+        }
+        if self.fill(needed)? {
+            return Ok(true);
+        }
+        match self.input.data().len() {
+            0 => Ok(false),
+            left if left < header => Err(self.ends_inside("record header", header)),
+            _ => Err(self.ends_inside("record", needed)),
+        }
+    }
+
+    /// For a legacy pcap file, hands its records over in blocks of whole records:
+    /// `hand_over` takes each block and gives back a buffer for the next read (a
+    /// spare one, or a new `Vec` of any length). None for pcapng, whose blocks need
+    /// state across them (interfaces); read it with `read_packets`. Errors as
+    /// `read_packets`, after every whole record before them was handed over.
+    pub fn read_record_blocks(
+        &mut self,
+        mut hand_over: impl FnMut(RecordBlock) -> Vec<u8>,
+    ) -> Option<Result<(), CaptureError>> {
+        let Format::Legacy(layout) = self.format else {
+            return None;
+        };
+        Some(loop {
+            let mut cut = 0;
+            let (mut packets, mut bytes) = (0u64, 0u64);
+            let needed = loop {
+                match layout.record(&self.input.data()[cut..]) {
+                    Record::Whole(packet, total) => {
+                        self.last_ts = packet.ts;
+                        packets += 1;
+                        bytes += packet.data.len() as u64;
+                        cut += total;
+                    }
+                    Record::Partial(needed) => break needed,
+                }
+            };
+            if cut > 0 {
+                let spare = self.spare.take().unwrap_or_default();
+                let (data, start) = self.input.take_front(cut, spare);
+                self.spare = Some(hand_over(RecordBlock {
+                    data,
+                    start,
+                    end: start + cut,
+                    layout,
+                    packets,
+                    bytes,
+                }));
+            } else {
+                match self.fill_record(needed, layout.record_header) {
+                    Ok(true) => {}
+                    Ok(false) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            }
+        })
     }
 
     fn read_pcapng(&mut self, mut on_packet: impl FnMut(Packet<'_>)) -> Result<(), CaptureError> {

@@ -5,7 +5,7 @@ mod file;
 #[cfg(feature = "live")]
 pub mod live;
 
-pub use file::{CaptureError, CaptureFile};
+pub use file::{CaptureError, CaptureFile, RecordBlock};
 
 use crate::timestamp::Timestamp;
 
