@@ -2,9 +2,8 @@
 
 #![forbid(unsafe_code)]
 
-use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -17,6 +16,7 @@ use cleartrace::analyze::{capture_files, read_files, Inline, Progress};
 use cleartrace::config::Config;
 use cleartrace::memory::ShedReason;
 use cleartrace::output::eve::{EveWriter, Stream};
+use cleartrace::output::lines::{stdout_was_closed, LineOutput};
 use cleartrace::output::metrics::Drops;
 use cleartrace::output::report;
 use cleartrace::output::summary::{Summary, Throughput};
@@ -28,11 +28,55 @@ use cleartrace::workers::{SharedSink, WhenFull, WorkerReport, Workers};
 
 /// Exit status when alerts reach `--fail-on`.
 const EXIT_ALERTS: u8 = 3;
+/// Exit status of a usage error, as clap gives for the ones it finds.
+const EXIT_USAGE: u8 = 2;
+
+/// A mistake in the command line found after parsing (an output that is an input, an
+/// unknown report format): exit 2, like the mistakes clap finds.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Usage(String);
+
+/// A line on standard error. A failure to write it is ignored: with stderr gone
+/// (`2>/dev/full`, a closed terminal) there is nowhere left to tell, and the outputs
+/// and the exit status still say how the run went.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr(), $($arg)*);
+    }};
+}
+
+/// How to get the `live` subcommand, for a build without it (a macro, for `concat!`).
+#[cfg(not(feature = "live"))]
+macro_rules! live_hint {
+    () => {
+        "rebuild with `cargo build --release --features live`, which needs libpcap-dev"
+    };
+}
+
+/// `--version`: the version, the git revision and the features built in.
+#[cfg(feature = "live")]
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nrevision: ",
+    env!("CLEARTRACE_GIT_REV"),
+    "\nfeatures: live"
+);
+#[cfg(not(feature = "live"))]
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nrevision: ",
+    env!("CLEARTRACE_GIT_REV"),
+    "\nfeatures: none; live capture is not built in (",
+    live_hint!(),
+    ")"
+);
 
 #[derive(Parser)]
 #[command(
     name = "cleartrace",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("CLEARTRACE_GIT_REV"), ")"),
+    long_version = LONG_VERSION,
     about = "Passive compliance sensor for telephony networks"
 )]
 struct Cli {
@@ -47,6 +91,13 @@ enum Command {
     /// Watch an interface (a mirror port) until SIGTERM; serve metrics meanwhile.
     #[cfg(feature = "live")]
     Live(LiveArgs),
+    /// Watch an interface: not in this build (it needs `--features live`).
+    #[cfg(not(feature = "live"))]
+    Live {
+        /// Whatever was given; the subcommand only explains how to get it.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Check or list the signature files.
     Signatures {
         #[command(subcommand)]
@@ -89,7 +140,7 @@ struct AnalyzeArgs {
     #[arg(long, short)]
     quiet: bool,
     /// More detail in the summary (decode errors, evictions).
-    #[arg(short, action = clap::ArgAction::Count)]
+    #[arg(long, short, action = clap::ArgAction::Count)]
     verbose: u8,
     /// The sensor's name, written as `host` on every EVE line (config `sensor_name`).
     #[arg(long)]
@@ -159,10 +210,11 @@ fn name_sensor(setup: &mut Setup, flag: Option<String>) {
 
 #[cfg(feature = "live")]
 fn live(args: LiveArgs) -> Result<ExitCode> {
+    check_report_name(args.report.as_deref())?;
     use cleartrace::capture::live::CaptureOptions;
     use cleartrace::live::{run, LiveOptions};
     let mut setup = Setup::load(args.config.as_deref(), args.signatures.as_deref())?;
-    name_sensor(&mut setup, args.sensor_name);
+    name_sensor(&mut setup, args.sensor_name.clone());
     warn_expired(&setup);
     let options = LiveOptions {
         capture: CaptureOptions {
@@ -181,9 +233,11 @@ fn live(args: LiveArgs) -> Result<ExitCode> {
         report: args.report,
     };
     if !args.quiet {
-        eprintln!(
+        note!(
             "cleartrace: capturing on {} with {} worker(s); metrics on http://{}/metrics",
-            options.capture.iface, options.workers, options.listen
+            options.capture.iface,
+            options.workers,
+            options.listen
         );
     }
     let outcome = run(setup, options)?;
@@ -201,11 +255,15 @@ fn live(args: LiveArgs) -> Result<ExitCode> {
             ("flow evictions", s.flow_evictions),
             ("tcp gaps", s.tcp_gaps),
         ];
-        eprint!("{}", outcome.summary.render(&throughput, &extra));
+        let _ = write!(
+            io::stderr(),
+            "{}",
+            outcome.summary.render(&throughput, &extra)
+        );
     }
     match outcome.failure {
         Some(e) => {
-            eprintln!("error: {e}");
+            note!("error: {e}");
             Ok(ExitCode::FAILURE)
         }
         None => Ok(ExitCode::SUCCESS),
@@ -232,18 +290,133 @@ fn open_output(name: &str, host: Option<&str>, shipping: &Arc<SyslogStats>) -> R
         let stream = SyslogStream::connect(target, host, Arc::clone(shipping))?;
         return Ok(Box::new(stream));
     }
-    Ok(if name == "-" {
-        Box::new(BufWriter::new(io::stdout()))
+    Ok(Box::new(LineOutput::create(name)?))
+}
+
+/// Report formats, by the extension that picks them.
+const REPORT_EXTENSIONS: [&str; 3] = ["html", "htm", "json"];
+/// Metrics files: node_exporter's textfile collector reads only `*.prom`.
+const METRICS_EXTENSIONS: [&str; 2] = ["prom", "txt"];
+
+/// Refuses a name whose extension does not say a format we write.
+fn check_extension(flag: &str, path: &Path, known: &[&str], hint: &str) -> Result<()> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if known.iter().any(|k| k.eq_ignore_ascii_case(ext)) {
+        return Ok(());
+    }
+    let found = if ext.is_empty() {
+        "no extension".to_string()
     } else {
-        Box::new(BufWriter::new(
-            File::create(name).with_context(|| format!("{name}: cannot create"))?,
-        ))
-    })
+        format!("unknown extension `.{ext}`")
+    };
+    Err(Usage(format!("{flag} {}: {found}; {hint}", path.display())).into())
+}
+
+/// The report's format comes from its extension; refuse one that names none we write.
+fn check_report_name(report: Option<&Path>) -> Result<()> {
+    match report {
+        Some(p) => check_extension(
+            "--report",
+            p,
+            &REPORT_EXTENSIONS,
+            "use .html for the page or .json for the same summary as data",
+        ),
+        None => Ok(()),
+    }
+}
+
+#[cfg(unix)]
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Every output checked before the first packet is read: none may be an input (it would
+/// be overwritten) or another output, and the report and metrics must be writable
+/// where they are named, so a long run does not fail at its very end.
+fn check_outputs(args: &AnalyzeArgs, inputs: &[PathBuf]) -> Result<()> {
+    let mut named: Vec<(&str, PathBuf)> = Vec::new();
+    if args.alerts != "-" {
+        named.push(("--alerts", PathBuf::from(&args.alerts)));
+    }
+    if let Some(flows) = args.flows.as_ref().filter(|f| f.as_os_str() != "-") {
+        // Alerts and flows into one file is one combined stream, not a clash.
+        if flows.as_os_str() != args.alerts.as_str() {
+            named.push(("--flows", flows.clone()));
+        }
+    }
+    named.extend(args.report.iter().map(|p| ("--report", p.clone())));
+    named.extend(args.metrics.iter().map(|p| ("--metrics", p.clone())));
+    for (i, (flag, path)) in named.iter().enumerate() {
+        if let Some(input) = inputs.iter().find(|input| same_file(path, input)) {
+            return Err(Usage(format!(
+                "{flag} {} is the input capture {}: refusing to overwrite it",
+                path.display(),
+                input.display()
+            ))
+            .into());
+        }
+        if let Some((other, _)) = named[..i]
+            .iter()
+            .find(|(_, earlier)| earlier == path || same_file(earlier, path))
+        {
+            return Err(Usage(format!(
+                "{flag} {} is also named by {other}: give each output its own file",
+                path.display()
+            ))
+            .into());
+        }
+    }
+    for path in args.report.iter().chain(&args.metrics) {
+        let existed = path.exists();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+        if !existed {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    if (args.alerts == "-" || args.flows.as_ref().is_some_and(|f| f.as_os_str() == "-"))
+        && stdout_was_closed()
+    {
+        bail!("standard output is closed: the alerts would be lost; name a file with --alerts");
+    }
+    Ok(())
+}
+
+/// Writes `path` whole or not at all: into a hidden file beside it, then renamed over
+/// it, so a full disk never leaves half a report or a metrics file cut mid-line (and a
+/// textfile collector never reads one being written). The hidden name keeps the
+/// extension, which picks the format.
+fn write_whole(path: &Path, write: impl FnOnce(&Path) -> io::Result<()>) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let partial = path.with_file_name(format!(".{}.{name}", std::process::id()));
+    let result = write(&partial).and_then(|()| std::fs::rename(&partial, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
 }
 
 fn warn_expired(setup: &Setup) {
     for expired in setup.expired_suppressions() {
-        eprintln!(
+        note!(
             "warning: suppression expired on {} and no longer applies: {}",
             expired.expires.as_deref().unwrap_or("?"),
             expired.describe()
@@ -264,8 +437,17 @@ fn peak_rss_kib() -> Option<u64> {
 const FILE_QUEUE_BATCHES: usize = 64;
 
 fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
+    check_report_name(args.report.as_deref())?;
+    if let Some(p) = &args.metrics {
+        check_extension(
+            "--metrics",
+            p,
+            &METRICS_EXTENSIONS,
+            "use .prom (what node_exporter's textfile collector reads) or .txt",
+        )?;
+    }
     let mut setup = Setup::load(args.config.as_deref(), args.signatures.as_deref())?;
-    name_sensor(&mut setup, args.sensor_name);
+    name_sensor(&mut setup, args.sensor_name.clone());
     warn_expired(&setup);
     let files = capture_files(&args.paths)?;
     if files.is_empty() {
@@ -278,6 +460,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
                 .join(", ")
         );
     }
+    check_outputs(&args, &files)?;
     let host = setup.config.sensor_name.as_deref();
     let shipping = Arc::new(SyslogStats::default());
     let same_stream = args
@@ -357,15 +540,19 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         bar.finish_and_clear();
     }
     let Outputs { mut eve, summary } = outputs;
-    eve.finish().context("writing output")?;
+    // A failed output does not stop the others: the report may be on another disk.
+    let mut failures: Vec<anyhow::Error> = Vec::new();
+    if let Err(e) = eve.finish() {
+        failures.push(e.into());
+    }
     // Closing a syslog output waits (briefly) for its queue to drain.
     drop(eve);
     let dropped = shipping.dropped.load(Ordering::Relaxed);
     if dropped > 0 {
-        bail!(
+        failures.push(anyhow::anyhow!(
             "syslog: {dropped} EVE lines could not be delivered ({} sent)",
             shipping.sent.load(Ordering::Relaxed)
-        );
+        ));
     }
     if let Some(path) = &args.metrics {
         let text = cleartrace::output::metrics::exposition(
@@ -377,18 +564,24 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             setup.config.sensor_name.as_deref(),
         )
         .map_err(|_| anyhow::anyhow!("encoding metrics"))?;
-        std::fs::write(path, cleartrace::output::metrics::text_format(&text))
-            .with_context(|| format!("{}: cannot write the metrics", path.display()))?;
+        let text = cleartrace::output::metrics::text_format(&text);
+        if let Err(e) = write_whole(path, |partial| std::fs::write(partial, &text)) {
+            failures.push(anyhow::anyhow!(
+                "{}: cannot write the metrics: {e}",
+                path.display()
+            ));
+        }
     }
     let policy = &setup.policy;
     if let Some(path) = &args.report {
         let inputs: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        report::write(
-            path,
-            &summary,
-            &setup.run_info(&inputs, read.packets, read.bytes),
-        )
-        .with_context(|| format!("{}: cannot write the report", path.display()))?;
+        let run = setup.run_info(&inputs, read.packets, read.bytes);
+        if let Err(e) = write_whole(path, |partial| report::write(partial, &summary, &run)) {
+            failures.push(anyhow::anyhow!(
+                "{}: cannot write the report: {e}",
+                path.display()
+            ));
+        }
     }
     if !args.quiet {
         let s = &ran.stats;
@@ -416,14 +609,17 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         }
         extra.extend(s.decode_errors.iter().map(|(reason, n)| (*reason, *n)));
         extra.extend(s.anomalies.iter().map(|(name, n)| (*name, *n)));
-        eprint!("{}", summary.render(&throughput, &extra));
+        let _ = write!(io::stderr(), "{}", summary.render(&throughput, &extra));
         for (suppression, held) in policy.suppressions().applied() {
-            eprintln!("suppressed: {held} alert(s) by {}", suppression.describe());
+            note!("suppressed: {held} alert(s) by {}", suppression.describe());
         }
     }
-    if !read.errors.is_empty() {
+    if !read.errors.is_empty() || !failures.is_empty() {
         for e in &read.errors {
-            eprintln!("error: {e}");
+            note!("error: {e}");
+        }
+        for e in &failures {
+            note!("error: {e:#}");
         }
         return Ok(ExitCode::FAILURE);
     }
@@ -443,19 +639,21 @@ fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
             let loaded = sigs.load_dir(&dir).map_err(|e| e.problems);
             match loaded {
                 Ok(()) => {
-                    println!(
+                    writeln!(
+                        io::stdout(),
                         "{}: ok ({} rules, {} patterns in force)",
                         dir.display(),
                         sigs.rules.iter().count(),
                         sigs.patterns.len()
-                    );
+                    )
+                    .context("standard output: cannot write")?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(problems) => {
                     for p in &problems {
-                        eprintln!("{p}");
+                        note!("{p}");
                     }
-                    eprintln!("{}: {} problem(s)", dir.display(), problems.len());
+                    note!("{}: {} problem(s)", dir.display(), problems.len());
                     Ok(ExitCode::FAILURE)
                 }
             }
@@ -467,28 +665,32 @@ fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
             };
             let sigs = load_signatures(signatures.as_deref(), &config)?;
             let mut out = io::stdout().lock();
-            for r in sigs.rules.iter() {
-                let state = if r.enabled { "" } else { " (disabled)" };
-                writeln!(
-                    out,
-                    "{:<6} {:<9} {:<24} {}{state}",
-                    r.id,
-                    r.severity.as_str(),
-                    r.category,
-                    r.signature
-                )?;
-            }
-            for p in &sigs.patterns {
-                let validator = p.validator.map(|v| format!(" [{v:?}]")).unwrap_or_default();
-                writeln!(
-                    out,
-                    "p{:<5} {:<9} {:<24} {}{validator}",
-                    p.id,
-                    p.severity.as_str(),
-                    p.kind.as_str(),
-                    p.name
-                )?;
-            }
+            let mut list = || -> io::Result<()> {
+                for r in sigs.rules.iter() {
+                    let state = if r.enabled { "" } else { " (disabled)" };
+                    writeln!(
+                        out,
+                        "{:<6} {:<9} {:<24} {}{state}",
+                        r.id,
+                        r.severity.as_str(),
+                        r.category,
+                        r.signature
+                    )?;
+                }
+                for p in &sigs.patterns {
+                    let validator = p.validator.map(|v| format!(" [{v:?}]")).unwrap_or_default();
+                    writeln!(
+                        out,
+                        "p{:<5} {:<9} {:<24} {}{validator}",
+                        p.id,
+                        p.severity.as_str(),
+                        p.kind.as_str(),
+                        p.name
+                    )?;
+                }
+                out.flush()
+            };
+            list().context("standard output: cannot write")?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -500,6 +702,10 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze(args),
         #[cfg(feature = "live")]
         Command::Live(args) => live(args),
+        #[cfg(not(feature = "live"))]
+        Command::Live { .. } => {
+            Err(Usage(concat!("`live` is not in this build: ", live_hint!()).to_string()).into())
+        }
         Command::Signatures { command } => signatures(command),
     };
     match result {
@@ -507,9 +713,13 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line per problem (a signature directory may have several), each once.
             for line in format!("{e:#}").lines() {
-                eprintln!("error: {line}");
+                note!("error: {line}");
             }
-            ExitCode::FAILURE
+            if e.downcast_ref::<Usage>().is_some() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

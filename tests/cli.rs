@@ -209,3 +209,223 @@ fn signatures_check_reports_every_error_in_every_file() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&dir2);
 }
+
+/// `analyze` on ftp.pcap (one 6001 alert) with its stdio set by the caller.
+fn analyze_cmd(extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cleartrace"));
+    cmd.arg("analyze").arg(pcap("ftp.pcap")).args(extra);
+    cmd
+}
+
+#[test]
+fn a_full_stderr_is_no_panic() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let dir = common::tempdir();
+    let alerts = dir.join("a.json").display().to_string();
+    let out = analyze_cmd(&["--alerts", &alerts])
+        .stderr(full)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the summary is lost, nothing else"
+    );
+    let text = std::fs::read_to_string(&alerts).expect("alerts");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_full_disk_is_exit_1_naming_the_file() {
+    for flag in ["--alerts", "--flows"] {
+        let out = analyze_cmd(&["-q", flag, "/dev/full"])
+            .stdout(std::process::Stdio::null())
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(1), "{flag}");
+        assert_eq!(
+            stderr(&out),
+            "error: /dev/full: cannot write: No space left on device (os error 28)\n",
+            "{flag}"
+        );
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_exit_1() {
+    // Closed from the start (`>&-`): the alerts would go nowhere.
+    let out = Command::new("sh")
+        .args(["-c", "exec \"$0\" analyze -q \"$1\" >&-"])
+        .arg(env!("CARGO_BIN_EXE_cleartrace"))
+        .arg(pcap("ftp.pcap"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "error: standard output is closed: the alerts would be lost; name a file with --alerts\n"
+    );
+    // `>/dev/null` is a choice, not a mistake.
+    let out = analyze_cmd(&["-q"])
+        .stdout(std::process::Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // Closed by the reader going away (a pipe into `head` that ended).
+    let mut child = analyze_cmd(&["-q"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "error: standard output: cannot write: Broken pipe (os error 32)\n"
+    );
+}
+
+#[test]
+fn an_output_that_is_an_input_is_refused_before_reading() {
+    let dir = common::tempdir();
+    let input = dir.join("in.pcap");
+    std::fs::copy(pcap("ftp.pcap"), &input).expect("copy");
+    let before = std::fs::read(&input).expect("read");
+    let input = input.display().to_string();
+    let alerts = dir.join("a.json").display().to_string();
+    let report = dir.join("in.pcap.json").display().to_string();
+    std::fs::hard_link(&input, &report).expect("link");
+    for (flag, target, extra) in [
+        ("--alerts", input.as_str(), vec![]),
+        ("--flows", input.as_str(), vec!["--alerts", alerts.as_str()]),
+        (
+            "--report",
+            report.as_str(),
+            vec!["--alerts", alerts.as_str()],
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_cleartrace"))
+            .args(["analyze", "-q", &input, flag, target])
+            .args(&extra)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "error: {flag} {target} is the input capture {input}: refusing to overwrite it\n"
+            )
+        );
+        assert_eq!(std::fs::read(&input).expect("read"), before, "{flag}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_cleartrace"))
+        .args(["analyze", "-q", &input, "--alerts", &alerts])
+        .args([
+            "--report",
+            &format!("{alerts}.json"),
+            "--metrics",
+            &format!("{alerts}.json.prom"),
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn output_names_are_checked_before_the_analysis() {
+    let dir = common::tempdir();
+    let alerts = dir.join("a.json");
+    let alerts_arg = alerts.display().to_string();
+    let cases = [
+        (
+            "--report",
+            "r.txt",
+            2,
+            "error: --report r.txt: unknown extension `.txt`; use .html for the page or .json for the same summary as data\n",
+        ),
+        (
+            "--report",
+            "report",
+            2,
+            "error: --report report: no extension; use .html for the page or .json for the same summary as data\n",
+        ),
+        (
+            "--metrics",
+            "m.json",
+            2,
+            "error: --metrics m.json: unknown extension `.json`; use .prom (what node_exporter's textfile collector reads) or .txt\n",
+        ),
+        (
+            "--report",
+            "/nonexistent/r.html",
+            1,
+            "error: /nonexistent/r.html: cannot write: No such file or directory (os error 2)\n",
+        ),
+        (
+            "--metrics",
+            "/nonexistent/m.prom",
+            1,
+            "error: /nonexistent/m.prom: cannot write: No such file or directory (os error 2)\n",
+        ),
+    ];
+    for (flag, name, code, expected) in cases {
+        // Without -q: a summary on stderr would mean the analysis ran.
+        let out = analyze_cmd(&["--alerts", &alerts_arg, flag, name])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(code), "{flag} {name}");
+        assert_eq!(stderr(&out), expected);
+        assert!(
+            !alerts.exists(),
+            "{flag} {name}: nothing opened, nothing read"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn version_names_revision_and_features() {
+    let out = cleartrace(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(
+        lines[0],
+        format!("cleartrace {}", env!("CARGO_PKG_VERSION"))
+    );
+    assert!(lines[1].starts_with("revision: "), "{text}");
+    assert_ne!(lines[1], "revision: ", "{text}");
+    if cfg!(feature = "live") {
+        assert_eq!(lines[2], "features: live");
+    } else {
+        assert_eq!(
+            lines[2],
+            "features: none; live capture is not built in (rebuild with `cargo build --release --features live`, which needs libpcap-dev)"
+        );
+        let out = cleartrace(&["live", "-i", "eth0"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(
+            stderr(&out),
+            "error: `live` is not in this build: rebuild with `cargo build --release --features live`, which needs libpcap-dev\n"
+        );
+    }
+}
+
+#[test]
+fn verbose_has_a_long_form() {
+    let dir = common::tempdir();
+    let alerts = dir.join("a.json").display().to_string();
+    let out = analyze_cmd(&["--alerts", &alerts, "--verbose"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}

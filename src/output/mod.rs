@@ -3,6 +3,7 @@
 
 pub mod community_id;
 pub mod eve;
+pub mod lines;
 pub mod metrics;
 pub mod report;
 pub mod summary;
