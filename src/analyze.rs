@@ -122,6 +122,8 @@ pub struct ReadOutcome {
     pub packets: u64,
     /// Captured bytes read.
     pub bytes: u64,
+    /// Size of the files read, headers and all.
+    pub file_bytes: u64,
     /// Files that could not be read to the end; what came before the error was analysed.
     pub errors: Vec<CaptureError>,
 }
@@ -198,6 +200,7 @@ pub fn read_files(
     ReadOutcome {
         packets,
         bytes,
+        file_bytes: done,
         errors,
     }
 }

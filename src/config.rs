@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::decode::tunnel::TunnelConfig;
 use crate::flow::{ExpectationLimits, FlowLimits, ReassemblyLimits};
@@ -28,14 +28,14 @@ pub enum ConfigError {
     },
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleOverride {
     pub enabled: Option<bool>,
     pub severity: Option<Severity>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReassemblyConfig {
     pub max_buffered_bytes: usize,
@@ -52,7 +52,7 @@ impl Default for ReassemblyConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScanConfig {
     /// Bytes of one flow handed to the personal-data scanner, both directions together.
@@ -67,7 +67,7 @@ impl Default for ScanConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaConfig {
     /// Endpoints awaited at once; the oldest is dropped beyond this (counted).
@@ -89,7 +89,7 @@ impl Default for MediaConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Lowest acceptable TLS version (rules 1001, 1003): "1.2" unless told otherwise.
@@ -118,10 +118,18 @@ pub struct Config {
 }
 
 /// A configuration's file name and text.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 struct Origin {
     name: String,
     text: String,
+}
+
+/// Where a configuration came from is not part of what it says: two configurations
+/// with the same settings print the same.
+impl std::fmt::Debug for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Origin")
+    }
 }
 
 impl Origin {
@@ -374,6 +382,28 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `cleartrace.example.toml` says every key at its default: it parses to the
+    /// defaults, and written out the defaults are exactly its uncommented keys.
+    #[test]
+    fn the_example_file_lists_every_key_at_its_default() {
+        let text = include_str!("../cleartrace.example.toml");
+        let example = Config::parse("cleartrace.example.toml", text).unwrap();
+        assert_eq!(format!("{example:?}"), format!("{:?}", Config::default()));
+        let written: toml::Table = toml::from_str(text).unwrap();
+        let mut defaults = toml::Table::try_from(Config::default()).unwrap();
+        // Lists of entries, empty by default: the example shows them commented out.
+        for entries in ["rules", "suppress"] {
+            defaults.remove(entries);
+            assert!(
+                text.contains(&format!("\n# [{entries}"))
+                    || text.contains(&format!("\n# [[{entries}")),
+                "{entries}"
+            );
+        }
+        assert!(text.contains("\n# sensor_name = "));
+        assert_eq!(written, defaults);
+    }
 
     #[test]
     fn parses_overrides_and_rejects_unknown_keys() {

@@ -19,7 +19,7 @@ use cleartrace::output::eve::{EveWriter, Stream};
 use cleartrace::output::lines::{stdout_was_closed, LineOutput};
 use cleartrace::output::metrics::Drops;
 use cleartrace::output::report;
-use cleartrace::output::summary::{Summary, Throughput};
+use cleartrace::output::summary::{Section, Summary, Throughput};
 use cleartrace::output::syslog::{self, SyslogStats, SyslogStream};
 use cleartrace::output::Outputs;
 use cleartrace::setup::{load_signatures, Setup};
@@ -246,14 +246,27 @@ fn live(args: LiveArgs) -> Result<ExitCode> {
         let throughput = Throughput {
             packets: s.packets,
             bytes: s.bytes,
+            file_bytes: None,
             seconds: outcome.seconds,
+            peak_memory: peak_memory(),
+            budget_peak: Some(s.shed.peak_bytes),
         };
         let extra = [
-            ("dropped in the kernel", outcome.drops.kernel),
-            ("dropped by the interface", outcome.drops.interface),
-            ("dropped at worker queues", outcome.drops.queue),
-            ("flow evictions", s.flow_evictions),
-            ("tcp gaps", s.tcp_gaps),
+            Section {
+                title: "packets lost before analysis",
+                counts: vec![
+                    ("dropped in the kernel", outcome.drops.kernel),
+                    ("dropped by the interface", outcome.drops.interface),
+                    ("dropped at worker queues", outcome.drops.queue),
+                ],
+            },
+            Section {
+                title: "flow table and reassembly",
+                counts: vec![
+                    ("flow evictions", s.flow_evictions),
+                    ("tcp gaps", s.tcp_gaps),
+                ],
+            },
         ];
         let _ = write!(
             io::stderr(),
@@ -424,12 +437,13 @@ fn warn_expired(setup: &Setup) {
     }
 }
 
-/// The process's peak resident memory (Linux), for the summary: the memory bound a
-/// flow-table limit implies is checked against it.
-fn peak_rss_kib() -> Option<u64> {
+/// The process's peak resident memory in bytes (Linux), for the summary: the memory
+/// bound a flow-table limit implies is checked against it.
+fn peak_memory() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
 }
 
 /// Worker queue depth in batches when reading files: enough to ride out a slow flow
@@ -534,7 +548,10 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     let throughput = Throughput {
         packets: read.packets,
         bytes: read.bytes,
+        file_bytes: Some(read.file_bytes),
         seconds: started.elapsed().as_secs_f64(),
+        peak_memory: peak_memory(),
+        budget_peak: Some(ran.stats.shed.peak_bytes),
     };
     if let Some(bar) = progress {
         bar.finish_and_clear();
@@ -585,30 +602,39 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     }
     if !args.quiet {
         let s = &ran.stats;
-        let mut extra = vec![
+        let mut tables = vec![
             ("flow evictions", s.flow_evictions),
             ("tcp gaps", s.tcp_gaps),
             ("tcp retransmitted bytes", s.tcp_retransmitted_bytes),
             ("ip fragments reassembled", s.fragments_reassembled),
             ("ip fragment evictions", s.fragment_evictions),
             ("media expectation evictions", s.expectation_evictions),
-            ("memory budget peak KiB", s.shed.peak_bytes / 1024),
         ];
-        extra.extend(
-            ShedReason::ALL
-                .iter()
-                .map(|r| (r.shed_label(), s.shed.get(*r)))
-                .filter(|(_, n)| *n > 0),
-        );
-        if let Some(kib) = peak_rss_kib() {
-            extra.push(("peak RSS KiB", kib));
-        }
         if args.verbose > 0 {
-            extra.push(("non-IP frames", s.non_ip));
-            extra.push(("other transports", s.other_transport));
+            tables.push(("non-IP frames", s.non_ip));
+            tables.push(("other transports", s.other_transport));
         }
-        extra.extend(s.decode_errors.iter().map(|(reason, n)| (*reason, *n)));
-        extra.extend(s.anomalies.iter().map(|(name, n)| (*name, *n)));
+        let extra = [
+            Section {
+                title: "flow table and reassembly",
+                counts: tables,
+            },
+            Section {
+                title: "memory budget",
+                counts: ShedReason::ALL
+                    .iter()
+                    .map(|r| (r.shed_label(), s.shed.get(*r)))
+                    .collect(),
+            },
+            Section {
+                title: "frames not decoded",
+                counts: s.decode_errors.iter().map(|(r, n)| (*r, *n)).collect(),
+            },
+            Section {
+                title: "protocol anomalies",
+                counts: s.anomalies.iter().map(|(a, n)| (*a, *n)).collect(),
+            },
+        ];
         let _ = write!(io::stderr(), "{}", summary.render(&throughput, &extra));
         for (suppression, held) in policy.suppressions().applied() {
             note!("suppressed: {held} alert(s) by {}", suppression.describe());

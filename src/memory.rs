@@ -16,9 +16,9 @@
 //! 65,536 recently alerted pairs (about 8 MiB together) + about 10 MiB of code, signatures
 //! and I/O buffers. The defaults (256 MiB, 65,536 flows) stay under 350 MiB.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MemoryConfig {
     /// Bytes of buffered input one engine (one worker) may hold, in MiB.

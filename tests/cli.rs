@@ -429,3 +429,31 @@ fn verbose_has_a_long_form() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_summary_uses_one_unit_convention() {
+    let out = analyze_cmd(&["--alerts", "/dev/null"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    let size = std::fs::metadata(pcap("ftp.pcap")).expect("size").len();
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("cleartrace: 19 packets, ")
+            && first.contains(&format!(
+                " of packet data (from {} of capture files) in ",
+                cleartrace::output::summary::binary_bytes(size)
+            )),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("peak memory: ") && l.ends_with(" B)")),
+        "{err}"
+    );
+    for decimal in [" kB", " KB", " MB", " GB", "RSS KiB"] {
+        assert!(!err.contains(decimal), "{decimal} in {err}");
+    }
+}

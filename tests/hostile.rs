@@ -403,7 +403,13 @@ fn flood_run(dir: &std::path::Path, flows: u32) -> (u64, u64) {
             .and_then(|rest| rest.trim_start_matches(':').trim().parse::<u64>().ok())
             .unwrap_or_else(|| panic!("no {name:?} in {stderr}"))
     };
-    (number("peak RSS KiB"), number("flow evictions"))
+    let peak_kib = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak memory: ")?.strip_suffix(" MiB"))
+        .and_then(|mib| mib.parse::<f64>().ok())
+        .map(|mib| (mib * 1024.0) as u64)
+        .unwrap_or_else(|| panic!("no peak memory in MiB in {stderr}"));
+    (peak_kib, number("flow evictions"))
 }
 
 #[test]

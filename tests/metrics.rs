@@ -67,3 +67,58 @@ fn metrics_agree_with_the_run_and_carry_no_personal_data() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Families are there from start-up (every decode-error reason at 0, as every enabled
+/// rule); a rule whose alert a pattern raised stays one series; the flow table's
+/// evictions are counted once.
+#[test]
+fn families_from_start_up_one_series_per_rule() {
+    let dir = common::tempdir();
+    let path = dir.join("run.prom");
+    let arg = path.display().to_string();
+    // Rule 2004 (high) has an alert raised to critical in this capture.
+    let run = common::analyze(
+        &[&common::repo().join("pcaps/sip-udp-g711-dtmf.pcap")],
+        &["--quiet", "--metrics", &arg],
+    );
+    assert_eq!(run.output.status.code(), Some(0), "{}", run.stderr);
+    assert!(run
+        .alerts
+        .iter()
+        .any(|a| a["alert"]["signature_id"] == 2004 && a["alert"]["severity"] == 1));
+    let text = std::fs::read_to_string(&path).expect("metrics written");
+    let lines: Vec<&str> = text.lines().collect();
+    for reason in [
+        "unsupported_linktype",
+        "truncated_link",
+        "malformed_ip",
+        "malformed_tcp",
+        "malformed_udp",
+    ] {
+        let line = format!("cleartrace_decode_errors_total{{reason=\"{reason}\"}} 0");
+        assert!(lines.contains(&line.as_str()), "{line} missing:\n{text}");
+    }
+    let rule_2004: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("cleartrace_alerts_total{rule=\"2004\""))
+        .collect();
+    assert_eq!(rule_2004.len(), 1, "{text}");
+    assert!(
+        rule_2004[0].starts_with("cleartrace_alerts_total{rule=\"2004\",severity=\"high\"} "),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "cleartrace_alerts_by_severity_total"),
+        run.alerts.len() as u64
+    );
+    assert!(
+        sample(
+            &text,
+            "cleartrace_alerts_by_severity_total{severity=\"critical\"}"
+        ) >= 1,
+        "{text}"
+    );
+    assert!(text.contains("cleartrace_flow_evictions_total 0"), "{text}");
+    assert!(!text.contains("table=\"flows\""), "counted twice:\n{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -47,6 +47,15 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// Every reason, so `decode_errors_total` has each from start-up, at 0.
+    pub const ALL: [DecodeError; 5] = [
+        DecodeError::UnsupportedLinktype,
+        DecodeError::TruncatedLink,
+        DecodeError::MalformedIp,
+        DecodeError::MalformedTcp,
+        DecodeError::MalformedUdp,
+    ];
+
     pub fn reason(self) -> &'static str {
         match self {
             DecodeError::UnsupportedLinktype => "unsupported_linktype",

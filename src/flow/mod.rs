@@ -15,7 +15,7 @@ use std::net::IpAddr;
 
 use hashlink::linked_hash_map::RawEntryMut;
 use hashlink::LinkedHashMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::timestamp::Timestamp;
 
@@ -110,7 +110,7 @@ impl FlowKey {
 /// Capture time (ns) between two moves of a flow to the back of the LRU order.
 const TOUCH_INTERVAL: u64 = 100_000_000;
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FlowLimits {
     /// Flows tracked at once; the least recently seen is evicted beyond this.

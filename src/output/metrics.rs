@@ -12,9 +12,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::summary::Summary;
+use crate::decode::DecodeError;
 use crate::engine::EngineStats;
 use crate::memory::ShedReason;
-use crate::signatures::RuleSet;
+use crate::signatures::{RuleSet, Severity};
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -120,13 +121,17 @@ pub fn exposition(
     active.set(i64::try_from(active_flows).unwrap_or(i64::MAX));
     registry.register("flows_active", "Flows being tracked", active);
 
+    // One series per rule, labelled with the rule's severity as configured: a pattern
+    // that raises one alert's severity must not start a second series for the rule,
+    // which would break `increase()` and `rate()` per rule and every dashboard summing
+    // by severity. How bad each alert was is counted apart.
     let alerts = family(
         &mut registry,
         "alerts",
-        "Alerts raised, by rule and severity",
+        "Alerts raised, by rule and the rule's configured severity",
     );
-    // Every enabled rule at its severity from the start, at 0 until it fires: an
-    // alerting rule on `increase()` needs a sample from before the first alert.
+    // Every enabled rule from the start, at 0 until it fires: an alerting rule on
+    // `increase()` needs a sample from before the first alert.
     for rule in rules.iter().filter(|r| r.enabled) {
         alerts
             .get_or_create(&vec![
@@ -135,13 +140,30 @@ pub fn exposition(
             ])
             .inc_by(0);
     }
-    for ((rule, severity), n) in &summary.alerts_by_rule_severity {
+    for (id, count) in &summary.alerts_by_rule {
+        let severity = rules.get(*id).map_or(count.severity, |r| r.severity);
         alerts
             .get_or_create(&vec![
-                ("rule", rule.to_string()),
+                ("rule", id.to_string()),
                 ("severity", severity.as_str().to_string()),
             ])
-            .inc_by(*n);
+            .inc_by(count.alerts);
+    }
+    let severities = family(
+        &mut registry,
+        "alerts_by_severity",
+        "Alerts raised, by the severity each alert had (a pattern may raise its rule's)",
+    );
+    for severity in Severity::ALL {
+        severities
+            .get_or_create(&vec![("severity", severity.as_str().to_string())])
+            .inc_by(
+                summary
+                    .alerts_by_severity
+                    .get(&severity)
+                    .copied()
+                    .unwrap_or(0),
+            );
     }
     let tls = family(
         &mut registry,
@@ -170,6 +192,12 @@ pub fn exposition(
         "decode_errors",
         "Frames that could not be decoded, by reason",
     );
+    // Every known reason from the start, at 0, as the rules are.
+    for reason in DecodeError::ALL.map(DecodeError::reason) {
+        errors
+            .get_or_create(&vec![("reason", reason.to_string())])
+            .inc_by(0);
+    }
     for (reason, n) in &stats.decode_errors {
         errors
             .get_or_create(&vec![("reason", reason.to_string())])
@@ -178,10 +206,9 @@ pub fn exposition(
     one_label(
         &mut registry,
         "table_evictions",
-        "Entries pushed out of bounded tables, by table",
+        "Entries pushed out of bounded tables other than the flow table (flow_evictions_total), by table",
         "table",
         &[
-            ("flows", stats.flow_evictions),
             ("ip_fragments", stats.fragment_evictions),
             ("media_expectations", stats.expectation_evictions),
         ],

@@ -52,8 +52,6 @@ pub struct Summary {
     pub tls_versions: BTreeMap<&'static str, u64>,
     pub alerts_by_rule: BTreeMap<u32, RuleCount>,
     pub alerts_by_severity: BTreeMap<Severity, u64>,
-    /// Alerts by (rule, severity), for the metrics.
-    pub alerts_by_rule_severity: BTreeMap<(u32, Severity), u64>,
     /// Matches by (personal-data kind, app_proto), for the metrics.
     pub findings_by_kind: BTreeMap<(&'static str, &'static str), u64>,
     /// (alert time, severity), capped.
@@ -104,10 +102,6 @@ impl Sink for Summary {
                 }
             }
             *self.alerts_by_severity.entry(alert.severity).or_default() += 1;
-            *self
-                .alerts_by_rule_severity
-                .entry((alert.rule.id, alert.severity))
-                .or_default() += 1;
             for kind in &alert.kinds {
                 *self
                     .findings_by_kind
@@ -142,8 +136,38 @@ impl Sink for Summary {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Throughput {
     pub packets: u64,
+    /// Captured packet bytes.
     pub bytes: u64,
+    /// Size of the capture files read (record headers and all); None when live.
+    pub file_bytes: Option<u64>,
     pub seconds: f64,
+    /// The process's peak resident memory, when the system tells it.
+    pub peak_memory: Option<u64>,
+    /// The most the engines held against their memory budget at once.
+    pub budget_peak: Option<u64>,
+}
+
+/// A titled group of counts for the end of the summary; printed only if one is not 0.
+pub struct Section<'a> {
+    pub title: &'a str,
+    pub counts: Vec<(&'a str, u64)>,
+}
+
+/// Bytes in binary units (KiB, MiB, GiB: powers of 1024), the one convention for byte
+/// amounts in the summary, as in the progress bar. Rates stay in bits per second with
+/// decimal prefixes (Mbit/s), as networks are measured.
+pub fn binary_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 impl Throughput {
@@ -161,19 +185,35 @@ impl Summary {
     }
 
     /// The aligned table printed to stderr.
-    pub fn render(&self, throughput: &Throughput, extra: &[(&str, u64)]) -> String {
+    pub fn render(&self, throughput: &Throughput, sections: &[Section<'_>]) -> String {
         let mut out = String::new();
         let total = self.total_flows();
         let encrypted: u64 = self.by_proto.values().map(|p| p.encrypted).sum();
+        let files = throughput
+            .file_bytes
+            .map(|n| format!(" (from {} of capture files)", binary_bytes(n)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "cleartrace: {} packets, {:.1} MB in {:.3} s ({:.0} packets/s, {:.1} Mbit/s)",
+            "cleartrace: {} packets, {} of packet data{files} in {:.3} s ({:.0} packets/s, {:.1} Mbit/s)",
             throughput.packets,
-            throughput.bytes as f64 / 1e6,
+            binary_bytes(throughput.bytes),
             throughput.seconds,
             throughput.packets_per_sec(),
             throughput.bits_per_sec() / 1e6
         );
+        if let Some(peak) = throughput.peak_memory {
+            let budget = throughput
+                .budget_peak
+                .map(|b| {
+                    format!(
+                        " (of which the memory budget held at most {})",
+                        binary_bytes(b)
+                    )
+                })
+                .unwrap_or_default();
+            let _ = writeln!(out, "peak memory: {}{budget}", binary_bytes(peak));
+        }
         let share = if total > 0 {
             100.0 * encrypted as f64 / total as f64
         } else {
@@ -211,14 +251,33 @@ impl Summary {
                 r.signature
             );
         }
-        let notes: Vec<String> = extra
-            .iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(k, n)| format!("{k}: {n}"))
-            .collect();
-        if !notes.is_empty() {
-            let _ = writeln!(out, "{}", notes.join(", "));
+        for section in sections {
+            let counts: Vec<String> = section
+                .counts
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, n)| format!("{k}: {n}"))
+                .collect();
+            if !counts.is_empty() {
+                let _ = writeln!(out, "{}:\n  {}", section.title, counts.join(", "));
+            }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::binary_bytes;
+
+    #[test]
+    fn bytes_in_binary_units() {
+        assert_eq!(binary_bytes(0), "0 B");
+        assert_eq!(binary_bytes(1023), "1023 B");
+        assert_eq!(binary_bytes(1024), "1.0 KiB");
+        assert_eq!(binary_bytes(500 * 1024 * 1024), "500.0 MiB");
+        assert_eq!(binary_bytes(489_100_000), "466.4 MiB");
+        assert_eq!(binary_bytes(3 << 40), "3.0 TiB");
+        assert_eq!(binary_bytes(u64::MAX), "16777216.0 TiB");
     }
 }

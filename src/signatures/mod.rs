@@ -41,6 +41,15 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Worst first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ];
+
     pub fn as_int(self) -> u8 {
         self as u8
     }
