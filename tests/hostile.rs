@@ -405,7 +405,7 @@ fn flood_run(dir: &std::path::Path, flows: u32) -> (u64, u64) {
     };
     let peak_kib = stderr
         .lines()
-        .find_map(|l| l.strip_prefix("peak memory: ")?.strip_suffix(" MiB"))
+        .find_map(|l| Some(l.strip_prefix("peak memory: ")?.split_once(" MiB")?.0))
         .and_then(|mib| mib.parse::<f64>().ok())
         .map(|mib| (mib * 1024.0) as u64)
         .unwrap_or_else(|| panic!("no peak memory in MiB in {stderr}"));
