@@ -238,7 +238,7 @@ impl Config {
 
     /// Every numeric setting with its sensible range. Zero is never one: a table of
     /// no entries or a timeout of no time silently changes what the sensor sees.
-    fn limits(&self) -> [Limit; 13] {
+    fn limits(&self) -> [Limit; 14] {
         let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
         let f = &self.flow;
         [
@@ -325,6 +325,13 @@ impl Config {
                 min: 1,
                 max: DAY,
                 why: "seconds",
+            },
+            Limit {
+                path: &["tunnels", "max_depth"],
+                value: u64::from(self.tunnels.max_depth),
+                min: 1,
+                max: 32,
+                why: "tunnel layers peeled off one packet",
             },
             Limit {
                 path: &["media", "max_sip_dialogs"],

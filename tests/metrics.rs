@@ -94,6 +94,8 @@ fn families_from_start_up_one_series_per_rule() {
         "malformed_ip",
         "malformed_tcp",
         "malformed_udp",
+        "malformed_gre",
+        "tunnel_too_deep",
     ] {
         let line = format!("cleartrace_decode_errors_total{{reason=\"{reason}\"}} 0");
         assert!(lines.contains(&line.as_str()), "{line} missing:\n{text}");

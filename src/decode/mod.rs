@@ -48,12 +48,20 @@ pub enum DecodeError {
 
 impl DecodeError {
     /// Every reason, so `decode_errors_total` has each from start-up, at 0.
-    pub const ALL: [DecodeError; 5] = [
+    pub const ALL: [DecodeError; 13] = [
         DecodeError::UnsupportedLinktype,
         DecodeError::TruncatedLink,
         DecodeError::MalformedIp,
         DecodeError::MalformedTcp,
         DecodeError::MalformedUdp,
+        DecodeError::MalformedMpls,
+        DecodeError::MalformedPppoe,
+        DecodeError::MalformedGre,
+        DecodeError::MalformedErspan,
+        DecodeError::MalformedVxlan,
+        DecodeError::MalformedGeneve,
+        DecodeError::MalformedGtp,
+        DecodeError::TunnelTooDeep,
     ];
 
     pub fn reason(self) -> &'static str {
@@ -269,6 +277,34 @@ pub fn decode_transport(protocol: u8, payload: &[u8]) -> Result<Transport<'_>, D
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `ALL` must name every reason. A variant added to the enum breaks this match
+    /// (the test does not compile) until it is added here and to `ALL`.
+    #[test]
+    fn all_names_every_reason_once() {
+        fn listed(e: DecodeError) -> bool {
+            match e {
+                DecodeError::UnsupportedLinktype => DecodeError::ALL.contains(&e),
+                DecodeError::TruncatedLink => DecodeError::ALL.contains(&e),
+                DecodeError::MalformedIp => DecodeError::ALL.contains(&e),
+                DecodeError::MalformedTcp => DecodeError::ALL.contains(&e),
+                DecodeError::MalformedUdp => DecodeError::ALL.contains(&e),
+                DecodeError::MalformedMpls => DecodeError::ALL.contains(&e),
+                DecodeError::MalformedPppoe => DecodeError::ALL.contains(&e),
+                DecodeError::MalformedGre => DecodeError::ALL.contains(&e),
+                DecodeError::MalformedErspan => DecodeError::ALL.contains(&e),
+                DecodeError::MalformedVxlan => DecodeError::ALL.contains(&e),
+                DecodeError::MalformedGeneve => DecodeError::ALL.contains(&e),
+                DecodeError::MalformedGtp => DecodeError::ALL.contains(&e),
+                DecodeError::TunnelTooDeep => DecodeError::ALL.contains(&e),
+            }
+        }
+        assert!(DecodeError::ALL.into_iter().all(listed));
+        let mut reasons: Vec<&str> = DecodeError::ALL.map(DecodeError::reason).to_vec();
+        reasons.sort_unstable();
+        reasons.dedup();
+        assert_eq!(reasons.len(), DecodeError::ALL.len());
+    }
 
     /// What etherparse makes of the bytes, in the fast path's terms.
     fn by_etherparse(data: &[u8]) -> Option<(IpAddr, IpAddr, u8, &[u8])> {

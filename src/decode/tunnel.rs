@@ -29,7 +29,7 @@ const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 const ETHERTYPE_PPP: u16 = 0x880b;
 
 /// Which UDP destination ports are read as tunnels (config `[tunnels]`).
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct TunnelConfig {
     pub vxlan_ports: Vec<u16>,
