@@ -133,11 +133,9 @@ pub fn sdp(data: &[u8]) {
 }
 
 pub fn rtp(data: &[u8]) {
-    for rtcp in [false, true] {
-        let mut d = protocols::rtp::RtpDissector::heuristic(rtcp);
-        run(AppProto::Rtp, data, |dir, c, ctx| d.on_data(dir, c, ctx));
-        with_ctx(AppProto::Rtp, |ctx| d.on_end(ctx));
-    }
+    let mut d = protocols::rtp::RtpDissector::heuristic();
+    run(AppProto::Rtp, data, |dir, c, ctx| d.on_data(dir, c, ctx));
+    with_ctx(AppProto::Rtp, |ctx| d.on_end(ctx));
 }
 
 pub fn ldap(data: &[u8]) {

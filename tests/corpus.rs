@@ -241,8 +241,9 @@ fn voice_captures_classified_and_judged() {
         ),
         // Cleartext PCMU signalled by SCCP (no SIP): proven from the frames.
         ("ndpi__skinny.pcap", &["rtp"], &[2002], &[]),
-        // WhatsApp SRTP: RTP headers, payload not provably clear: no voice alert.
-        ("ndpi__wa_voice.pcap", &["rtp"], &[], &[2002]),
+        // WhatsApp SRTP: clear RTP headers over a uniformly random payload, no SDP:
+        // encrypted media, no voice alert.
+        ("ndpi__wa_voice.pcap", &["srtp"], &[], &[2002]),
         // WebRTC: DTLS 1.2 handshake, then media on the same 5-tuple = DTLS-SRTP.
         ("ndpi__stun_dtls_rtp.pcapng", &["srtp"], &[], &[2002, 1001]),
     ];
@@ -353,4 +354,145 @@ fn check_cases(corpus: &std::path::Path, cases: &[Case]) {
             assert!(!rules.contains(r), "{file}: rule {r} raised ({rules:?})");
         }
     }
+}
+
+/// Media labels (`rtp`, `rtcp`, `srtp`, `srtcp`) only where there is media. For the
+/// corpus captures the MANIFEST's protocol list says whether a capture carries media;
+/// for the benchmark (nDPI's test captures end to end) each flow is traced to its
+/// component by time, and only components of voice and video applications may hold
+/// media. Three more carry it, checked by hand with tshark: `false_positives.pcapng`
+/// (PCMA RTP), `i3d.pcap` (RTP with RFC 8285 header extensions, PT 120, encrypted
+/// payload) and `lru_ipv6_caches.pcapng` (SRTCP beside STUN on 3478).
+#[test]
+fn media_labels_only_on_media() {
+    use std::collections::BTreeMap;
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    const MEDIA: [&str; 4] = ["rtp", "rtcp", "srtp", "srtcp"];
+    let is_media = |f: &serde_json::Value| MEDIA.contains(&f["app_proto"].as_str().unwrap_or(""));
+    let manifest = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).expect("manifest");
+    let mut media_flows = 0;
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (Some(file), Some(protocols)) = (cols.first(), cols.get(6)) else {
+            continue;
+        };
+        if file.starts_with("bench__") {
+            continue;
+        }
+        let says_media = [
+            "RTP",
+            "RTCP",
+            "SCCP",
+            "Skinny",
+            "T.38",
+            "media",
+            "WhatsApp call",
+        ]
+        .iter()
+        .any(|m| protocols.contains(m));
+        let run = common::analyze(&[&corpus.join("pcaps").join(file)], &["--quiet"]);
+        let labelled: Vec<String> = run
+            .flows
+            .iter()
+            .filter(|f| is_media(f))
+            .map(|f| format!("{}:{} {}", f["dest_ip"], f["dest_port"], f["app_proto"]))
+            .collect();
+        media_flows += labelled.len();
+        assert!(
+            says_media || labelled.is_empty(),
+            "{file} ({protocols}): {labelled:?}"
+        );
+    }
+    assert!(
+        media_flows >= 10,
+        "only {media_flows} media flows in the corpus"
+    );
+
+    // The benchmark: components by their time windows (start offsets from the first
+    // packet, 2023-11-14T22:13:20Z).
+    let table = std::fs::read_to_string(
+        corpus.join("pcaps/bench__ndpi_all_sequential.pcap.components.tsv"),
+    )
+    .expect("components");
+    let components: Vec<(f64, String)> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Some((
+                f.get(2)?.parse().ok()?,
+                f.get(5)?.rsplit('/').next()?.to_string(),
+            ))
+        })
+        .collect();
+    let run = common::analyze(
+        &[&corpus.join("pcaps/bench__ndpi_all_sequential.pcap")],
+        &["--quiet"],
+    );
+    const APPS: [&str; 17] = [
+        "rtp",
+        "sip",
+        "skinny",
+        "stun",
+        "discord",
+        "whatsapp",
+        "wa_",
+        "teams",
+        "skype",
+        "zoom",
+        "signal",
+        "meet",
+        "line",
+        "geforcenow",
+        "FAX",
+        "webex",
+        "facetime",
+    ];
+    const CHECKED: [&str; 3] = [
+        "false_positives.pcapng",
+        "i3d.pcap",
+        "lru_ipv6_caches.pcapng",
+    ];
+    let mut by_component: BTreeMap<String, usize> = BTreeMap::new();
+    let mut strays = Vec::new();
+    for flow in run.flows.iter().filter(|f| is_media(f)) {
+        let start = flow["flow"]["start"].as_str().unwrap_or("");
+        let offset = seconds_since_bench_start(start);
+        let component = components
+            .iter()
+            .take_while(|(from, _)| *from <= offset + 1e-6)
+            .last()
+            .map_or("?", |(_, name)| name.as_str());
+        *by_component.entry(component.to_string()).or_default() += 1;
+        let media_app = APPS.iter().any(|a| component.contains(a)) || CHECKED.contains(&component);
+        if !media_app {
+            strays.push(format!("{component}: {flow}"));
+        }
+    }
+    eprintln!("bench media flows by component: {by_component:?}");
+    assert!(
+        strays.is_empty(),
+        "media labels off media:\n{}",
+        strays.join("\n")
+    );
+    let total: usize = by_component.values().sum();
+    assert!(total >= 50, "only {total} media flows in the benchmark");
+}
+
+/// Seconds between 2023-11-14T22:13:20Z and an EVE timestamp of the same day
+/// (`2023-11-14T23:01:02.345678+0000`).
+fn seconds_since_bench_start(ts: &str) -> f64 {
+    let day: f64 = ts.get(8..10).and_then(|d| d.parse().ok()).unwrap_or(0.0);
+    let clock: Vec<f64> = ts
+        .get(11..26)
+        .unwrap_or("")
+        .split(':')
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let [h, m, s] = clock[..] else {
+        return f64::NAN;
+    };
+    (day - 14.0) * 86_400.0 + h * 3600.0 + m * 60.0 + s - (22.0 * 3600.0 + 13.0 * 60.0 + 20.0)
 }

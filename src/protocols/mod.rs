@@ -290,14 +290,14 @@ const DETECTORS: &[Detector] = &[
         l4: L4::Udp,
         ports: &[],
         probe: rtp::probe_rtcp,
-        start: || Dissector::Rtp(rtp::RtpDissector::heuristic(true)),
+        start: || Dissector::Rtp(rtp::RtpDissector::heuristic()),
     },
     Detector {
         app_proto: AppProto::Rtp,
         l4: L4::Udp,
         ports: &[],
         probe: rtp::probe_rtp,
-        start: || Dissector::Rtp(rtp::RtpDissector::heuristic(false)),
+        start: || Dissector::Rtp(rtp::RtpDissector::heuristic()),
     },
     Detector {
         app_proto: AppProto::Ldap,

@@ -3,8 +3,15 @@
 //!
 //! A media flow is either *signalled* (an SDP offer announced its address and port, so
 //! the engine started this dissector with a `MediaHint`) or found by header heuristics.
-//! Heuristic RTP must prove itself: a stream of at least three packets of one SSRC with
-//! advancing sequence numbers; until then, and if it never does, the flow is not RTP.
+//! Heuristic RTP must prove itself: packets of one SSRC whose sequence numbers advance
+//! and whose timestamps advance as a media clock would; until then, and if it never
+//! does, the flow is not RTP (DNS ids, NetBIOS, BACnet, DHT and game packets take an
+//! RTP header's shape one packet at a time, never a stream's). Heuristic RTCP likewise
+//! needs two well-formed compounds from one sender.
+//!
+//! Unsignalled media whose payload bytes are uniformly random under a clear header
+//! (and whose first payload byte, a codec's table-of-contents in clear Opus, varies
+//! too) is taken for SRTP: WhatsApp- and Discord-style calls.
 
 use crate::flow::Direction;
 use crate::personal_data::Field;
@@ -16,7 +23,20 @@ const RTP_HEADER: usize = 12;
 /// SSRCs tracked per flow; more is not a call.
 const MAX_STREAMS: usize = 8;
 /// Packets after which unsignalled RTP that has not proven itself is given up.
-const PROOF_WINDOW: u64 = 8;
+const PROOF_WINDOW: u64 = 16;
+/// Packets of one SSRC that followed their predecessor in sequence and in media time,
+/// needed before an unsignalled flow is called RTP.
+const PROOF_PACKETS: u64 = 4;
+/// Well-formed RTCP compounds from one sender that make an unsignalled flow RTCP.
+const RTCP_PROOF_PACKETS: u64 = 2;
+/// Payload bytes sampled for the randomness test, and the fewest it decides on.
+const SAMPLE_BYTES: u32 = 8192;
+const MIN_SAMPLE_BYTES: u32 = 1024;
+/// Pearson's χ² over 256 byte values (255 degrees of freedom) below which the sample
+/// is uniform: mean 255, standard deviation 22.6; 400 is over six deviations, so random
+/// bytes fail it about never, while codec output (G.711 clusters, G.722 sub-bands,
+/// Opus table-of-contents) lies in the thousands.
+const UNIFORM_CHI_SQUARE: u64 = 400;
 /// Packets of a proven stream needed to call it voice (a few stray packets are not).
 pub const MIN_VOICE_PACKETS: u64 = 10;
 /// SRTP authentication tag lengths (RFC 3711 §5.2: 80 or 32 bits), possibly after a
@@ -87,16 +107,31 @@ pub fn probe_rtp(data: &[u8]) -> Probe {
     }
 }
 
-/// RTCP version 2, a sender or receiver report first (RFC 3550 §6.1), length in range.
+/// RTCP version 2, a sender or receiver report first (RFC 3550 §6.1).
 pub fn probe_rtcp(data: &[u8]) -> Probe {
-    match data {
-        [b0, 200 | 201, hi, lo, ..]
-            if b0 >> 6 == 2 && (usize::from(*hi) << 8 | usize::from(*lo)) * 4 + 4 <= data.len() =>
-        {
-            Probe::Match
-        }
-        _ => Probe::NoMatch,
+    if report_fits(data) {
+        Probe::Match
+    } else {
+        Probe::NoMatch
     }
+}
+
+/// A sender or receiver report whose length covers at least its header and report
+/// blocks (RFC 3550 §6.4: SR 6 + 6·RC words after the first, RR 1 + 6·RC; profile
+/// extensions may follow), within the datagram. Its header and sender SSRC stay clear
+/// under SRTCP too.
+fn report_fits(data: &[u8]) -> bool {
+    let [b0, pt, hi, lo, ..] = *data else {
+        return false;
+    };
+    let words = usize::from(hi) << 8 | usize::from(lo);
+    let blocks = 6 * usize::from(b0 & 0x1f);
+    let expected = match pt {
+        200 => 6 + blocks,
+        201 => 1 + blocks,
+        _ => return false,
+    };
+    b0 >> 6 == 2 && words >= expected && words * 4 + 4 <= data.len()
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -141,19 +176,45 @@ fn parse_rtp(data: &[u8]) -> Option<RtpPacket<'_>> {
 struct Stream {
     ssrc: u32,
     last_seq: u16,
+    last_timestamp: u32,
     packets: u64,
-    /// Packets whose sequence number followed the previous one closely.
-    in_order: u64,
+    /// Packets whose sequence number followed the previous one closely and whose
+    /// timestamp advanced by what the payload type's clock allows.
+    consistent: u64,
     /// Telephone-event in progress: its RTP timestamp (RFC 4733 §2.5.1.1: all packets
     /// of one event share it, end packets are repeated).
     event_timestamp: Option<u32>,
+    /// The last packet that had a telephone-event's shape under a payload type no SDP
+    /// named: (payload type, timestamp, event, duration).
+    event_candidate: Option<(u8, u32, u8, u16)>,
     digits: DigitCollector,
+}
+
+impl Stream {
+    /// RFC 4733 events told by their structure when no SDP names their payload type:
+    /// a 4-byte payload of a DTMF event code (0–15), the reserved bit clear, and a
+    /// second such packet of the same event on the same timestamp whose duration did
+    /// not shrink (events grow, then their end is repeated).
+    fn event_by_structure(&mut self, packet: &RtpPacket<'_>) -> bool {
+        let &[event, flags, hi, lo] = packet.payload else {
+            self.event_candidate = None;
+            return false;
+        };
+        if event > 15 || flags & 0x40 != 0 {
+            self.event_candidate = None;
+            return false;
+        }
+        let duration = u16::from_be_bytes([hi, lo]);
+        let continues = self.event_candidate.is_some_and(|(pt, ts, ev, dur)| {
+            pt == packet.pt && ts == packet.timestamp && ev == event && duration >= dur
+        });
+        self.event_candidate = Some((packet.pt, packet.timestamp, event, duration));
+        continues
+    }
 }
 
 pub struct RtpDissector {
     hint: Option<MediaHint>,
-    /// RTCP-only port.
-    rtcp: bool,
     streams: Vec<Stream>,
     packets: u64,
     /// (payload type, packets), a few entries.
@@ -165,24 +226,94 @@ pub struct RtpDissector {
     /// RTCP packets with an SRTCP trailer (index + tag), and without.
     srtcp_trailers: u64,
     rtcp_plain: u64,
+    /// Sender SSRCs of the RTCP reports seen, and reports from each (a few).
+    rtcp_senders: Vec<(u32, u64)>,
+    /// RTCP-looking packets whose compound did not add up.
+    rtcp_malformed: u64,
+    /// Unsignalled flows only: what the payload bytes look like.
+    payload: Option<Box<PayloadSample>>,
     rejected: bool,
+}
+
+/// A sample of a flow's payload bytes, for the randomness test.
+#[derive(Clone, Debug)]
+struct PayloadSample {
+    histogram: [u16; 256],
+    bytes: u32,
+    /// Which values the first payload byte took.
+    first_bytes: [u64; 4],
+    packets: u32,
+}
+
+impl PayloadSample {
+    fn new() -> Self {
+        PayloadSample {
+            histogram: [0; 256],
+            bytes: 0,
+            first_bytes: [0; 4],
+            packets: 0,
+        }
+    }
+
+    fn add(&mut self, payload: &[u8]) {
+        let Some(&first) = payload.first() else {
+            return;
+        };
+        self.packets = self.packets.saturating_add(1);
+        self.first_bytes[usize::from(first >> 6)] |= 1 << (first & 0x3f);
+        let room = SAMPLE_BYTES.saturating_sub(self.bytes) as usize;
+        for &b in payload.iter().take(room) {
+            self.histogram[usize::from(b)] += 1;
+        }
+        self.bytes += payload.len().min(room) as u32;
+    }
+
+    /// Uniform bytes, and a first byte that is not a codec header.
+    fn random(&self) -> bool {
+        if self.bytes < MIN_SAMPLE_BYTES {
+            return false;
+        }
+        let n = u64::from(self.bytes);
+        // χ² = Σ (observed − n/256)² / (n/256), in integers: Σ (256·o − n)² / (256·n).
+        let chi_square = self
+            .histogram
+            .iter()
+            .map(|&o| {
+                let d = (256 * u64::from(o)).abs_diff(n);
+                d * d
+            })
+            .sum::<u64>()
+            / (256 * n);
+        let distinct_first: u32 = self.first_bytes.iter().map(|w| w.count_ones()).sum();
+        chi_square < UNIFORM_CHI_SQUARE && distinct_first >= (self.packets / 2).min(16)
+    }
+}
+
+/// The most an RTP timestamp may advance per sequence step: a quarter second of the
+/// payload type's clock (RFC 3551 §6: 8 kHz audio, 44.1 kHz L16, 90 kHz video; the
+/// dynamic range may be any of them).
+fn max_timestamp_step(pt: u8) -> u32 {
+    match pt {
+        0..=9 | 12 | 13 | 15..=23 => 2_000,
+        10 | 11 => 11_025,
+        _ => 22_500,
+    }
 }
 
 impl RtpDissector {
     /// A flow announced by SDP.
     pub fn signalled(hint: MediaHint) -> Self {
         RtpDissector {
-            rtcp: hint.rtcp,
             hint: Some(hint),
-            ..Self::heuristic(false)
+            payload: None,
+            ..Self::heuristic()
         }
     }
 
-    /// A flow found by its headers; `rtcp` when it started with an RTCP packet.
-    pub fn heuristic(rtcp: bool) -> Self {
+    /// A flow found by its headers (RTP or RTCP: which one, the packets tell).
+    pub fn heuristic() -> Self {
         RtpDissector {
             hint: None,
-            rtcp,
             streams: Vec::new(),
             packets: 0,
             payload_types: Vec::new(),
@@ -190,12 +321,35 @@ impl RtpDissector {
             trailed_frames: 0,
             srtcp_trailers: 0,
             rtcp_plain: 0,
+            rtcp_senders: Vec::new(),
+            rtcp_malformed: 0,
+            payload: Some(Box::new(PayloadSample::new())),
             rejected: false,
         }
     }
 
     fn proven_rtp(&self) -> bool {
-        self.streams.iter().any(|s| s.in_order >= 2)
+        self.streams.iter().any(|s| s.consistent >= PROOF_PACKETS)
+    }
+
+    /// Signalled, or proven by the packets: RTP by a consistent stream, RTCP by
+    /// well-formed compounds of one sender.
+    fn proven(&self) -> bool {
+        self.hint.is_some()
+            || self.proven_rtp()
+            || self
+                .rtcp_senders
+                .iter()
+                .any(|(_, n)| *n >= RTCP_PROOF_PACKETS)
+    }
+
+    /// RTCP only: signalled as the RTCP port, or unsignalled reports without an RTP
+    /// stream beside them (RTP and RTCP share a port under rtcp-mux, RFC 5761).
+    fn rtcp_only(&self) -> bool {
+        match &self.hint {
+            Some(hint) => hint.rtcp,
+            None => !self.proven_rtp(),
+        }
     }
 
     pub fn is_signalled(&self) -> bool {
@@ -205,7 +359,6 @@ impl RtpDissector {
     /// An announcement for a flow found by its headers: from now on it is judged as
     /// signalled media (codec names, telephone-event, SRTP from the SDP).
     pub fn adopt(&mut self, hint: MediaHint) {
-        self.rtcp = hint.rtcp;
         self.hint = Some(hint);
     }
 
@@ -217,12 +370,19 @@ impl RtpDissector {
     fn secure(&self) -> bool {
         self.hint.as_ref().is_some_and(|h| h.secure)
             || (self.trailed_frames >= 5 && self.plain_frames == 0)
+            || (self.hint.is_none()
+                && self.plain_frames == 0
+                && self.payload.as_ref().is_some_and(|p| p.random()))
     }
 
+    /// `failed` until an unsignalled flow has proven itself media.
     pub fn app_proto(&self) -> AppProto {
+        if !self.proven() {
+            return AppProto::Failed;
+        }
         match (
-            self.rtcp,
-            self.secure() || (self.rtcp && self.srtcp_trailers > 0 && self.rtcp_plain == 0),
+            self.rtcp_only(),
+            self.secure() || (self.rtcp_only() && self.srtcp_trailers > 0 && self.rtcp_plain == 0),
         ) {
             (true, true) => AppProto::Srtcp,
             (true, false) => AppProto::Rtcp,
@@ -244,7 +404,7 @@ impl RtpDissector {
             self.on_rtcp(data, ctx);
             return;
         }
-        if self.rtcp {
+        if self.rtcp_only() && self.hint.is_some() {
             return;
         }
         let Some(packet) = parse_rtp(data) else {
@@ -282,27 +442,55 @@ impl RtpDissector {
                 let last = self.streams.len() - 1;
                 &mut self.streams[last]
             }
-            None => return,
+            None => {
+                self.give_up_unproven();
+                return;
+            }
         };
         let step = packet.seq.wrapping_sub(stream.last_seq);
-        if (1..=10).contains(&step) && stream.packets > 0 {
-            stream.in_order += 1;
+        let advance = packet.timestamp.wrapping_sub(stream.last_timestamp);
+        if (1..=10).contains(&step)
+            && stream.packets > 0
+            && advance <= max_timestamp_step(packet.pt) * u32::from(step)
+        {
+            stream.consistent += 1;
         }
         stream.packets += 1;
         stream.last_seq = packet.seq;
+        stream.last_timestamp = packet.timestamp;
+        if let Some(sample) = &mut self.payload {
+            sample.add(packet.payload);
+        }
         let telephone_event = self.hint.as_ref().and_then(|h| h.telephone_event);
         let encrypted = self.hint.as_ref().is_some_and(|h| h.secure);
-        if telephone_event == Some(packet.pt) && !encrypted {
-            // RFC 4733 §2.3: event, E|R|volume, duration.
-            if let Some(&event) = packet.payload.first() {
-                if stream.event_timestamp != Some(packet.timestamp) {
-                    stream.event_timestamp = Some(packet.timestamp);
-                    if let Some(key) = event_key(event) {
-                        stream.digits.push(key);
-                    }
+        let named_otherwise = self.hint.as_ref().is_some_and(|h| {
+            h.codecs
+                .iter()
+                .any(|(pt, name)| *pt == packet.pt && !name.eq_ignore_ascii_case("telephone-event"))
+        });
+        let new_event = if encrypted {
+            false
+        } else if telephone_event == Some(packet.pt) {
+            true
+        } else if !named_otherwise && (96..=127).contains(&packet.pt) {
+            stream.event_by_structure(&packet)
+        } else {
+            false
+        };
+        // RFC 4733 §2.3: event, E|R|volume, duration.
+        if let (true, Some(&event)) = (new_event, packet.payload.first()) {
+            if stream.event_timestamp != Some(packet.timestamp) {
+                stream.event_timestamp = Some(packet.timestamp);
+                if let Some(key) = event_key(event) {
+                    stream.digits.push(key);
                 }
             }
         }
+        self.give_up_unproven();
+    }
+
+    /// Unsignalled packets that never formed a stream within the window: not RTP.
+    fn give_up_unproven(&mut self) {
         if self.hint.is_none() && self.packets >= PROOF_WINDOW && !self.proven_rtp() {
             self.rejected = true;
         }
@@ -329,6 +517,23 @@ impl RtpDissector {
             offset += len;
         }
         let rest = data.len() - offset;
+        let sender = data
+            .get(4..8)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        if let (true, Some(sender)) = (report_fits(data), sender) {
+            match self.rtcp_senders.iter().position(|(s, _)| *s == sender) {
+                Some(i) => self.rtcp_senders[i].1 += 1,
+                None if self.rtcp_senders.len() < MAX_STREAMS => {
+                    self.rtcp_senders.push((sender, 1))
+                }
+                None => {}
+            }
+        } else {
+            self.rtcp_malformed += 1;
+            if self.hint.is_none() && self.rtcp_malformed >= PROOF_PACKETS && !self.proven() {
+                self.rejected = true;
+            }
+        }
         if rest == 0 {
             self.rtcp_plain += 1;
             // Clear RTCP, even on an SRTP session (some stacks send BYE/SDES in clear).
@@ -345,7 +550,10 @@ impl RtpDissector {
     /// The flow ends: its summary and the digits of each stream.
     pub fn on_end(&mut self, ctx: &mut Ctx<'_>) {
         let dialog = self.hint.as_ref().map(|h| h.dialog);
-        if !self.rtcp && self.packets > 0 && !self.rejected {
+        if !self.proven() {
+            return;
+        }
+        if !self.rtcp_only() && self.packets > 0 && !self.rejected {
             let pt = self
                 .payload_types
                 .iter()
@@ -389,6 +597,10 @@ impl RtpDissector {
                 confidence,
                 dialog,
             }));
+        }
+        // Digits are read only off clear media.
+        if self.encrypted() {
+            return;
         }
         for stream in &mut self.streams {
             if let Some(fact) = stream.digits.take(DtmfSource::RtpEvents, dialog) {
@@ -504,7 +716,7 @@ mod tests {
         let packets: Vec<Vec<u8>> = (0..10)
             .map(|i| rtp(8, i, 160 * u32::from(i), 9, &[0x5a; 170]))
             .collect();
-        let mut heuristic = RtpDissector::heuristic(false);
+        let mut heuristic = RtpDissector::heuristic();
         run(&mut heuristic, &packets);
         assert_eq!(
             heuristic.app_proto(),
@@ -514,7 +726,7 @@ mod tests {
         let plain: Vec<Vec<u8>> = (0..10)
             .map(|i| rtp(0, i, 160 * u32::from(i), 9, &[0xff; 160]))
             .collect();
-        let mut d = RtpDissector::heuristic(false);
+        let mut d = RtpDissector::heuristic();
         let facts = run(&mut d, &plain);
         assert_eq!(d.app_proto(), AppProto::Rtp);
         assert!(
@@ -528,10 +740,10 @@ mod tests {
 
     #[test]
     fn random_udp_is_rejected() {
-        let noise: Vec<Vec<u8>> = (0..10u32)
+        let noise: Vec<Vec<u8>> = (0..PROOF_WINDOW as u32)
             .map(|i| rtp(96, (i * 7919) as u16, i, i, &[1, 2, 3]))
             .collect();
-        let mut d = RtpDissector::heuristic(false);
+        let mut d = RtpDissector::heuristic();
         let facts = run(&mut d, &noise);
         assert!(d.rejected());
         assert!(facts.is_empty());
@@ -556,12 +768,137 @@ mod tests {
         p.extend_from_slice(&sdes);
         assert_eq!(probe_rtcp(&p), Probe::Match);
         assert_eq!(probe_rtp(&p), Probe::NoMatch);
-        let mut d = RtpDissector::heuristic(true);
-        let facts = run(&mut d, &[p]);
+        // One compound is not yet RTCP (a NetBIOS or BACnet packet can look like one).
+        let mut d = RtpDissector::heuristic();
+        let facts = run(&mut d, std::slice::from_ref(&p));
+        assert_eq!(d.app_proto(), AppProto::Failed);
         assert!(
             matches!(facts.as_slice(), [Fact::PersonalData(m)] if m[0].evidence == "J*** D**"),
             "{facts:?}"
         );
+        let mut d = RtpDissector::heuristic();
+        run(&mut d, &[p.clone(), p]);
         assert_eq!(d.app_proto(), AppProto::Rtcp);
+    }
+
+    /// xorshift64*: deterministic bytes for payloads.
+    fn bytes(seed: &mut u64, n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                *seed ^= *seed >> 12;
+                *seed ^= *seed << 25;
+                *seed ^= *seed >> 27;
+                (seed.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dns_shaped_packets_never_become_rtp() {
+        // DNS over UDP: id 0x80xx reads as RTP version 2; flags, counts and the name
+        // follow. Queries from one port repeat the flags: no advancing sequence.
+        let query = |id: u8| {
+            let mut q = vec![0x80, id, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+            q.extend_from_slice(b"\x07example\x03com\x00\x00\x01\x00\x01");
+            q
+        };
+        let packets: Vec<Vec<u8>> = (0..6).map(|i| query(0x10 + i)).collect();
+        assert_eq!(probe_rtp(&packets[0]), Probe::Match);
+        let mut d = RtpDissector::heuristic();
+        let facts = run(&mut d, &packets);
+        assert_eq!(d.app_proto(), AppProto::Failed);
+        assert!(facts.is_empty(), "{facts:?}");
+        // Sequence numbers that advance under timestamps that jump like random data.
+        let mut seed = 7;
+        let jumpy: Vec<Vec<u8>> = (0..PROOF_WINDOW as u16)
+            .map(|i| {
+                let ts = u32::from_be_bytes(bytes(&mut seed, 4).try_into().unwrap());
+                rtp(96, i, ts, 5, &[0; 20])
+            })
+            .collect();
+        let mut d = RtpDissector::heuristic();
+        assert!(run(&mut d, &jumpy).is_empty());
+        assert!(d.rejected());
+    }
+
+    #[test]
+    fn random_payload_under_clear_header_is_srtp() {
+        // A WhatsApp-style call: dynamic PT, 20 ms of a 48 kHz clock, encrypted payload.
+        let mut seed = 11;
+        let packets: Vec<Vec<u8>> = (0..50u16)
+            .map(|i| rtp(120, i, 960 * u32::from(i), 3, &bytes(&mut seed, 90)))
+            .collect();
+        let mut d = RtpDissector::heuristic();
+        let facts = run(&mut d, &packets);
+        assert_eq!(d.app_proto(), AppProto::Srtp);
+        assert!(d.encrypted());
+        assert!(
+            matches!(facts.as_slice(), [Fact::Media(s)] if s.app_proto == AppProto::Srtp),
+            "{facts:?}"
+        );
+        // Clear Opus: the table-of-contents byte stays put, the rest is compressed.
+        let opus: Vec<Vec<u8>> = (0..50u16)
+            .map(|i| {
+                let mut payload = vec![0x78];
+                payload.extend(bytes(&mut seed, 89));
+                rtp(111, i, 960 * u32::from(i), 4, &payload)
+            })
+            .collect();
+        let mut d = RtpDissector::heuristic();
+        run(&mut d, &opus);
+        assert_eq!(d.app_proto(), AppProto::Rtp);
+        // G.711 speech-like samples: µ-law values cluster; never encrypted.
+        let pcmu: Vec<Vec<u8>> = (0..50u16)
+            .map(|i| {
+                let payload: Vec<u8> = bytes(&mut seed, 160)
+                    .iter()
+                    // Small amplitudes of either sign: 0x60–0x7f, 0xe0–0xff.
+                    .map(|b| 0x60 | (b & 0x9f))
+                    .collect();
+                rtp(0, i, 160 * u32::from(i), 5, &payload)
+            })
+            .collect();
+        let mut d = RtpDissector::heuristic();
+        run(&mut d, &pcmu);
+        assert_eq!(d.app_proto(), AppProto::Rtp);
+    }
+
+    #[test]
+    fn telephone_events_by_structure_without_sdp() {
+        // Voice on PT 0, digits 5 and 9 on PT 101 that no SDP named: each event three
+        // packets on one timestamp with growing duration, the end repeated.
+        let mut packets: Vec<Vec<u8>> = (0..20u16)
+            .map(|i| rtp(0, i, 160 * u32::from(i), 1, &[0xff; 160]))
+            .collect();
+        let mut seq = 20;
+        for (event, ts) in [(5u8, 4000u32), (9, 5600)] {
+            for (flags, duration) in [(10u8, 160u16), (10, 320), (0x8a, 480), (0x8a, 480)] {
+                let d = duration.to_be_bytes();
+                packets.push(rtp(101, seq, ts, 1, &[event, flags, d[0], d[1]]));
+                seq += 1;
+            }
+        }
+        let mut d = RtpDissector::heuristic();
+        let facts = run(&mut d, &packets);
+        assert!(
+            matches!(facts.as_slice(), [Fact::Media(_), Fact::Dtmf(dtmf)] if dtmf.digits == 2),
+            "{facts:?}"
+        );
+        // The answerer's SDP listed only PCMU: PT 101 is still recognised.
+        let mut only_pcmu = hint(false);
+        only_pcmu.telephone_event = None;
+        only_pcmu.codecs = vec![(0, "PCMU".into())];
+        let mut d = RtpDissector::signalled(only_pcmu);
+        let facts = run(&mut d, &packets);
+        assert!(
+            matches!(facts.as_slice(), [Fact::Media(_), Fact::Dtmf(dtmf)] if dtmf.digits == 2),
+            "{facts:?}"
+        );
+        // A lone 4-byte packet of that shape is no event.
+        let mut d = RtpDissector::heuristic();
+        let mut lone = packets[..20].to_vec();
+        lone.push(rtp(101, 20, 4000, 1, &[5, 10, 0, 160]));
+        let facts = run(&mut d, &lone);
+        assert!(matches!(facts.as_slice(), [Fact::Media(_)]), "{facts:?}");
     }
 }
