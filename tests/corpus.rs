@@ -410,27 +410,7 @@ fn media_labels_only_on_media() {
         "only {media_flows} media flows in the corpus"
     );
 
-    // The benchmark: components by their time windows (start offsets from the first
-    // packet, 2023-11-14T22:13:20Z).
-    let table = std::fs::read_to_string(
-        corpus.join("pcaps/bench__ndpi_all_sequential.pcap.components.tsv"),
-    )
-    .expect("components");
-    let components: Vec<(f64, String)> = table
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            Some((
-                f.get(2)?.parse().ok()?,
-                f.get(5)?.rsplit('/').next()?.to_string(),
-            ))
-        })
-        .collect();
-    let run = common::analyze(
-        &[&corpus.join("pcaps/bench__ndpi_all_sequential.pcap")],
-        &["--quiet"],
-    );
+    let (run, components) = bench_run(&corpus);
     const APPS: [&str; 17] = [
         "rtp",
         "sip",
@@ -458,13 +438,7 @@ fn media_labels_only_on_media() {
     let mut by_component: BTreeMap<String, usize> = BTreeMap::new();
     let mut strays = Vec::new();
     for flow in run.flows.iter().filter(|f| is_media(f)) {
-        let start = flow["flow"]["start"].as_str().unwrap_or("");
-        let offset = seconds_since_bench_start(start);
-        let component = components
-            .iter()
-            .take_while(|(from, _)| *from <= offset + 1e-6)
-            .last()
-            .map_or("?", |(_, name)| name.as_str());
+        let component = component_of(&components, flow);
         *by_component.entry(component.to_string()).or_default() += 1;
         let media_app = APPS.iter().any(|a| component.contains(a)) || CHECKED.contains(&component);
         if !media_app {
@@ -479,6 +453,65 @@ fn media_labels_only_on_media() {
     );
     let total: usize = by_component.values().sum();
     assert!(total >= 50, "only {total} media flows in the benchmark");
+}
+
+/// The benchmark capture analysed, and its components: start offset (seconds from
+/// the first packet, 2023-11-14T22:13:20Z) and file name.
+fn bench_run(corpus: &std::path::Path) -> (common::Run, Vec<(f64, String)>) {
+    let table = std::fs::read_to_string(
+        corpus.join("pcaps/bench__ndpi_all_sequential.pcap.components.tsv"),
+    )
+    .expect("components");
+    let components = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Some((
+                f.get(2)?.parse().ok()?,
+                f.get(5)?.rsplit('/').next()?.to_string(),
+            ))
+        })
+        .collect();
+    let run = common::analyze(
+        &[&corpus.join("pcaps/bench__ndpi_all_sequential.pcap")],
+        &["--quiet"],
+    );
+    (run, components)
+}
+
+/// The benchmark component a flow started in.
+fn component_of<'c>(components: &'c [(f64, String)], flow: &serde_json::Value) -> &'c str {
+    let offset = seconds_since_bench_start(flow["flow"]["start"].as_str().unwrap_or(""));
+    components
+        .iter()
+        .take_while(|(from, _)| *from <= offset + 1e-6)
+        .last()
+        .map_or("?", |(_, name)| name.as_str())
+}
+
+/// nDPI's `umas.pcap` (Schneider UMAS, MODBUS function 0x5a, on 502) inside the
+/// benchmark: MODBUS, and judged as MODBUS in clear (5002).
+#[test]
+fn modbus_with_vendor_function_codes() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let (run, components) = bench_run(&corpus);
+    let umas: Vec<&serde_json::Value> = run
+        .flows
+        .iter()
+        .filter(|f| component_of(&components, f) == "umas.pcap" && f["dest_port"] == 502)
+        .collect();
+    assert_eq!(umas.len(), 1, "{umas:?}");
+    assert_eq!(umas[0]["app_proto"], "modbus");
+    let flow_id = &umas[0]["flow_id"];
+    assert!(
+        run.alerts
+            .iter()
+            .any(|a| &a["flow_id"] == flow_id && a["alert"]["signature_id"] == 5002),
+        "no 5002 on the UMAS flow"
+    );
 }
 
 /// Seconds between 2023-11-14T22:13:20Z and an EVE timestamp of the same day

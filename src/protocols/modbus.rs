@@ -10,9 +10,12 @@ const MBAP_LEN: usize = 7;
 /// Largest PDU (253) plus unit id.
 const MAX_LENGTH: usize = 254;
 
-/// Function codes of the specification (public codes; 0x80 set = exception response).
-fn known_function(code: u8) -> bool {
-    matches!(code & 0x7f, 1..=8 | 11 | 12 | 15..=17 | 20..=24 | 43)
+/// Any function code: public (1–127 in the specification's tables), user-defined
+/// (65–72, 100–110) and vendor ones alike (Schneider UMAS is 0x5a on 502); 0x80 set is
+/// an exception response. Only 0 is no function. The MBAP frame itself (protocol id 0,
+/// a length that fills the segment exactly) is what identifies the channel.
+fn valid_function(code: u8) -> bool {
+    code & 0x7f != 0
 }
 
 /// One or more complete ADUs exactly filling the segment.
@@ -29,7 +32,7 @@ pub fn probe_modbus(data: &[u8]) -> Probe {
         };
         let protocol = u16::from_be_bytes([header[2], header[3]]);
         let length = usize::from(u16::from_be_bytes([header[4], header[5]]));
-        if protocol != 0 || !(2..=MAX_LENGTH).contains(&length) || !known_function(header[7]) {
+        if protocol != 0 || !(2..=MAX_LENGTH).contains(&length) || !valid_function(header[7]) {
             return Probe::NoMatch;
         }
         let Some(next) = rest.get(6 + length..) else {
@@ -54,6 +57,8 @@ pub fn function_name(code: u8) -> &'static str {
         16 => "write multiple registers",
         23 => "read/write multiple registers",
         43 => "encapsulated interface transport",
+        90 => "UMAS (Schneider Electric)",
+        65..=72 | 100..=110 => "user-defined function",
         _ => "other function",
     }
 }
@@ -79,8 +84,13 @@ mod tests {
             Probe::NoMatch,
             "length"
         );
+        // Schneider UMAS (function 0x5a) is MODBUS/TCP too; function 0 is nothing.
         assert_eq!(
-            probe_modbus(&[0, 1, 0, 0, 0, 6, 1, 99, 0, 0, 0, 10]),
+            probe_modbus(&[0, 1, 0, 0, 0, 6, 1, 0x5a, 0, 0x02, 0, 10]),
+            Probe::Match
+        );
+        assert_eq!(
+            probe_modbus(&[0, 1, 0, 0, 0, 6, 1, 0, 0, 0, 0, 10]),
             Probe::NoMatch,
             "function"
         );
