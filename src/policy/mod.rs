@@ -32,6 +32,7 @@ pub const RULE_SNMP_V3_NO_PRIVACY: u32 = 4003;
 pub const RULE_ESPA_PAGING: u32 = 5001;
 pub const RULE_MODBUS_CLEAR: u32 = 5002;
 pub const RULE_CLEARTEXT_CREDENTIALS: u32 = 6001;
+pub const RULE_CHALLENGE_RESPONSE_LOGIN: u32 = 6006;
 pub const RULE_STARTTLS_NOT_USED: u32 = 6003;
 pub const RULE_CLEARTEXT_PERSONAL_DATA: u32 = 6002;
 pub const RULE_UNCLASSIFIED_PERSONAL_DATA: u32 = 7001;
@@ -82,13 +83,22 @@ impl Finding {
 
 /// `pop3 USER/PASS: user j***, password present (9 chars)`.
 fn login_finding(l: &LoginFact) -> Finding {
-    let secret = mask::secret("password", l.secret_len);
+    let (rule, secret) = if l.challenge_response {
+        (
+            RULE_CHALLENGE_RESPONSE_LOGIN,
+            mask::secret("digest response", l.secret_len),
+        )
+    } else {
+        (
+            RULE_CLEARTEXT_CREDENTIALS,
+            mask::secret("password", l.secret_len),
+        )
+    };
     let evidence = match l.user.as_deref().map(mask::user_name) {
         Some(user) => format!("{} {}: user {user}, {secret}", l.protocol, l.method),
         None => format!("{} {}: {secret}", l.protocol, l.method),
     };
-    Finding::technical(RULE_CLEARTEXT_CREDENTIALS, evidence)
-        .with_kinds(&[Kind::Credential.as_str()])
+    Finding::technical(rule, evidence).with_kinds(&[Kind::Credential.as_str()])
 }
 
 /// `Authorization: Basic user a***, password present (7 chars)`: the header, the
@@ -182,8 +192,12 @@ impl Policy {
                 }
             }
             Fact::Http(HttpFact::Credentials(creds)) => {
-                let finding =
-                    Finding::technical(RULE_CLEARTEXT_CREDENTIALS, credentials_evidence(creds));
+                let rule = if creds.scheme.challenge_response() {
+                    RULE_CHALLENGE_RESPONSE_LOGIN
+                } else {
+                    RULE_CLEARTEXT_CREDENTIALS
+                };
+                let finding = Finding::technical(rule, credentials_evidence(creds));
                 self.push(out, finding.with_kinds(&[Kind::Credential.as_str()]));
             }
             Fact::PersonalData(matches) => self.personal_data(matches, app_proto, None, out),

@@ -6,7 +6,7 @@ use base64::Engine as _;
 
 use crate::personal_data::Field;
 use crate::protocols::lines::{
-    argument, login, starts_with_ci, user_pass, LineProtocol, Next, Session,
+    argument, challenge_login, login, starts_with_ci, user_pass, LineProtocol, Next, Session,
 };
 use crate::protocols::{Ctx, Probe};
 
@@ -93,21 +93,162 @@ pub fn probe_ftp(data: &[u8]) -> Probe {
     }
 }
 
+/// SASL mechanisms read off the wire (RFC 4422): PLAIN and LOGIN carry the password,
+/// CRAM-MD5 (RFC 2195) only the user name and an HMAC of the server's challenge.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mechanism {
+    Plain,
+    Login,
+    CramMd5,
+}
+
+impl Mechanism {
+    fn of(name: &[u8]) -> Option<Self> {
+        [
+            (&b"PLAIN"[..], Mechanism::Plain),
+            (b"LOGIN", Mechanism::Login),
+            (b"CRAM-MD5", Mechanism::CramMd5),
+        ]
+        .into_iter()
+        .find_map(|(n, m)| name.eq_ignore_ascii_case(n).then_some(m))
+    }
+}
+
+/// Which client line a SASL exchange waits for.
 #[derive(Default, Clone, Copy, PartialEq, Eq)]
-enum SmtpAuth {
+enum SaslStep {
     #[default]
-    None,
-    PlainPending,
+    Idle,
+    /// PLAIN without an initial response, or CRAM-MD5: the client's next line.
+    Response(Mechanism),
     LoginUser,
     LoginPass,
+}
+
+/// A SASL login in SMTP `AUTH`, POP3 `AUTH` (RFC 5034) or IMAP `AUTHENTICATE`: the
+/// command starts it, the client's continuation lines finish it.
+#[derive(Default)]
+struct SaslLogin {
+    step: SaslStep,
+    user: Option<Vec<u8>>,
+    /// `AUTH` or `AUTHENTICATE`, for the evidence.
+    verb: &'static [u8],
+}
+
+impl SaslLogin {
+    /// `AUTH PLAIN` … as each protocol names it in the evidence.
+    fn method(verb: &[u8], mechanism: Mechanism) -> &'static str {
+        match (verb == b"AUTHENTICATE", mechanism) {
+            (false, Mechanism::Plain) => "AUTH PLAIN",
+            (false, Mechanism::Login) => "AUTH LOGIN",
+            (false, Mechanism::CramMd5) => "AUTH CRAM-MD5",
+            (true, Mechanism::Plain) => "AUTHENTICATE PLAIN",
+            (true, Mechanism::Login) => "AUTHENTICATE LOGIN",
+            (true, Mechanism::CramMd5) => "AUTHENTICATE CRAM-MD5",
+        }
+    }
+
+    /// `verb mechanism [initial-response]`; false when `command` is no SASL start.
+    fn start(
+        &mut self,
+        protocol: &'static str,
+        verb: &'static [u8],
+        command: &[u8],
+        ctx: &mut Ctx<'_>,
+    ) -> bool {
+        if !starts_with_ci(command, verb) || command.get(verb.len()) != Some(&b' ') {
+            return false;
+        }
+        let mut args = argument(command, verb).splitn(2, |b| *b == b' ');
+        let Some(mechanism) = args.next().and_then(Mechanism::of) else {
+            return false;
+        };
+        let initial = args.next().unwrap_or(b"").trim_ascii();
+        self.step = match mechanism {
+            _ if initial.is_empty() || initial == b"=" => match mechanism {
+                Mechanism::Login => SaslStep::LoginUser,
+                other => SaslStep::Response(other),
+            },
+            Mechanism::Login => {
+                self.user = b64(initial);
+                SaslStep::LoginPass
+            }
+            other => {
+                self.finish(protocol, Self::method(verb, other), other, initial, ctx);
+                SaslStep::Idle
+            }
+        };
+        self.verb = verb;
+        true
+    }
+
+    /// A client line while an exchange waits for one; false when none does.
+    fn continue_with(&mut self, protocol: &'static str, line: &[u8], ctx: &mut Ctx<'_>) -> bool {
+        let step = std::mem::take(&mut self.step);
+        if line == b"*" {
+            // The client cancelled the exchange (RFC 4954 §4).
+            return step != SaslStep::Idle;
+        }
+        let verb = self.verb;
+        match step {
+            SaslStep::Idle => return false,
+            SaslStep::Response(mechanism) => self.finish(
+                protocol,
+                Self::method(verb, mechanism),
+                mechanism,
+                line,
+                ctx,
+            ),
+            SaslStep::LoginUser => {
+                self.user = b64(line);
+                self.step = SaslStep::LoginPass;
+            }
+            SaslStep::LoginPass => {
+                let len =
+                    b64(line).map_or(line.len(), |p| String::from_utf8_lossy(&p).chars().count());
+                let method = Self::method(verb, Mechanism::Login);
+                ctx.emit(login(protocol, method, self.user.take().as_deref(), len));
+            }
+        }
+        true
+    }
+
+    /// A complete client response of PLAIN or CRAM-MD5.
+    fn finish(
+        &mut self,
+        protocol: &'static str,
+        method: &'static str,
+        mechanism: Mechanism,
+        response: &[u8],
+        ctx: &mut Ctx<'_>,
+    ) {
+        let Some(decoded) = b64(response) else {
+            return;
+        };
+        match mechanism {
+            Mechanism::Plain => {
+                if let Some((user, len)) = sasl_plain(&decoded) {
+                    ctx.emit(login(protocol, method, Some(&user), len));
+                }
+            }
+            // `user SP hex-digest`: the user name in clear, the digest unusable.
+            Mechanism::CramMd5 => {
+                let (user, digest) = match decoded.iter().rposition(|b| *b == b' ') {
+                    Some(sp) => (&decoded[..sp], decoded.len() - sp - 1),
+                    None => (&decoded[..], 0),
+                };
+                ctx.emit(challenge_login(protocol, method, Some(user), digest));
+            }
+            Mechanism::Login => {}
+        }
+    }
 }
 
 #[derive(Default)]
 pub struct Smtp {
     session: Session,
     in_data: bool,
-    auth: SmtpAuth,
-    login_user: Option<Vec<u8>>,
+    sasl: SaslLogin,
 }
 
 impl LineProtocol for Smtp {
@@ -122,52 +263,14 @@ impl LineProtocol for Smtp {
             }
             return Next::Continue;
         }
-        match self.auth {
-            SmtpAuth::PlainPending => {
-                self.auth = SmtpAuth::None;
-                if let Some((user, len)) = b64(line).as_deref().and_then(sasl_plain) {
-                    ctx.emit(login("smtp", "AUTH PLAIN", Some(&user), len));
-                }
-                return Next::Continue;
-            }
-            SmtpAuth::LoginUser => {
-                self.login_user = b64(line);
-                self.auth = SmtpAuth::LoginPass;
-                return Next::Continue;
-            }
-            SmtpAuth::LoginPass => {
-                self.auth = SmtpAuth::None;
-                let len =
-                    b64(line).map_or(line.len(), |p| String::from_utf8_lossy(&p).chars().count());
-                ctx.emit(login(
-                    "smtp",
-                    "AUTH LOGIN",
-                    self.login_user.take().as_deref(),
-                    len,
-                ));
-                return Next::Continue;
-            }
-            SmtpAuth::None => {}
+        if self.sasl.continue_with("smtp", line, ctx) {
+            return Next::Continue;
         }
         if starts_with_ci(line, b"STARTTLS") {
             return Next::UpgradeRequested;
         }
-        if starts_with_ci(line, b"AUTH PLAIN") {
+        if self.sasl.start("smtp", b"AUTH", line, ctx) {
             self.session.sensitive_in_clear = true;
-            let initial = argument(line, b"AUTH PLAIN");
-            match b64(initial).as_deref().and_then(sasl_plain) {
-                Some((user, len)) => ctx.emit(login("smtp", "AUTH PLAIN", Some(&user), len)),
-                None => self.auth = SmtpAuth::PlainPending,
-            }
-        } else if starts_with_ci(line, b"AUTH LOGIN") {
-            self.session.sensitive_in_clear = true;
-            let initial = argument(line, b"AUTH LOGIN");
-            if initial.is_empty() {
-                self.auth = SmtpAuth::LoginUser;
-            } else {
-                self.login_user = b64(initial);
-                self.auth = SmtpAuth::LoginPass;
-            }
         } else if starts_with_ci(line, b"MAIL FROM") || starts_with_ci(line, b"RCPT TO") {
             self.session.sensitive_in_clear = true;
             ctx.scan(Field::Text, line);
@@ -196,23 +299,30 @@ impl LineProtocol for Smtp {
 pub struct Pop3 {
     session: Session,
     user: Option<Vec<u8>>,
+    sasl: SaslLogin,
 }
 
 impl LineProtocol for Pop3 {
     const NAME: &'static str = "pop3";
 
     fn client_line(&mut self, line: &[u8], ctx: &mut Ctx<'_>) -> Next {
+        if self.sasl.continue_with("pop3", line, ctx) {
+            return Next::Continue;
+        }
         if starts_with_ci(line, b"STLS") {
             return Next::UpgradeRequested;
         }
-        if user_pass("pop3", &mut self.user, line, ctx) {
+        if user_pass("pop3", &mut self.user, line, ctx)
+            || self.sasl.start("pop3", b"AUTH", line, ctx)
+        {
             self.session.sensitive_in_clear = true;
         } else if starts_with_ci(line, b"APOP ") {
+            // RFC 1939 §7: an MD5 digest of the server's timestamp and the secret.
             self.session.sensitive_in_clear = true;
             let mut args = argument(line, b"APOP").splitn(2, |b| *b == b' ');
             let name = args.next();
             let digest = args.next().map_or(0, <[u8]>::len);
-            ctx.emit(login("pop3", "APOP", name, digest));
+            ctx.emit(challenge_login("pop3", "APOP", name, digest));
         } else if starts_with_ci(line, b"RETR ") || starts_with_ci(line, b"TOP ") {
             self.session.sensitive_in_clear = true;
         }
@@ -254,17 +364,14 @@ fn astring(data: &[u8]) -> (&[u8], &[u8]) {
 pub struct Imap {
     session: Session,
     starttls_tag: Option<Vec<u8>>,
-    authenticate_plain: bool,
+    sasl: SaslLogin,
 }
 
 impl LineProtocol for Imap {
     const NAME: &'static str = "imap";
 
     fn client_line(&mut self, line: &[u8], ctx: &mut Ctx<'_>) -> Next {
-        if std::mem::take(&mut self.authenticate_plain) {
-            if let Some((user, len)) = b64(line).as_deref().and_then(sasl_plain) {
-                ctx.emit(login("imap", "AUTHENTICATE PLAIN", Some(&user), len));
-            }
+        if self.sasl.continue_with("imap", line, ctx) {
             return Next::Continue;
         }
         let Some(sp) = line.iter().position(|b| *b == b' ') else {
@@ -285,17 +392,8 @@ impl LineProtocol for Imap {
                 Some(user),
                 String::from_utf8_lossy(pass).chars().count(),
             ));
-        } else if starts_with_ci(command, b"AUTHENTICATE PLAIN") {
+        } else if self.sasl.start("imap", b"AUTHENTICATE", command, ctx) {
             self.session.sensitive_in_clear = true;
-            match b64(argument(command, b"AUTHENTICATE PLAIN"))
-                .as_deref()
-                .and_then(sasl_plain)
-            {
-                Some((user, len)) => {
-                    ctx.emit(login("imap", "AUTHENTICATE PLAIN", Some(&user), len))
-                }
-                None => self.authenticate_plain = true,
-            }
         } else if starts_with_ci(command, b"FETCH") || starts_with_ci(command, b"UID FETCH") {
             self.session.sensitive_in_clear = true;
         }
@@ -388,6 +486,76 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    fn challenge(facts: &[Fact]) -> Vec<bool> {
+        facts
+            .iter()
+            .filter_map(|f| match f {
+                Fact::Login(l) => Some(l.challenge_response),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pop3_sasl_and_cram_md5_everywhere() {
+        // POP3 AUTH PLAIN (initial response on the next line) and AUTH LOGIN (RFC 5034).
+        let (facts, _) = run(
+            Pop3::default(),
+            &[
+                (DOWN, b"+OK ready\r\n"),
+                (UP, b"AUTH PLAIN\r\n"),
+                (DOWN, b"+ \r\n"),
+                (UP, b"AGphbmUAc2VjcmV0\r\n"),
+                (UP, b"AUTH LOGIN\r\namFuZQ==\r\ncHcxMg==\r\n"),
+            ],
+        );
+        assert_eq!(
+            logins(&facts),
+            vec![
+                ("AUTH PLAIN", Some("jane"), 6),
+                ("AUTH LOGIN", Some("jane"), 4)
+            ]
+        );
+        assert_eq!(challenge(&facts), vec![false, false]);
+        // CRAM-MD5 (RFC 2195 §2): base64("tim b913a602c7eda7a495b4e6e7334d3890").
+        let cram = b"dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n";
+        for (facts, method) in [
+            (
+                run(
+                    Smtp::default(),
+                    &[
+                        (UP, b"AUTH CRAM-MD5\r\n"),
+                        (
+                            DOWN,
+                            b"334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n",
+                        ),
+                        (UP, cram),
+                    ],
+                )
+                .0,
+                "AUTH CRAM-MD5",
+            ),
+            (
+                run(
+                    Imap::default(),
+                    &[(UP, b"a1 AUTHENTICATE CRAM-MD5\r\n"), (UP, cram)],
+                )
+                .0,
+                "AUTHENTICATE CRAM-MD5",
+            ),
+            (
+                run(Pop3::default(), &[(UP, b"AUTH CRAM-MD5\r\n"), (UP, cram)]).0,
+                "AUTH CRAM-MD5",
+            ),
+        ] {
+            assert_eq!(logins(&facts), vec![(method, Some("tim"), 32)]);
+            assert_eq!(challenge(&facts), vec![true]);
+        }
+        // A cancelled exchange ("*") leaves nothing behind.
+        let (facts, _) = run(Smtp::default(), &[(UP, b"AUTH LOGIN\r\n*\r\nQUIT\r\n")]);
+        assert!(logins(&facts).is_empty());
     }
 
     #[test]

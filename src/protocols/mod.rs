@@ -126,6 +126,9 @@ pub struct LoginFact {
     pub user: Option<String>,
     /// Length of the password (or digest); the password itself is never kept.
     pub secret_len: usize,
+    /// The secret crossed only as a response to a challenge (CRAM-MD5, APOP): rule
+    /// 6006, not 6001.
+    pub challenge_response: bool,
 }
 
 /// What a dissector gets with each chunk: where facts go, and the personal-data

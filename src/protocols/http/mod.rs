@@ -61,7 +61,29 @@ pub enum AuthScheme {
     Other(String),
 }
 
+/// Schemes whose secret never crosses the wire: the client answers the server's
+/// challenge (Digest, NTLM, Negotiate, SCRAM, HOBA, Mutual) or signs the request (AWS
+/// SigV4). What they expose is the user name (rule 6006); Basic, bearer and key
+/// schemes send a secret that can be replayed or read (6001).
+const CHALLENGE_RESPONSE_SCHEMES: [&str; 7] = [
+    "NTLM",
+    "Negotiate",
+    "SCRAM-SHA-1",
+    "SCRAM-SHA-256",
+    "HOBA",
+    "Mutual",
+    "AWS4-HMAC-SHA256",
+];
+
 impl AuthScheme {
+    pub fn challenge_response(&self) -> bool {
+        match self {
+            AuthScheme::Digest => true,
+            AuthScheme::Other(name) => CHALLENGE_RESPONSE_SCHEMES.contains(&name.as_str()),
+            AuthScheme::Basic | AuthScheme::Bearer => false,
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         match self {
             AuthScheme::Basic => "Basic",
@@ -166,10 +188,16 @@ pub(crate) fn credentials(header: &'static str, value: &[u8]) -> Option<HttpCred
         let known = REGISTERED_SCHEMES
             .iter()
             .find(|k| k.eq_ignore_ascii_case(scheme));
+        // NTLM's AUTHENTICATE message (also inside Negotiate) names the user.
+        let user = matches!(known, Some(&"NTLM" | &"Negotiate"))
+            .then(|| base64::engine::general_purpose::STANDARD.decode(rest).ok())
+            .flatten()
+            .and_then(|token| ntlm_user(&token))
+            .map(|u| truncate(&u));
         HttpCredentials {
             header,
             scheme: AuthScheme::Other(known.map_or("unregistered scheme", |k| k).to_string()),
-            user: None,
+            user,
             secret_len: if known.is_some() {
                 rest.len()
             } else {
@@ -178,6 +206,37 @@ pub(crate) fn credentials(header: &'static str, value: &[u8]) -> Option<HttpCred
         }
     };
     Some(creds)
+}
+
+/// The user name of an NTLM AUTHENTICATE message (MS-NLMP §2.2.1.3), found in a
+/// token that may wrap it (SPNEGO): `NTLMSSP\0`, message type 3, the UserName field's
+/// length and offset at 36 and 40, in UTF-16LE when the UNICODE flag (bit 0 of the
+/// flags at 60) is set.
+pub(crate) fn ntlm_user(token: &[u8]) -> Option<String> {
+    const SIGNATURE: &[u8] = b"NTLMSSP\0";
+    let at = token
+        .windows(SIGNATURE.len())
+        .position(|w| w == SIGNATURE)?;
+    let message = &token[at..];
+    let le16 = |i: usize| Some(u16::from_le_bytes([*message.get(i)?, *message.get(i + 1)?]));
+    let le32 = |i: usize| Some(u32::from_le_bytes(message.get(i..i + 4)?.try_into().ok()?));
+    if le32(8)? != 3 {
+        return None;
+    }
+    let len = usize::from(le16(36)?);
+    let offset = usize::try_from(le32(40)?).ok()?;
+    let name = message.get(offset..offset.checked_add(len)?)?;
+    let unicode = le32(60).is_some_and(|flags| flags & 1 != 0);
+    let user = if unicode {
+        let units: Vec<u16> = name
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        String::from_utf16_lossy(&units)
+    } else {
+        String::from_utf8_lossy(name).into_owned()
+    };
+    (!user.is_empty()).then_some(user)
 }
 
 /// Chunked transfer coding (RFC 9112 §7.1): size line, data, CRLF, …, 0, trailers.
@@ -861,6 +920,32 @@ mod tests {
         assert_eq!(c.secret_len, 14);
         let c = credentials("Authorization", b"ntlm TlRMTVNTUAAB").expect("credentials");
         assert_eq!(c.scheme.as_str(), "NTLM");
+    }
+
+    #[test]
+    fn ntlm_authenticate_names_the_user_and_is_challenge_response() {
+        use base64::Engine as _;
+        // NTLMSSP type 3: fields at 12..60, flags at 60 (UNICODE), user "bob" at 72.
+        let mut m = b"NTLMSSP\0".to_vec();
+        m.extend_from_slice(&3u32.to_le_bytes());
+        m.resize(72, 0);
+        m[36..38].copy_from_slice(&6u16.to_le_bytes());
+        m[38..40].copy_from_slice(&6u16.to_le_bytes());
+        m[40..44].copy_from_slice(&72u32.to_le_bytes());
+        m[60..64].copy_from_slice(&1u32.to_le_bytes());
+        m.extend_from_slice(&[b'b', 0, b'o', 0, b'b', 0]);
+        let value = format!(
+            "NTLM {}",
+            base64::engine::general_purpose::STANDARD.encode(&m)
+        );
+        let c = credentials("Authorization", value.as_bytes()).expect("credentials");
+        assert_eq!(c.user.as_deref(), Some("bob"));
+        assert!(c.scheme.challenge_response());
+        // A user-name field pointing past the message is ignored, not a panic.
+        m[40..44].copy_from_slice(&9000u32.to_le_bytes());
+        assert_eq!(ntlm_user(&m), None);
+        let basic = credentials("Authorization", b"Basic dTpw").expect("credentials");
+        assert!(!basic.scheme.challenge_response());
     }
 
     #[test]
