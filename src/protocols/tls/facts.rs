@@ -35,7 +35,9 @@ impl TlsVersion {
             0x0302 => TlsVersion::Tls11,
             0x0303 => TlsVersion::Tls12,
             0x0304 => TlsVersion::Tls13,
-            0xfeff => TlsVersion::Dtls10,
+            // OpenSSL's DTLS1_BAD_VER, the pre-RFC 4347 DTLS still spoken by Cisco
+            // AnyConnect: DTLS 1.0 in all but the number.
+            0xfeff | 0x0100 => TlsVersion::Dtls10,
             0xfefd => TlsVersion::Dtls12,
             0xfefc => TlsVersion::Dtls13,
             code if draft_name(code).is_some() => TlsVersion::Tls13Draft(code),

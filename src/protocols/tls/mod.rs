@@ -28,12 +28,42 @@ pub fn probe_tls(data: &[u8]) -> Probe {
     }
 }
 
-/// A DTLS handshake record of DTLS 1.0, 1.2 or 1.3 (RFC 6347 §4.1, RFC 9147 §4).
+/// A DTLS record of DTLS 1.0, 1.2 or 1.3 (RFC 6347 §4.1, RFC 9147 §4), or of the
+/// pre-standard DTLS OpenSSL and Cisco AnyConnect speak (version 0x0100): a handshake
+/// record, or, picked up mid-session, records under a later epoch (alert, change
+/// cipher spec, application data) that fill the datagram exactly.
 pub fn probe_dtls(data: &[u8]) -> Probe {
-    match data {
-        [22, 0xfe, 0xff | 0xfd | 0xfc, ..] if data.len() >= 13 => Probe::Match,
+    let &[content, major, minor, epoch_hi, epoch_lo, ..] = data else {
+        return Probe::NoMatch;
+    };
+    let version = matches!((major, minor), (0xfe, 0xff | 0xfd | 0xfc) | (0x01, 0x00));
+    if !version || data.len() < DTLS_RECORD_HEADER {
+        return Probe::NoMatch;
+    }
+    let later_epoch = epoch_hi != 0 || epoch_lo != 0;
+    match content {
+        22 => Probe::Match,
+        20 | 21 | 23 if later_epoch && dtls_records_fill(data) => Probe::Match,
         _ => Probe::NoMatch,
     }
+}
+
+/// DTLS record header: type, version, epoch, sequence number (6), length.
+const DTLS_RECORD_HEADER: usize = 13;
+
+/// Whether `data` is whole DTLS records end to end (a few per datagram at most).
+fn dtls_records_fill(data: &[u8]) -> bool {
+    let mut at = 0;
+    for _ in 0..16 {
+        let Some(header) = data.get(at..at + DTLS_RECORD_HEADER) else {
+            return false;
+        };
+        at += DTLS_RECORD_HEADER + usize::from(u16::from_be_bytes([header[11], header[12]]));
+        if at == data.len() {
+            return true;
+        }
+    }
+    false
 }
 
 #[derive(Default)]
@@ -216,10 +246,13 @@ impl TlsDissector {
             .sum()
     }
 
-    /// Payload is protected: a server hello chose a cipher that encrypts.
+    /// Payload is protected: a server hello chose a cipher that encrypts, or (DTLS
+    /// picked up mid-session, no hello seen) records arrive under a later epoch.
     pub fn encrypted(&self) -> bool {
-        self.server_hello
-            .is_some_and(|c| c.weakness() != Some(CipherWeakness::Null))
+        match self.server_hello {
+            Some(cipher) => cipher.weakness() != Some(CipherWeakness::Null),
+            None => self.datagram && self.halves.iter().any(|h| h.encrypted),
+        }
     }
 
     /// Media keyed by this DTLS handshake follows on the same 5-tuple.
@@ -254,6 +287,24 @@ mod tests {
             Probe::Match
         );
         assert_eq!(probe_dtls(&[22, 3, 3]), Probe::NoMatch);
+        // Pre-standard DTLS (0x0100) handshake; application data mid-session (epoch 1,
+        // one record filling the datagram), but not under epoch 0 or cut short.
+        assert_eq!(
+            probe_dtls(&[22, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]),
+            Probe::Match
+        );
+        let mut app = vec![23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 4];
+        app.extend_from_slice(&[0xaa; 4]);
+        assert_eq!(probe_dtls(&app), Probe::Match);
+        app[4] = 0;
+        assert_eq!(probe_dtls(&app), Probe::NoMatch, "epoch 0");
+        app[4] = 1;
+        assert_eq!(probe_dtls(&app[..15]), Probe::NoMatch, "record cut short");
+        let mut d = TlsDissector::datagram();
+        crate::protocols::testing::with_ctx(crate::protocols::AppProto::Dtls, |ctx| {
+            d.on_data(Direction::ToServer, &app, ctx)
+        });
+        assert!(d.encrypted(), "mid-session DTLS is protected");
     }
 
     #[test]
