@@ -8,7 +8,7 @@ use crate::personal_data::Field;
 use crate::protocols::lines::{
     argument, challenge_login, login, starts_with_ci, user_pass, LineProtocol, Next, Session,
 };
-use crate::protocols::{Ctx, Probe};
+use crate::protocols::{AppProto, Ctx, Probe};
 
 fn b64(data: &[u8]) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
@@ -81,15 +81,51 @@ pub fn probe_imap(data: &[u8]) -> Probe {
     }
 }
 
-/// `220 … FTP` greeting, or a client's AUTH TLS / FEAT.
+/// `220 … FTP` greeting, or a client's AUTH TLS / FEAT. A `220` greeting that names
+/// neither FTP nor SMTP asks for more: the client's first command settles it
+/// (`settle_bare_greeting`).
 pub fn probe_ftp(data: &[u8]) -> Probe {
     let line = data.split(|b| *b == b'\n').next().unwrap_or(b"");
     if (data.starts_with(b"220") && contains_ci(line, b"FTP"))
         || starts_with_any(data, &[b"AUTH TLS", b"AUTH SSL", b"FEAT\r\n"])
     {
         Probe::Match
+    } else if bare_greeting(data) {
+        Probe::NeedMore
     } else {
         Probe::NoMatch
+    }
+}
+
+/// A `220` service-ready greeting that says neither FTP nor SMTP (`220 Welcome`):
+/// both protocols greet so.
+pub fn bare_greeting(data: &[u8]) -> bool {
+    let line = data.split(|b| *b == b'\n').next().unwrap_or(b"");
+    matches!(line.get(..4), Some(b"220 " | b"220-"))
+        && ![&b"FTP"[..], b"SMTP", b" mail"]
+            .iter()
+            .any(|word| contains_ci(line, word))
+}
+
+/// After a bare `220` greeting, the protocol the client's first command names:
+/// `USER`, `PASS`, `SYST`, `FEAT`, `AUTH TLS` → FTP; `EHLO`, `HELO` → SMTP.
+pub fn settle_bare_greeting(client: &[u8]) -> Option<AppProto> {
+    if starts_with_any(
+        client,
+        &[
+            b"USER ",
+            b"PASS ",
+            b"SYST",
+            b"FEAT",
+            b"AUTH TLS",
+            b"AUTH SSL",
+        ],
+    ) {
+        Some(AppProto::Ftp)
+    } else if starts_with_any(client, &[b"EHLO ", b"HELO "]) {
+        Some(AppProto::Smtp)
+    } else {
+        None
     }
 }
 
@@ -392,9 +428,10 @@ impl LineProtocol for Imap {
                 Some(user),
                 String::from_utf8_lossy(pass).chars().count(),
             ));
-        } else if self.sasl.start("imap", b"AUTHENTICATE", command, ctx) {
-            self.session.sensitive_in_clear = true;
-        } else if starts_with_ci(command, b"FETCH") || starts_with_ci(command, b"UID FETCH") {
+        } else if self.sasl.start("imap", b"AUTHENTICATE", command, ctx)
+            || starts_with_ci(command, b"FETCH")
+            || starts_with_ci(command, b"UID FETCH")
+        {
             self.session.sensitive_in_clear = true;
         }
         Next::Continue
@@ -436,9 +473,15 @@ impl LineProtocol for Ftp {
         if starts_with_ci(line, b"AUTH TLS") || starts_with_ci(line, b"AUTH SSL") {
             return Next::UpgradeRequested;
         }
-        // Anonymous FTP sends an e-mail address as password by convention: still a
-        // password field on the wire.
-        if user_pass("ftp", &mut self.user, line, ctx) {
+        // Anonymous FTP sends an e-mail address as its password by convention (RFC
+        // 1635): no secret, but personal data in clear.
+        let anonymous = self.user.as_deref().is_some_and(|u| {
+            u.eq_ignore_ascii_case(b"anonymous") || u.eq_ignore_ascii_case(b"ftp")
+        });
+        if anonymous && starts_with_ci(line, b"PASS") {
+            self.user = None;
+            ctx.scan(Field::Text, argument(line, b"PASS"));
+        } else if user_pass("ftp", &mut self.user, line, ctx) {
             self.session.sensitive_in_clear = true;
         }
         Next::Continue
@@ -496,6 +539,28 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn anonymous_ftp_password_is_personal_data_not_a_credential() {
+        let (facts, _) = run(
+            Ftp::default(),
+            &[
+                (DOWN, b"220 Welcome\r\n"),
+                (UP, b"USER anonymous\r\n"),
+                (UP, b"PASS jane.doe@example.com\r\n"),
+            ],
+        );
+        assert!(logins(&facts).is_empty(), "{facts:?}");
+        assert!(
+            matches!(facts.as_slice(), [Fact::PersonalData(m)] if m[0].evidence == "j***@example.com"),
+            "{facts:?}"
+        );
+        let (facts, _) = run(
+            Ftp::default(),
+            &[(UP, b"USER jane\r\n"), (UP, b"PASS s3cret\r\n")],
+        );
+        assert_eq!(logins(&facts), vec![("USER/PASS", Some("jane"), 6)]);
     }
 
     #[test]
@@ -637,7 +702,8 @@ mod tests {
                 (UP, b"USER anonymous\r\nPASS a@b.c\r\n"),
             ],
         );
-        assert_eq!(logins(&facts), vec![("USER/PASS", Some("anonymous"), 5)]);
+        // Anonymous: the e-mail "password" is personal data, not a credential.
+        assert!(logins(&facts).is_empty());
     }
 
     #[test]

@@ -822,8 +822,21 @@ impl AppLayer {
             } => {
                 *chunks += 1;
                 *bytes += data.len();
+                // FTP and SMTP servers may greet alike (`220 Welcome`): then the
+                // client's first command decides.
+                let settled = (dir == Direction::ToServer
+                    && mail::bare_greeting(&held[Direction::ToClient.index()]))
+                .then(|| mail::settle_bare_greeting(data))
+                .flatten()
+                .and_then(|proto| {
+                    DETECTORS
+                        .iter()
+                        .find(|d| d.app_proto == proto && d.l4 == self.l4)
+                });
                 let held_dir = &mut held[dir.index()];
-                let (verdict, start) = if held_dir.is_empty() {
+                let (verdict, start) = if let Some(detector) = settled {
+                    (Detection::Found(detector), None)
+                } else if held_dir.is_empty() {
                     (detect(self.l4, self.ports, data), None)
                 } else {
                     let mut joined = std::mem::take(held_dir);
@@ -947,6 +960,27 @@ mod tests {
             &s,
         );
         assert_eq!(tls_on_80.app_proto(), AppProto::Tls);
+    }
+
+    #[test]
+    fn bare_220_greeting_is_settled_by_the_client() {
+        let s = scanner();
+        for (command, proto) in [
+            (&b"USER jane\r\n"[..], AppProto::Ftp),
+            (b"SYST\r\n", AppProto::Ftp),
+            (b"EHLO client.example\r\n", AppProto::Smtp),
+        ] {
+            let mut app = AppLayer::new(L4::Tcp, 2100, 40000, AppLimits::default());
+            let mut facts = Vec::new();
+            app.on_data(Direction::ToClient, b"220 Welcome\r\n", &mut facts, &s);
+            assert_eq!(app.app_proto(), AppProto::Failed);
+            app.on_data(Direction::ToServer, command, &mut facts, &s);
+            assert_eq!(app.app_proto(), proto);
+        }
+        // Without the greeting, USER alone (POP3 has it too) decides nothing.
+        let mut app = AppLayer::new(L4::Tcp, 2100, 40000, AppLimits::default());
+        app.on_data(Direction::ToServer, b"USER jane\r\n", &mut Vec::new(), &s);
+        assert_eq!(app.app_proto(), AppProto::Failed);
     }
 
     #[test]
