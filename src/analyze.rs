@@ -1,5 +1,8 @@
 //! Offline analysis: capture files and folders through one engine.
 
+#[cfg(feature = "live")]
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -55,6 +58,99 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), CaptureError> {
         }
     }
     Ok(())
+}
+
+/// `analyze --bpf EXPR`: which frames are analysed, selected as tcpdump would.
+///
+/// libpcap's own compiler and matcher do it (`pcap_compile` on a dead handle of the
+/// frame's link type, `pcap_offline_filter`), so an expression means exactly what it
+/// means to tcpdump; hence it lives behind the `live` feature, which links libpcap. One
+/// difference: a frame is matched with its captured length as its length, so `len`,
+/// `greater` and `less` see the snaplen-cut size.
+#[cfg(feature = "live")]
+pub struct PacketFilter {
+    expression: String,
+    /// One program per link type met, or why the expression means nothing there
+    /// (`ether host` on raw IP).
+    programs: BTreeMap<i32, Result<pcap::BpfProgram, String>>,
+}
+
+#[cfg(feature = "live")]
+impl PacketFilter {
+    pub fn new(expression: &str) -> Result<Self, String> {
+        // Compiled for Ethernet at once, so a typo is a usage error before any file is read.
+        let ethernet = Self::compile(expression, pcap::Linktype::ETHERNET.0)?;
+        Ok(PacketFilter {
+            expression: expression.to_string(),
+            programs: BTreeMap::from([(pcap::Linktype::ETHERNET.0, Ok(ethernet))]),
+        })
+    }
+
+    fn compile(expression: &str, linktype: i32) -> Result<pcap::BpfProgram, String> {
+        pcap::Capture::dead(pcap::Linktype(linktype))
+            .and_then(|dead| dead.compile(expression, true))
+            .map_err(|e| format!("--bpf {expression:?}: {e} (link type {linktype})"))
+    }
+
+    /// Whether the filter selects the frame; an error when the expression means nothing
+    /// for the frame's link type.
+    pub fn matches(&mut self, linktype: i32, frame: &[u8]) -> Result<bool, String> {
+        let expression = &self.expression;
+        match self
+            .programs
+            .entry(linktype)
+            .or_insert_with(|| Self::compile(expression, linktype))
+        {
+            Ok(program) => Ok(program.filter(frame)),
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
+
+/// Without libpcap there is no filter compiler: asking for one is a usage error.
+#[cfg(not(feature = "live"))]
+pub struct PacketFilter(std::convert::Infallible);
+
+#[cfg(not(feature = "live"))]
+impl PacketFilter {
+    pub fn new(_expression: &str) -> Result<Self, String> {
+        Err(
+            "--bpf uses libpcap's filter compiler, which this build leaves out: rebuild \
+             with `cargo build --release --features live` (needs libpcap-dev)"
+                .into(),
+        )
+    }
+
+    pub fn matches(&mut self, _linktype: i32, _frame: &[u8]) -> Result<bool, String> {
+        match self.0 {}
+    }
+}
+
+/// The frames a `--bpf` filter selects go on to `inner`; the others are counted.
+pub struct Filtered<'a> {
+    pub inner: &'a mut dyn PacketPath,
+    pub filter: PacketFilter,
+    /// Frames the filter did not select.
+    pub skipped: u64,
+    /// Why frames of some link type could not be filtered (and were not analysed), once each.
+    pub errors: BTreeSet<String>,
+}
+
+impl PacketPath for Filtered<'_> {
+    fn set_source(&mut self, name: &str) {
+        self.inner.set_source(name);
+    }
+
+    fn process(&mut self, packet: &Packet<'_>) {
+        match self.filter.matches(packet.linktype, packet.data) {
+            Ok(true) => self.inner.process(packet),
+            Ok(false) => self.skipped += 1,
+            Err(e) => {
+                self.skipped += 1;
+                self.errors.insert(e);
+            }
+        }
+    }
 }
 
 /// Where a run is, for a progress bar.

@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,9 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
-use cleartrace::analyze::{capture_files, read_files, Inline, Progress};
+use cleartrace::analyze::{
+    capture_files, read_files, Filtered, Inline, PacketFilter, PacketPath, Progress, ReadOutcome,
+};
 use cleartrace::config::Config;
 use cleartrace::memory::ShedReason;
 use cleartrace::output::eve::{EveWriter, Stream};
@@ -103,6 +106,20 @@ enum Command {
         #[command(subcommand)]
         command: SignaturesCommand,
     },
+    /// Man pages and shell completions, generated from these very definitions.
+    Generate {
+        #[command(subcommand)]
+        what: GenerateCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum GenerateCommand {
+    /// Write cleartrace.1, cleartrace-analyze.1, … into DIR (created if missing), e.g.
+    /// /usr/local/share/man/man1.
+    Man { dir: PathBuf },
+    /// Print the completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(clap::Args)]
@@ -132,6 +149,10 @@ struct AnalyzeArgs {
     /// (info, low, medium, high, critical).
     #[arg(long, value_parser = |s: &str| s.parse::<Severity>())]
     fail_on: Option<Severity>,
+    /// Analyse only the frames this capture filter selects, as tcpdump would (libpcap's
+    /// compiler: needs a build with `--features live`).
+    #[arg(long, value_name = "EXPR")]
+    bpf: Option<String>,
     /// Worker threads; flows are sharded by address pair (as in `live`). 1 reads and
     /// analyses in one thread.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -450,8 +471,46 @@ fn peak_memory() -> Option<u64> {
 /// end, small enough to keep memory flat.
 const FILE_QUEUE_BATCHES: usize = 64;
 
+/// What `--bpf` left out of a run.
+struct FilterOutcome {
+    skipped: u64,
+    errors: BTreeSet<String>,
+}
+
+/// Reads every file into `path`, through the `--bpf` filter when there is one.
+fn read_all(
+    files: &[PathBuf],
+    path: &mut dyn PacketPath,
+    filter: Option<PacketFilter>,
+    show: impl FnMut(Progress),
+) -> (ReadOutcome, Option<FilterOutcome>) {
+    match filter {
+        None => (read_files(files, path, show), None),
+        Some(filter) => {
+            let mut filtered = Filtered {
+                inner: path,
+                filter,
+                skipped: 0,
+                errors: BTreeSet::new(),
+            };
+            let read = read_files(files, &mut filtered, show);
+            let outcome = FilterOutcome {
+                skipped: filtered.skipped,
+                errors: filtered.errors,
+            };
+            (read, Some(outcome))
+        }
+    }
+}
+
 fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     check_report_name(args.report.as_deref())?;
+    let filter = args
+        .bpf
+        .as_deref()
+        .map(PacketFilter::new)
+        .transpose()
+        .map_err(Usage)?;
     if let Some(p) = &args.metrics {
         check_extension(
             "--metrics",
@@ -512,14 +571,15 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         }
     };
     let started = Instant::now();
-    let (read, ran) = if args.workers == 1 {
+    let (read, filtered, ran) = if args.workers == 1 {
         let mut engine = setup.engines(1).remove(0);
-        let read = read_files(
+        let (read, filtered) = read_all(
             &files,
             &mut Inline {
                 engine: &mut engine,
                 sink: &mut outputs,
             },
+            filter,
             show,
         );
         engine.finish(&mut outputs);
@@ -527,7 +587,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             stats: engine.stats(),
             active_flows: engine.active_flows(),
         };
-        (read, ran)
+        (read, filtered, ran)
     } else {
         let shared = Arc::new(Mutex::new(outputs));
         let mut workers = Workers::spawn(
@@ -537,13 +597,13 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             WhenFull::Wait,
         )
         .context("starting the workers")?;
-        let read = read_files(&files, &mut workers, show);
+        let (read, filtered) = read_all(&files, &mut workers, filter, show);
         let ran = workers.finish();
         outputs = Arc::try_unwrap(shared)
             .map_err(|_| anyhow::anyhow!("a worker still holds the outputs"))?
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        (read, ran)
+        (read, filtered, ran)
     };
     let throughput = Throughput {
         packets: read.packets,
@@ -564,6 +624,9 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     }
     // Closing a syslog output waits (briefly) for its queue to drain.
     drop(eve);
+    if let Some(filtered) = &filtered {
+        failures.extend(filtered.errors.iter().map(|e| anyhow::anyhow!("{e}")));
+    }
     let dropped = shipping.dropped.load(Ordering::Relaxed);
     if dropped > 0 {
         failures.push(anyhow::anyhow!(
@@ -615,6 +678,13 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             tables.push(("other transports", s.other_transport));
         }
         let extra = [
+            Section {
+                title: "capture filter",
+                counts: vec![(
+                    "frames not selected by --bpf",
+                    filtered.as_ref().map_or(0, |f| f.skipped),
+                )],
+            },
             Section {
                 title: "flow table and reassembly",
                 counts: tables,
@@ -722,6 +792,27 @@ fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
     }
 }
 
+fn generate(what: GenerateCommand) -> Result<ExitCode> {
+    match what {
+        GenerateCommand::Man { dir } => {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("{}: cannot create", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("{}: cannot write the man pages", dir.display()))?;
+        }
+        GenerateCommand::Completions { shell } => {
+            // Into memory first: the generator cannot report a failed write itself.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "cleartrace", &mut script);
+            let mut out = io::stdout().lock();
+            out.write_all(&script)
+                .and_then(|()| out.flush())
+                .context("standard output: cannot write")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -733,6 +824,7 @@ fn main() -> ExitCode {
             Err(Usage(concat!("`live` is not in this build: ", live_hint!()).to_string()).into())
         }
         Command::Signatures { command } => signatures(command),
+        Command::Generate { what } => generate(what),
     };
     match result {
         Ok(code) => code,

@@ -457,3 +457,129 @@ fn the_summary_uses_one_unit_convention() {
         assert!(!err.contains(decimal), "{decimal} in {err}");
     }
 }
+
+#[test]
+fn man_pages_and_completions_come_from_the_definitions() {
+    let dir = common::tempdir();
+    let man = dir.join("man1");
+    let out = cleartrace(&["generate", "man", &man.display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for page in [
+        "cleartrace.1",
+        "cleartrace-analyze.1",
+        "cleartrace-live.1",
+        "cleartrace-signatures-check.1",
+    ] {
+        let text = std::fs::read_to_string(man.join(page)).unwrap_or_default();
+        assert!(
+            text.starts_with(".ie ") || text.contains(".TH "),
+            "{page}: {text}"
+        );
+    }
+    let analyze = std::fs::read_to_string(man.join("cleartrace-analyze.1")).unwrap_or_default();
+    for flag in ["alerts", "bpf", "verbose", "fail\\-on"] {
+        assert!(
+            analyze.contains(&format!("\\-\\-{flag}")),
+            "{flag} not in the page"
+        );
+    }
+    for (shell, needle) in [
+        ("bash", "--bpf"),
+        ("zsh", "--bpf"),
+        ("fish", "-l bpf"),
+        ("elvish", "--bpf"),
+        ("powershell", "--bpf"),
+    ] {
+        let out = cleartrace(&["generate", "completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains(needle) && script.contains("analyze"),
+            "{shell}: {script}"
+        );
+    }
+    let out = cleartrace(&["generate", "completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(not(feature = "live"))]
+#[test]
+fn bpf_in_a_default_build_says_how_to_get_it() {
+    let out = analyze_cmd(&["--bpf", "tcp port 21"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: --bpf uses libpcap's filter compiler, which this build leaves out: rebuild \
+         with `cargo build --release --features live` (needs libpcap-dev)\n"
+    );
+}
+
+/// Frames analysed with `--bpf EXPR`: the summary's packets less those not selected.
+#[cfg(feature = "live")]
+fn selected(capture: &str, expression: &str) -> u64 {
+    let out = Command::new(env!("CARGO_BIN_EXE_cleartrace"))
+        .args([
+            "analyze",
+            "--alerts",
+            "/dev/null",
+            "--bpf",
+            expression,
+            capture,
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    let number = |prefix: &str, after: &str| -> u64 {
+        err.split(prefix)
+            .nth(1)
+            .and_then(|rest| rest.split(after).next())
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    number("cleartrace: ", " packets") - number("frames not selected by --bpf: ", "\n")
+}
+
+#[cfg(feature = "live")]
+#[test]
+fn bpf_selects_what_tcpdump_selects() {
+    let cases = [
+        ("ftp.pcap", "tcp port 21"),
+        ("ftp.pcap", "tcp[tcpflags] & tcp-syn != 0"),
+        ("sip-udp-g711-dtmf.pcap", "udp and not port 5060"),
+        (
+            "sip-udp-g711-dtmf.pcap",
+            "host 127.0.0.1 and portrange 10000-20000",
+        ),
+    ];
+    let tcpdump = Command::new("tcpdump").arg("--version").output().is_ok();
+    for (capture, expression) in cases {
+        let path = pcap(capture);
+        let ours = selected(&path, expression);
+        if tcpdump {
+            let out = Command::new("tcpdump")
+                .args(["-nn", "-r", &path, expression])
+                .output()
+                .expect("tcpdump");
+            let theirs = String::from_utf8_lossy(&out.stdout).lines().count() as u64;
+            assert_eq!(ours, theirs, "{capture}: {expression}");
+        }
+    }
+    assert!(selected(&pcap("ftp.pcap"), "udp") == 0);
+    // One program per link type: Ethernet and Linux cooked frames in one pcapng (which
+    // tcpdump refuses to read; tshark counts 20 TCP frames of each).
+    assert_eq!(selected(&pcap("mixed-linktypes.pcapng"), "tcp"), 40);
+    assert_eq!(selected(&pcap("mixed-linktypes.pcapng"), "tcp port 9"), 0);
+    let out = analyze_cmd(&["--bpf", "tcp prot 21"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("error: --bpf \"tcp prot 21\": "),
+        "{}",
+        stderr(&out)
+    );
+}
