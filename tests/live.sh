@@ -7,6 +7,8 @@
 # `analyze --metrics` reports for the same files. On the way: promtool checks the
 # scrape, SIGHUP must reopen the alert file (logrotate), SIGTERM must flush and exit 0,
 # SIGUSR1 must write a report of what ended so far, and no packet may be dropped.
+# Flow records go to a real rsyslogd as RFC 5424 messages (--flows syslog://...), and
+# every EVE line the sensor wrote is validated against Suricata's schema and ours.
 #
 # The captures were taken on 127.0.0.1, so they are first rewritten to 10.127.0.0/16
 # (and ::1 to fd00:127::1): replayed as they are, the kernel would answer them with
@@ -15,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ "$(id -u)" = 0 ] || { echo "tests/live.sh: must run as root (capture on lo)" >&2; exit 1; }
-for tool in tcpreplay tcprewrite prometheus promtool curl python3; do
+for tool in tcpreplay tcprewrite prometheus promtool curl python3 rsyslogd; do
     command -v "$tool" >/dev/null || { echo "tests/live.sh: $tool not installed" >&2; exit 1; }
 done
 
@@ -57,7 +59,20 @@ EOF
 
 # 2. What the offline path says about the same bytes.
 "$bin" analyze -q --config "$work/config.toml" --metrics "$work/expected.prom" \
-    --alerts "$work/expected-alerts.json" "${files[@]}"
+    --alerts "$work/expected-alerts.json" --flows "$work/expected-flows.json" "${files[@]}"
+
+# A syslog collector for the sensor's flow records: rsyslogd writing each message's MSG.
+syslog_port=$(free_port)
+mkdir -p "$work/rsyslog"
+cat >"$work/rsyslog/rsyslog.conf" <<EOF
+global(workDirectory="$work/rsyslog" maxMessageSize="256k")
+module(load="imtcp")
+template(name="msg" type="string" string="%msg%\n")
+ruleset(name="eve") { action(type="omfile" file="$work/rsyslog/flows.json" template="msg") }
+input(type="imtcp" address="127.0.0.1" port="$syslog_port" ruleset="eve")
+EOF
+rsyslogd -n -f "$work/rsyslog/rsyslog.conf" -i "$work/rsyslog/pid" >"$work/rsyslog.log" 2>&1 &
+pids+=("$!")
 
 # 3. The sensor (dropping root to nobody once the capture is open, so its files live
 # where nobody may write), then Prometheus scraping it every second.
@@ -66,7 +81,7 @@ mkdir -m 1777 "$work/out"
 port=$(free_port)
 "$bin" live -i lo --bpf 'net 10.127.0.0/16 or net fd00:127::/64' --listen "127.0.0.1:$port" \
     --workers "$WORKERS" --config "$work/config.toml" --alerts "$work/out/alerts.json" \
-    --flows "$work/out/flows.json" --report "$work/out/report.json" --user nobody -q \
+    --flows "syslog://127.0.0.1:$syslog_port" --report "$work/out/report.json" --user nobody -q \
     2>"$work/live.err" &
 live_pid=$!
 pids+=("$live_pid")
@@ -189,6 +204,19 @@ lines=$(cat "$work/out/alerts.json.1" "$work/out/alerts.json" | wc -l)
 want=$(wc -l <"$work/expected-alerts.json")
 [ "$lines" = "$want" ] || fail "alert lines: live wrote $lines, analyze $want"
 [ -s "$work/out/alerts.json" ] || fail "nothing written to the reopened alert file"
+want_flows=$(wc -l <"$work/expected-flows.json")
+for _ in $(seq 50); do
+    [ "$(grep -c . "$work/rsyslog/flows.json" 2>/dev/null || true)" -ge "$want_flows" ] && break
+    sleep 0.2
+done
+got_flows=$(grep -c . "$work/rsyslog/flows.json" || true)
+[ "$got_flows" = "$want_flows" ] ||
+    fail "flow records via syslog: rsyslogd got $got_flows, analyze wrote $want_flows"
+if python3 -c 'import jsonschema' 2>/dev/null && [ -e ../shared/eve/suricata-schema.json ]; then
+    cat "$work/out/alerts.json.1" "$work/out/alerts.json" "$work/rsyslog/flows.json" >"$work/eve.json"
+    python3 schema/check.py --suricata ../shared/eve/suricata-schema.json "$work/eve.json" ||
+        fail "live EVE lines do not validate"
+fi
 python3 - "$work/out/report.json" "$want" "$work/snapshot.json" <<'PY' || fail "the reports disagree"
 import json, sys
 final = json.load(open(sys.argv[1]))
