@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::capture::{CaptureError, CaptureFile, Packet, RecordBlock};
+use crate::capture::{CaptureError, CaptureFile, Packet, RecordBlock, STDIN};
 use crate::engine::Engine;
 use crate::output::Sink;
 use crate::workers::Workers;
@@ -30,13 +30,20 @@ fn is_capture(path: &Path) -> bool {
 }
 
 /// The files to read: plain arguments as given, folders walked in name order keeping
-/// only files that start like a capture (a README beside the captures is skipped).
+/// only files that start like a capture (a README beside the captures is skipped). An
+/// argument that is not there is an error at once, before any output is opened.
 pub fn capture_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, CaptureError> {
     let mut files = Vec::new();
     for input in inputs {
         if input.is_dir() {
             walk(input, &mut files)?;
         } else {
+            if input.as_os_str() != STDIN {
+                std::fs::metadata(input).map_err(|source| CaptureError::Open {
+                    path: input.clone(),
+                    source,
+                })?;
+            }
             files.push(input.clone());
         }
     }

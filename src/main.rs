@@ -306,7 +306,8 @@ fn live(args: LiveArgs) -> Result<ExitCode> {
 
 #[derive(Subcommand)]
 enum SignaturesCommand {
-    /// Validate signature files; exit 1 with file, line and reason on any error.
+    /// Validate signature files (a directory of them, or one file); exit 1 with file,
+    /// line and reason of every error. Without DIR, the built-in set is checked.
     Check { dir: Option<PathBuf> },
     /// The rules in force, one line each.
     List {
@@ -715,7 +716,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             note!("error: {e}");
         }
         for e in &failures {
-            note!("error: {e:#}");
+            note!("error: {}", causes_once(e));
         }
         return Ok(ExitCode::FAILURE);
     }
@@ -730,15 +731,22 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
 fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
     match command {
         SignaturesCommand::Check { dir } => {
-            let dir = dir.unwrap_or_else(|| PathBuf::from("signatures"));
             let mut sigs = Signatures::builtin();
-            let loaded = sigs.load_dir(&dir).map_err(|e| e.problems);
+            // The built-in files were checked when they were loaded (a build with broken
+            // ones does not start), so there is only a directory's to check.
+            let loaded = match &dir {
+                Some(dir) => sigs.load_dir(dir).map_err(|e| e.problems),
+                None => Ok(()),
+            };
+            let name = dir.map_or_else(
+                || "built-in signatures".to_string(),
+                |d| d.display().to_string(),
+            );
             match loaded {
                 Ok(()) => {
                     writeln!(
                         io::stdout(),
-                        "{}: ok ({} rules, {} patterns in force)",
-                        dir.display(),
+                        "{name}: ok ({} rules, {} patterns in force)",
                         sigs.rules.iter().count(),
                         sigs.patterns.len()
                     )
@@ -749,7 +757,7 @@ fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
                     for p in &problems {
                         note!("{p}");
                     }
-                    note!("{}: {} problem(s)", dir.display(), problems.len());
+                    note!("{name}: {} problem(s)", problems.len());
                     Ok(ExitCode::FAILURE)
                 }
             }
@@ -813,6 +821,21 @@ fn generate(what: GenerateCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// An error and its causes, each said once: a library error that already quotes its
+/// source in its own message does not get it again.
+fn causes_once(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -830,7 +853,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // One line per problem (a signature directory may have several), each once.
-            for line in format!("{e:#}").lines() {
+            for line in causes_once(&e).lines() {
                 note!("error: {line}");
             }
             if e.downcast_ref::<Usage>().is_some() {

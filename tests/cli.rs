@@ -583,3 +583,38 @@ fn bpf_selects_what_tcpdump_selects() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_missing_input_is_an_error_before_anything_runs() {
+    let dir = common::tempdir();
+    let alerts = dir.join("a.json");
+    let missing = dir.join("nothere.pcap").display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_cleartrace"))
+        .args(["analyze", &pcap("ftp.pcap"), &missing, "--alerts"])
+        .arg(&alerts)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!("error: {missing}: cannot open: No such file or directory (os error 2)\n"),
+        "once, and no summary: nothing was analysed"
+    );
+    assert!(!alerts.exists(), "no output opened");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn signatures_check_without_a_directory_checks_the_built_in_set() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cleartrace"))
+        .args(["signatures", "check"])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("built-in signatures: ok (") && text.contains(" patterns in force)"),
+        "{text}"
+    );
+}

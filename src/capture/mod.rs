@@ -5,7 +5,7 @@ mod file;
 #[cfg(feature = "live")]
 pub mod live;
 
-pub use file::{CaptureError, CaptureFile, RecordBlock};
+pub use file::{CaptureError, CaptureFile, RecordBlock, STDIN};
 
 use crate::timestamp::Timestamp;
 

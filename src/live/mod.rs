@@ -8,7 +8,7 @@ pub mod http;
 mod privileges;
 
 use std::fs::OpenOptions;
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -280,13 +280,19 @@ async fn watch(
                         }
                     }
                     // Keep writing to the old files rather than lose alerts.
-                    Err(e) => eprintln!("warning: SIGHUP: {e}; still writing to the old files"),
+                    // Ignored if stderr itself fails: there is nowhere else to say it.
+                    Err(e) => {
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "warning: SIGHUP: {e}; still writing to the old files"
+                        );
+                    }
                 }
             }
             _ = snapshot.recv() => {
                 if let Some(path) = &options.report {
                     if let Err(e) = sensor.write_report(path) {
-                        eprintln!("warning: SIGUSR1: {e}");
+                        let _ = writeln!(std::io::stderr(), "warning: SIGUSR1: {e}");
                     }
                 }
             }
