@@ -175,19 +175,20 @@ median() {
         END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.6f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-# One timed run: sets WALL (s) and RSS (KiB); the tool's stdout+stderr go to $LOG.
+# One timed run: sets WALL (s), CPU (user + system s, all threads) and RSS (KiB); the
+# tool's stdout+stderr go to $LOG.
 LOG="$tmp/log"
 timed() {
     local t0 t1
     t0=$EPOCHREALTIME
-    if ! "$GNU_TIME" -f '%M' -o "$tmp/time" "$@" >"$LOG" 2>&1; then
+    if ! "$GNU_TIME" -f '%M %U %S' -o "$tmp/time" "$@" >"$LOG" 2>&1; then
         echo "compare.sh: failed: $*" >&2
         tail -n 5 "$LOG" >&2
         return 1
     fi
     t1=$EPOCHREALTIME
     WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
-    RSS=$(tail -n 1 "$tmp/time")
+    read -r RSS CPU < <(tail -n 1 "$tmp/time" | awk '{ print $1, $2 + $3 }')
 }
 
 # Checks the packet count a tool reported in $LOG (warns on mismatch).
@@ -203,19 +204,21 @@ check_count() {
     fi
 }
 
-# measure NAME RUNS CMD... : appends "NAME|runs|median wall|median rss KiB" to ROWS.
+# measure NAME RUNS CMD... : appends "NAME|runs|median wall|median rss KiB|median cpu"
+# to ROWS.
 measure() {
     local name=$1 runs=$2
     shift 2
-    local walls=() rsss=() i got
+    local walls=() rsss=() cpus=() i got
     for ((i = 1; i <= runs; i++)); do
         echo "compare.sh: $(basename "$cap"): $name run $i/$runs" >&2
         timed "$@" || {
-            ROWS+=("$name|$runs|FAILED|0")
+            ROWS+=("$name|$runs|FAILED|0|0")
             return 0
         }
         walls+=("$WALL")
         rsss+=("$RSS")
+        cpus+=("$CPU")
         case $name in
         ndpiReader)
             got=$(awk '/packets total/ { print $(NF - 2) }' "$LOG")
@@ -227,7 +230,7 @@ measure() {
             ;;
         esac
     done
-    ROWS+=("$name|$runs|$(median "${walls[@]}")|$(median "${rsss[@]}")")
+    ROWS+=("$name|$runs|$(median "${walls[@]}")|$(median "${rsss[@]}")|$(median "${cpus[@]}")")
 }
 
 # --- machine -------------------------------------------------------------------
@@ -297,24 +300,24 @@ for cap in "$@"; do
             return sprintf("%.0f", x)
         }
         {
-            name[NR] = $1; runs[NR] = $2; wall[NR] = $3; rss[NR] = $4
+            name[NR] = $1; runs[NR] = $2; wall[NR] = $3; rss[NR] = $4; cpu[NR] = $5
             if ($3 != "FAILED" && $3 > 0) pps[NR] = p / $3
             if ($1 == "cleartrace" && (NR in pps)) base = pps[NR]
         }
         END {
-            print "| tool | runs | median wall s | packets/s | captured MB/s | Gbit/s | peak RSS MiB | ratio |"
-            print "|---|---:|---:|---:|---:|---:|---:|---|"
+            print "| tool | runs | median wall s | median CPU s | packets/s | captured MB/s | Gbit/s | peak RSS MiB | ratio |"
+            print "|---|---:|---:|---:|---:|---:|---:|---:|---|"
             for (i = 1; i <= NR; i++) {
                 if (!(i in pps)) {
-                    printf "| %s | %s | failed | | | | | |\n", name[i], runs[i]
+                    printf "| %s | %s | failed | | | | | | |\n", name[i], runs[i]
                     continue
                 }
                 if (name[i] == "cleartrace") ratio = "baseline"
                 else if (!base) ratio = ""
                 else if (name[i] ~ /^cleartrace/) ratio = sprintf("%.2f× the 1-worker speed", pps[i] / base)
                 else ratio = sprintf("cleartrace ×%.1f vs %s", base / pps[i], name[i])
-                printf "| %s | %s | %.3f | %s | %.1f | %.2f | %.1f | %s |\n", name[i], runs[i], wall[i],
-                    human(pps[i]), b / 1e6 / wall[i], b * 8 / 1e9 / wall[i], rss[i] / 1024, ratio
+                printf "| %s | %s | %.3f | %.2f | %s | %.1f | %.2f | %.1f | %s |\n", name[i], runs[i], wall[i],
+                    cpu[i], human(pps[i]), b / 1e6 / wall[i], b * 8 / 1e9 / wall[i], rss[i] / 1024, ratio
             }
         }'
     echo

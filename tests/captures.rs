@@ -696,18 +696,32 @@ fn truncated_capture_names_file_and_offset_and_keeps_results() {
 }
 
 #[test]
-fn not_a_capture_is_a_clear_error() {
+fn not_a_capture_and_empty_files_are_clear_errors() {
     let dir = common::tempdir();
-    let junk = dir.join("notes.pcap");
-    std::fs::write(&junk, b"this is not a capture file at all").expect("write");
-    let run = common::analyze(&[&junk, &pcaps().join("tls10.pcap")], &[]);
-    assert_eq!(run.output.status.code(), Some(1));
-    assert!(
-        run.stderr.contains("notes.pcap: not a pcap or pcapng file"),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(run.alerts.len(), 2, "the good file is still analysed");
+    let cases: [(&str, &[u8], &str); 2] = [
+        (
+            "notes.pcap",
+            b"this is not a capture file at all",
+            "notes.pcap: not a pcap or pcapng file",
+        ),
+        (
+            "empty.pcap",
+            b"",
+            "empty.pcap: empty file: no capture header",
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let bad = dir.join(name);
+        std::fs::write(&bad, bytes).expect("write");
+        let run = common::analyze(&[&bad, &pcaps().join("tls10.pcap")], &[]);
+        assert_eq!(run.output.status.code(), Some(1), "{name}");
+        assert!(run.stderr.contains(want), "{name}: {}", run.stderr);
+        assert_eq!(
+            run.alerts.len(),
+            2,
+            "{name}: the good file is still analysed"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -769,24 +783,6 @@ fn dash_reads_the_capture_from_standard_input() {
         "{stderr}"
     );
     assert_eq!(alerts.len(), 2, "results before the cut are kept");
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-#[test]
-fn empty_file_is_called_empty() {
-    let dir = common::tempdir();
-    let empty = dir.join("empty.pcap");
-    std::fs::write(&empty, b"").expect("write");
-    let run = common::analyze(&[&empty, &pcaps().join("tls10.pcap")], &[]);
-    assert_eq!(run.output.status.code(), Some(1));
-    assert!(
-        run.stderr
-            .contains("empty.pcap: empty file: no capture header"),
-        "{}",
-        run.stderr
-    );
-    assert!(!run.stderr.contains("not a pcap"), "{}", run.stderr);
-    assert_eq!(run.alerts.len(), 2, "the good file is still analysed");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
