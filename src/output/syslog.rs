@@ -85,6 +85,9 @@ impl Shared {
 pub struct SyslogStream {
     /// Bytes of a line not yet ended by `\n`.
     partial: Vec<u8>,
+    /// The line being received outgrew the queue: it is skipped up to its `\n` and
+    /// counted as dropped, never sent cut short.
+    overlong: bool,
     /// RFC 5424 HOSTNAME and PROCID.
     hostname: String,
     pid: u32,
@@ -140,6 +143,7 @@ impl SyslogStream {
         };
         Ok(SyslogStream {
             partial: Vec::new(),
+            overlong: false,
             hostname: hostname
                 .map(sanitise_header)
                 .unwrap_or_else(|| "-".to_string()),
@@ -194,18 +198,23 @@ impl Write for SyslogStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut rest = buf;
         while let Some(end) = memchr::memchr(b'\n', rest) {
-            let line = if self.partial.is_empty() {
-                self.frame(&rest[..end])
+            if std::mem::take(&mut self.overlong) {
+                self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            } else if self.partial.is_empty() {
+                self.enqueue(self.frame(&rest[..end]));
             } else {
                 self.partial.extend_from_slice(&rest[..end]);
                 let line = std::mem::take(&mut self.partial);
-                self.frame(&line)
-            };
-            self.enqueue(line);
+                self.enqueue(self.frame(&line));
+            }
             rest = &rest[end + 1..];
         }
-        // A line longer than the queue could never be sent: stop growing it.
-        if self.partial.len() + rest.len() <= self.limit {
+        // A line longer than the queue could never be sent: stop holding it.
+        if !self.overlong && self.partial.len() + rest.len() > self.limit {
+            self.overlong = true;
+            self.partial = Vec::new();
+        }
+        if !self.overlong {
             self.partial.extend_from_slice(rest);
         }
         Ok(buf.len())
@@ -344,12 +353,12 @@ fn peer_open(stream: &TcpStream) -> bool {
     stream.set_nonblocking(false).is_ok() && open
 }
 
-/// Sleeps `pause`, or less when the output is closing.
+/// Sleeps `pause` before the next connection attempt, or the shortest backoff once
+/// the output is closing (still retrying until the drain deadline, without spinning).
 fn wait(shared: &Shared, pause: Duration) {
     let queue = shared.lock();
-    if !queue.closing {
-        let _ = shared.wake.wait_timeout(queue, pause);
-    }
+    let pause = if queue.closing { MIN_BACKOFF } else { pause };
+    let _ = shared.wake.wait_timeout(queue, pause);
 }
 
 #[cfg(test)]
@@ -373,6 +382,25 @@ mod tests {
         assert_eq!(fields[5], "alert");
         assert_eq!(fields[6], "-");
         assert_eq!(fields[7].as_bytes(), line);
+    }
+
+    /// A line that outgrows the queue is dropped whole (counted), never sent cut
+    /// short; the next line goes through.
+    #[test]
+    fn overlong_line_is_dropped_whole() {
+        let stats: Arc<SyslogStats> = Arc::default();
+        // A port nobody listens on: the line stays queued where the test can see it.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = closed.local_addr().unwrap().to_string();
+        drop(closed);
+        let mut stream = SyslogStream::with_limit(&target, None, 400, Arc::clone(&stats)).unwrap();
+        stream.write_all(&[b'x'; 300]).unwrap();
+        stream.write_all(&[b'y'; 300]).unwrap();
+        stream.write_all(b"z\n{\"event_type\":\"flow\"}\n").unwrap();
+        assert_eq!(stats.dropped.load(Ordering::Relaxed), 1);
+        let queue = stream.shared.lock();
+        assert_eq!(queue.lines.len(), 1);
+        assert!(queue.lines[0].1.ends_with(b"- {\"event_type\":\"flow\"}"));
     }
 
     #[test]
