@@ -377,6 +377,23 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Whether two output names are one file, also before it exists (`a.json`, `./a.json`).
+fn same_output(a: &Path, b: &Path) -> bool {
+    let place = |p: &Path| {
+        let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
+        let dir = parent.unwrap_or(Path::new(".")).canonicalize().ok()?;
+        Some(dir.join(p.file_name()?))
+    };
+    a == b || same_file(a, b) || place(a).is_some_and(|x| place(b) == Some(x))
+}
+
+/// `--flows` naming the `--alerts` file: one stream with both, in order.
+fn flows_with_alerts(args: &AnalyzeArgs) -> bool {
+    args.flows
+        .as_ref()
+        .is_some_and(|f| same_output(f, Path::new(&args.alerts)))
+}
+
 /// Every output checked before the first packet is read: none may be an input (it would
 /// be overwritten) or another output, and the report and metrics must be writable
 /// where they are named, so a long run does not fail at its very end.
@@ -387,7 +404,7 @@ fn check_outputs(args: &AnalyzeArgs, inputs: &[PathBuf]) -> Result<()> {
     }
     if let Some(flows) = args.flows.as_ref().filter(|f| f.as_os_str() != "-") {
         // Alerts and flows into one file is one combined stream, not a clash.
-        if flows.as_os_str() != args.alerts.as_str() {
+        if !flows_with_alerts(args) {
             named.push(("--flows", flows.clone()));
         }
     }
@@ -404,7 +421,7 @@ fn check_outputs(args: &AnalyzeArgs, inputs: &[PathBuf]) -> Result<()> {
         }
         if let Some((other, _)) = named[..i]
             .iter()
-            .find(|(_, earlier)| earlier == path || same_file(earlier, path))
+            .find(|(_, earlier)| same_output(earlier, path))
         {
             return Err(Usage(format!(
                 "{flag} {} is also named by {other}: give each output its own file",
@@ -537,11 +554,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     check_outputs(&args, &files)?;
     let host = setup.config.sensor_name.as_deref();
     let shipping = Arc::new(SyslogStats::default());
-    let same_stream = args
-        .flows
-        .as_ref()
-        .is_some_and(|f| f.as_os_str() == args.alerts.as_str());
-    let eve = if same_stream {
+    let eve = if flows_with_alerts(&args) {
         EveWriter::combined(open_output(&args.alerts, host, &shipping)?)
     } else {
         let flows = match &args.flows {

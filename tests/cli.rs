@@ -618,3 +618,44 @@ fn signatures_check_without_a_directory_checks_the_built_in_set() {
         "{text}"
     );
 }
+
+#[test]
+fn one_file_named_two_ways_is_one_output() {
+    let dir = common::tempdir();
+    let plain = dir.join("eve.json").display().to_string();
+    let dotted = dir.join(".").join("eve.json").display().to_string();
+    let out = analyze_cmd(&["-q", "--alerts", &plain, "--flows", &dotted])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&plain).expect("eve");
+    let kinds: Vec<&str> = text
+        .lines()
+        .map(|l| {
+            if l.contains("\"event_type\":\"alert\"") {
+                "alert"
+            } else {
+                "flow"
+            }
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["alert", "flow"],
+        "one stream, both kinds: {text}"
+    );
+
+    let report = dir.join("r.json").display().to_string();
+    let report_too = dir.join(".").join("r.json").display().to_string();
+    let out = analyze_cmd(&["-q", "--alerts", &report, "--report", &report_too])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: --report {report_too} is also named by --alerts: give each output its own file\n"
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
