@@ -24,7 +24,7 @@ use crate::protocols::tls::TlsFact;
 use crate::protocols::{AppLayer, AppLimits, Fact};
 use crate::signatures::Severity;
 use crate::timestamp::Timestamp;
-use crate::workers::lock;
+use crate::workers::{lock, Progress};
 
 /// Evidence strings kept per alert; later matches only count.
 const MAX_EVIDENCE: usize = 5;
@@ -35,6 +35,35 @@ const SWEEP_INTERVAL: u64 = 1_000_000_000;
 const LATE_SIGNALLING_PACKETS: u64 = 50;
 /// Long-running flows are checked for the active timeout once a minute.
 const ACTIVE_SWEEP_INTERVAL: u64 = 60_000_000_000;
+/// Announcements of one endpoint in input-position order: (what, position, when).
+type Announcements = Vec<(MediaHint, u64, Timestamp)>;
+/// Our own cap on the announcements of one endpoint kept for workers still behind:
+/// re-INVITEs and answers renew an endpoint while another worker may still read
+/// packets from before them. Only a flood of renewals reaches it.
+const MAX_ANNOUNCEMENTS: usize = 64;
+
+/// Adds an announcement made at `position`. Versions no reader can need any more go:
+/// every worker is at or past `horizon`, so only the last version before it and those
+/// after it can still be read.
+fn announce(
+    expectations: &mut Expectations<Announcements>,
+    endpoint: Endpoint,
+    (hint, position): (MediaHint, u64),
+    horizon: u64,
+    now: Timestamp,
+) {
+    expectations.renew(endpoint, now, |old| {
+        let mut versions = old.unwrap_or_default();
+        let at = versions.partition_point(|(_, p, _)| *p <= position);
+        versions.insert(at, (hint, position, now));
+        let before_horizon = versions.partition_point(|(_, p, _)| *p < horizon);
+        versions.drain(..before_horizon.saturating_sub(1));
+        let over = versions.len().saturating_sub(MAX_ANNOUNCEMENTS);
+        versions.drain(..over);
+        versions
+    });
+}
+
 /// (flow, rule) pairs remembered after their flow was evicted, so that the flow coming
 /// back raises nothing it already raised (DESIGN §9). Our own cap: about 4 MiB.
 const MAX_RECENT_ALERTS: usize = 65_536;
@@ -395,10 +424,21 @@ pub struct Engine {
     flows: FlowTable<FlowState>,
     /// Media announced by SDP, shared by the engines of all workers: a call's media
     /// may travel between other addresses than its signalling, so land elsewhere.
-    expectations: Arc<Mutex<Expectations<MediaHint>>>,
+    /// Each announcement carries the input position of the packet that made it; the
+    /// last few per endpoint are kept, so a worker behind another reads the one that
+    /// was in force at its own position (see `workers::Progress`).
+    expectations: Arc<Mutex<Expectations<Announcements>>>,
     /// Whether this engine reports the shared table's evictions (one engine does).
     reports_expectations: bool,
     defrag: Defragmenter,
+    /// Input position of the packet being processed: its index in the input for one
+    /// engine, the reader's numbering for workers.
+    position: u64,
+    /// Set for the workers of one offline run: their shared progress and this one's
+    /// index.
+    ordered: Option<(Arc<Progress>, usize)>,
+    /// How long an announcement is valid, in ns.
+    expectation_ttl: u64,
     /// Bytes of buffered input this engine may hold (DESIGN §8; see `memory`).
     memory_budget: usize,
     shed: ShedStats,
@@ -440,6 +480,9 @@ impl Engine {
                 max_datagrams: config.max_ip_fragments,
                 ..DefragLimits::default()
             }),
+            position: 0,
+            ordered: None,
+            expectation_ttl: config.media.expectation_ttl.saturating_mul(1_000_000_000),
             memory_budget: config.memory.budget_bytes(),
             shed: ShedStats::default(),
             tunnels: config.tunnels.clone(),
@@ -524,7 +567,29 @@ impl Engine {
         self.flows.len()
     }
 
+    /// Makes this engine worker `me` of workers that share `progress`: reads of the
+    /// shared expectations then wait until every other worker has read every earlier
+    /// packet, so they see what one engine would see (offline; see `Progress`).
+    pub fn order_by(&mut self, progress: Arc<Progress>, me: usize) {
+        self.ordered = Some((progress, me));
+    }
+
+    /// `process` for a packet at input position `position` (workers).
+    pub fn process_at(&mut self, position: u64, packet: &Packet<'_>, sink: &mut dyn Sink) {
+        if let Some((progress, me)) = &self.ordered {
+            progress.reached(*me, position);
+            progress.clock(*me, packet.ts);
+        }
+        self.position = position;
+        self.process_packet(packet, sink);
+    }
+
     pub fn process(&mut self, packet: &Packet<'_>, sink: &mut dyn Sink) {
+        self.position = self.stats.packets;
+        self.process_packet(packet, sink);
+    }
+
+    fn process_packet(&mut self, packet: &Packet<'_>, sink: &mut dyn Sink) {
         self.stats.packets += 1;
         self.stats.bytes += packet.data.len() as u64;
         let ts = packet.ts;
@@ -616,12 +681,23 @@ impl Engine {
         let file = &self.current_file;
         let limits = finisher.judge.limits;
         let expectations = &self.expectations;
+        let (ordered, position) = (&self.ordered, self.position);
+        let ttl = self.expectation_ttl;
+        // Only what packets before this one announced, whichever worker read them.
         let announced = || {
+            if let Some((progress, me)) = ordered {
+                progress.wait_for_earlier(*me, position);
+            }
             let expectations = lock(expectations);
+            // The version in force at this position, if it has not aged out by now.
+            let before = |versions: &Announcements| {
+                let (hint, _, at) = versions.iter().rev().find(|(_, p, _)| *p < position)?;
+                (ts.since(*at) < ttl).then(|| hint.clone())
+            };
             expectations
                 .get(&dst, ts)
-                .or_else(|| expectations.get(&src, ts))
-                .cloned()
+                .and_then(before)
+                .or_else(|| expectations.get(&src, ts).and_then(before))
         };
         let flow = self.flows.get_or_create(
             key,
@@ -763,6 +839,10 @@ impl Engine {
 
     /// Turns SDP media descriptions into expected RTP and RTCP endpoints.
     fn expect_media(&mut self, now: Timestamp) {
+        let horizon = match &self.ordered {
+            Some((progress, _)) => progress.horizon(),
+            None => self.position,
+        };
         let mut expectations = lock(&self.expectations);
         for offer in std::mem::take(&mut self.judge.offers) {
             let media = &offer.media;
@@ -791,9 +871,16 @@ impl Engine {
                     rtcp: true,
                     ..hint.clone()
                 };
-                expectations.insert((address, rtcp_port), rtcp, now);
+                let rtcp_endpoint = (address, rtcp_port);
+                announce(
+                    &mut expectations,
+                    rtcp_endpoint,
+                    (rtcp, self.position),
+                    horizon,
+                    now,
+                );
             }
-            expectations.insert(rtp, hint, now);
+            announce(&mut expectations, rtp, (hint, self.position), horizon, now);
         }
     }
 
@@ -812,7 +899,13 @@ impl Engine {
         if now >= self.next_active_sweep {
             self.next_active_sweep = Timestamp(now.0.saturating_add(ACTIVE_SWEEP_INTERVAL));
             self.defrag.expire(now);
-            lock(&self.expectations).expire(now);
+            // Workers age the shared table by the clock of the one furthest behind, so
+            // none loses an announcement it would still have found alone.
+            let clock = match &self.ordered {
+                Some((progress, _)) => progress.earliest_clock().min(now),
+                None => now,
+            };
+            lock(&self.expectations).expire(clock);
             self.flows.for_each_active_expired(now, |flow| {
                 finisher.emit(flow, EndReason::ActiveTimeout);
                 flow.start = now;

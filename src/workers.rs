@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -45,6 +45,106 @@ const BLOCKS_OUT: usize = 8;
 const TICK_INTERVAL: u64 = 1_000_000_000;
 /// How often a worker publishes its counters for the metrics endpoint.
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
+/// How long a worker waits for the others before it reads the expectations anyway:
+/// only a worker that died (a bug) can hold it up this long, and the run must end.
+const GIVE_UP_WAITING: Duration = Duration::from_secs(10);
+/// How long a reader facing a full queue sleeps before it tries again.
+const FULL_QUEUE_PAUSE: Duration = Duration::from_micros(50);
+
+/// How far each worker of an offline run has read, by input position (the reader
+/// numbers every packet it reads, in file order). A call's media may be on another
+/// worker than the SDP that announced it, so whether a media flow counts as
+/// signalled would depend on thread timing; instead, a worker that reads the shared
+/// expectations at position p first waits until every other worker has read all its
+/// packets before p, and takes only announcements made before p. The expectations it
+/// sees are then exactly those one engine would see there (DESIGN §9: the same
+/// alerts for any number of workers).
+///
+/// No two workers can wait for each other: each waits only for positions below its
+/// own, and the one with the lower position never waits for the other.
+pub struct Progress {
+    /// Per worker: every packet of that worker before this position has been read.
+    floors: Vec<AtomicU64>,
+    /// Per worker: the capture time (ns) of the packet it is on, for ageing the
+    /// shared expectations by the clock of the worker furthest behind.
+    clocks: Vec<AtomicU64>,
+    /// A worker waits for packets still in the reader's unsent batches.
+    flush_requested: AtomicBool,
+}
+
+impl Progress {
+    fn new(workers: usize) -> Self {
+        Progress {
+            floors: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            clocks: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            flush_requested: AtomicBool::new(false),
+        }
+    }
+
+    /// Worker `me` has read every one of its packets before `position`.
+    pub fn reached(&self, me: usize, position: u64) {
+        if let Some(floor) = self.floors.get(me) {
+            floor.store(position, Ordering::Release);
+        }
+    }
+
+    /// Worker `me` reads a packet captured at `now`.
+    pub fn clock(&self, me: usize, now: Timestamp) {
+        if let Some(clock) = self.clocks.get(me) {
+            clock.store(now.0, Ordering::Relaxed);
+        }
+    }
+
+    /// The capture time of the worker furthest behind: what no worker's read of the
+    /// expectations can come before (within one capture file).
+    pub fn earliest_clock(&self) -> Timestamp {
+        Timestamp(
+            self.clocks
+                .iter()
+                .map(|clock| clock.load(Ordering::Relaxed))
+                .min()
+                .unwrap_or(0),
+        )
+    }
+
+    /// Returns once every other worker has read all its packets before `position`.
+    pub fn wait_for_earlier(&self, me: usize, position: u64) {
+        let behind = || {
+            self.floors
+                .iter()
+                .enumerate()
+                .any(|(w, floor)| w != me && floor.load(Ordering::Acquire) < position)
+        };
+        let started = Instant::now();
+        let mut rounds = 0u32;
+        while behind() {
+            self.flush_requested.store(true, Ordering::Relaxed);
+            rounds = rounds.saturating_add(1);
+            if rounds < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+                if rounds % 1024 == 0 && started.elapsed() > GIVE_UP_WAITING {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A position every worker has reached: none reads the expectations before it.
+    pub fn horizon(&self) -> u64 {
+        self.floors
+            .iter()
+            .map(|floor| floor.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(0)
+    }
+
+    fn take_flush_request(&self) -> bool {
+        self.flush_requested.load(Ordering::Relaxed)
+            && self.flush_requested.swap(false, Ordering::Relaxed)
+    }
+}
 
 /// Locks a mutex, also after another thread panicked holding it: counters and writers
 /// stay usable, and losing a whole run to one poisoned lock would be worse.
@@ -246,6 +346,8 @@ fn plain_pair(linktype: i32, frame: &[u8], tunnel_ports: &TunnelPorts) -> Option
 }
 
 struct Frame {
+    /// Input position (see `Progress`).
+    position: u64,
     ts: Timestamp,
     linktype: i32,
     wire_len: u32,
@@ -260,6 +362,9 @@ struct Batch {
     frames: Vec<Frame>,
     /// Live capture time with no frame behind it, so idle flows still time out.
     clock: Option<Timestamp>,
+    /// The reader's next input position when it handed the batch over: every frame of
+    /// this worker before it is in this batch or an earlier one.
+    covers: u64,
 }
 
 impl Batch {
@@ -269,6 +374,7 @@ impl Batch {
             data: Vec::with_capacity(BATCH_PACKETS * 256),
             frames: Vec::with_capacity(BATCH_PACKETS),
             clock: None,
+            covers: 0,
         }
     }
 
@@ -298,11 +404,14 @@ enum Work {
     /// Frames copied for this worker alone.
     Frames(Batch),
     /// A block shared by every worker, with the offsets of this worker's records in
-    /// it and the block's last timestamp; named by source.
+    /// it and their ordinals, the block's last timestamp and the input position of its
+    /// first record; named by source.
     Records {
         block: Arc<SharedBlock>,
-        mine: Vec<u32>,
+        mine: Vec<(u32, u32)>,
         last: Timestamp,
+        first: u64,
+        packets: u64,
         source: Arc<str>,
     },
 }
@@ -339,6 +448,10 @@ pub struct Workers {
     /// Each worker's latest report, for metrics while running.
     pub reports: Vec<Arc<Mutex<WorkerReport>>>,
     sharder: Sharder,
+    /// The input position of the next packet.
+    position: u64,
+    /// Offline with several workers: their progress, for ordered expectations.
+    progress: Option<Arc<Progress>>,
 }
 
 impl Workers {
@@ -381,8 +494,14 @@ impl Workers {
             queue_drops: Arc::new(AtomicU64::new(0)),
             reports: Vec::with_capacity(n),
             sharder,
+            position: 0,
+            // Live, the capture cannot wait for a worker: timing may decide there.
+            progress: (when_full == WhenFull::Wait && n > 1).then(|| Arc::new(Progress::new(n))),
         };
-        for (i, engine) in engines.into_iter().enumerate() {
+        for (i, mut engine) in engines.into_iter().enumerate() {
+            if let Some(progress) = &workers.progress {
+                engine.order_by(Arc::clone(progress), i);
+            }
             let (tx, rx) = mpsc::sync_channel::<Work>(queue_batches.max(1));
             let report = Arc::new(Mutex::new(WorkerReport::default()));
             let handle = std::thread::Builder::new()
@@ -391,7 +510,8 @@ impl Workers {
                     let sink = sink.clone();
                     let spare = workers.spare_tx.clone();
                     let report = Arc::clone(&report);
-                    move || run_worker(engine, sink, rx, spare, report)
+                    let progress = workers.progress.as_ref().map(|p| (Arc::clone(p), i));
+                    move || run_worker(engine, sink, rx, spare, report, progress)
                 })?;
             workers.queues.push(tx);
             workers.filling.push(Batch::new(Arc::clone(&source)));
@@ -418,13 +538,23 @@ impl Workers {
             self.next_tick = Timestamp(packet.ts.0.saturating_add(TICK_INTERVAL));
             self.tick(packet.ts);
         }
+        if self
+            .progress
+            .as_ref()
+            .is_some_and(|progress| progress.take_flush_request())
+        {
+            self.flush_all();
+        }
         let shard = self.sharder.shard(packet.linktype, packet.data);
+        let position = self.position;
+        self.position += 1;
         let Some(batch) = self.filling.get_mut(shard) else {
             return;
         };
         let start = batch.data.len();
         batch.data.extend_from_slice(packet.data);
         batch.frames.push(Frame {
+            position,
             ts: packet.ts,
             linktype: packet.linktype,
             wire_len: packet.wire_len,
@@ -444,16 +574,20 @@ impl Workers {
         // Each record's worker is picked here, once, rather than by every worker.
         let workers = self.queues.len();
         let per_worker = (block.packets as usize).div_ceil(workers.max(1));
-        let mut picks: Vec<Vec<u32>> = (0..workers)
+        let mut picks: Vec<Vec<(u32, u32)>> = (0..workers)
             .map(|_| Vec::with_capacity(per_worker + per_worker / 4))
             .collect();
         let mut last = Timestamp::default();
+        let first = self.position;
+        let mut ordinal = 0u32;
         for (offset, packet) in block.packets() {
             if let Some(mine) = picks.get_mut(self.sharder.shard(packet.linktype, packet.data)) {
-                mine.push(offset);
+                mine.push((offset, ordinal));
             }
+            ordinal += 1;
             last = packet.ts;
         }
+        self.position += u64::from(ordinal);
         let shared = Arc::new(SharedBlock {
             block: Some(block),
             back: self.blocks_back_tx.clone(),
@@ -465,6 +599,8 @@ impl Workers {
                 block: Arc::clone(&shared),
                 mine,
                 last,
+                first,
+                packets: u64::from(ordinal),
                 source: Arc::clone(&self.source),
             };
             if !matches!(self.send(shard, work), Ok(true)) {
@@ -517,7 +653,8 @@ impl Workers {
             }
             Err(_) => Batch::new(Arc::clone(&self.source)),
         };
-        let batch = std::mem::replace(&mut self.filling[shard], fresh);
+        let mut batch = std::mem::replace(&mut self.filling[shard], fresh);
+        batch.covers = self.position;
         let frames = batch.frames.len() as u64;
         match self.send(shard, Work::Frames(batch)) {
             Ok(true) => {}
@@ -531,15 +668,60 @@ impl Workers {
 
     /// Queues work for one worker: false when it was dropped for a full queue (live),
     /// an error when the worker is gone.
-    fn send(&self, shard: usize, work: Work) -> Result<bool, ()> {
-        let queue = self.queues.get(shard).ok_or(())?;
+    fn send(&mut self, shard: usize, work: Work) -> Result<bool, ()> {
+        if self.queues.get(shard).is_none() {
+            return Err(());
+        }
         match self.when_full {
-            WhenFull::Wait => queue.send(work).map(|()| true).map_err(|_| ()),
-            WhenFull::Drop => match queue.try_send(work) {
+            WhenFull::Wait if self.progress.is_some() => {
+                // Not a blocking send: a worker waiting for another's unsent batch
+                // (see `Progress`) may be why this queue is full.
+                let mut work = work;
+                loop {
+                    match self.queues[shard].try_send(work) {
+                        Ok(()) => return Ok(true),
+                        Err(TrySendError::Disconnected(_)) => return Err(()),
+                        Err(TrySendError::Full(back)) => work = back,
+                    }
+                    if self
+                        .progress
+                        .as_ref()
+                        .is_some_and(|progress| progress.take_flush_request())
+                    {
+                        self.flush_others(shard);
+                    }
+                    std::thread::sleep(FULL_QUEUE_PAUSE);
+                }
+            }
+            WhenFull::Wait => self.queues[shard].send(work).map(|()| true).map_err(|_| ()),
+            WhenFull::Drop => match self.queues[shard].try_send(work) {
                 Ok(()) => Ok(true),
                 Err(TrySendError::Full(_)) => Ok(false),
                 Err(TrySendError::Disconnected(_)) => Err(()),
             },
+        }
+    }
+
+    /// Hands over the other workers' unsent batches where their queues have room,
+    /// without waiting (the reader is itself waiting for room on `busy`).
+    fn flush_others(&mut self, busy: usize) {
+        for shard in 0..self.filling.len() {
+            if shard == busy || self.filling[shard].is_empty() {
+                continue;
+            }
+            let Some(queue) = self.queues.get(shard) else {
+                continue;
+            };
+            let mut batch = std::mem::replace(
+                &mut self.filling[shard],
+                Batch::new(Arc::clone(&self.source)),
+            );
+            batch.covers = self.position;
+            if let Err(TrySendError::Full(Work::Frames(batch))) =
+                queue.try_send(Work::Frames(batch))
+            {
+                self.filling[shard] = batch;
+            }
         }
     }
 
@@ -582,6 +764,7 @@ fn run_worker<S: Sink + ?Sized>(
     queue: Receiver<Work>,
     spare: SyncSender<Batch>,
     report: Arc<Mutex<WorkerReport>>,
+    progress: Option<(Arc<Progress>, usize)>,
 ) -> WorkerReport {
     let mut source: Arc<str> = Arc::from("");
     let mut published = Instant::now();
@@ -606,10 +789,13 @@ fn run_worker<S: Sink + ?Sized>(
                         data,
                         wire_len: frame.wire_len,
                     };
-                    engine.process(&packet, &mut sink);
+                    engine.process_at(frame.position, &packet, &mut sink);
                 }
                 if let Some(now) = batch.clock.take() {
                     engine.advance(now, &mut sink);
+                }
+                if let Some((progress, me)) = &progress {
+                    progress.reached(*me, batch.covers);
                 }
                 batch.data.clear();
                 batch.frames.clear();
@@ -617,18 +803,26 @@ fn run_worker<S: Sink + ?Sized>(
                 let _ = spare.try_send(batch);
             }
             Work::Records {
-                block, mine, last, ..
+                block,
+                mine,
+                last,
+                first,
+                packets,
+                ..
             } => {
                 if let Some(block) = &block.block {
-                    for &offset in &mine {
+                    for &(offset, ordinal) in &mine {
                         if let Some(packet) = block.packet_at(offset) {
-                            engine.process(&packet, &mut sink);
+                            engine.process_at(first + u64::from(ordinal), &packet, &mut sink);
                         }
                     }
                 }
                 // Every worker hears every block's clock: its quiet flows time out
                 // as one engine's would.
                 engine.advance(last, &mut sink);
+                if let Some((progress, me)) = &progress {
+                    progress.reached(*me, first + packets);
+                }
             }
         }
         if published.elapsed() >= PUBLISH_INTERVAL {

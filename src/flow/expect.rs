@@ -43,8 +43,19 @@ impl<T: Clone> Expectations<T> {
 
     /// Announces (or renews) what `endpoint` will receive.
     pub fn insert(&mut self, endpoint: Endpoint, value: T, now: Timestamp) {
+        self.renew(endpoint, now, |_| value);
+    }
+
+    /// Announces what `endpoint` will receive, made from what was announced before.
+    pub fn renew(
+        &mut self,
+        endpoint: Endpoint,
+        now: Timestamp,
+        update: impl FnOnce(Option<T>) -> T,
+    ) {
         // Removed first so a renewal goes to the back: the front stays the oldest.
-        self.entries.remove(&endpoint);
+        let old = self.entries.remove(&endpoint).map(|(value, _)| value);
+        let value = update(old);
         if self.entries.len() >= self.limits.max_entries {
             self.expire(now);
             while self.entries.len() >= self.limits.max_entries.max(1) {
