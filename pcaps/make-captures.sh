@@ -267,16 +267,16 @@ http_capture() {
 }
 
 # --- which captures -------------------------------------------------------------
-ALL=(tls10 tls11 tls12 tls13 tls12-null-cipher tls12-port-12622 tls-server-picks-11
+ALL=(tls10 tls11 tls12 tls13 tls12-null-cipher tls12-port-12622 tls12-port-4433 tls-server-picks-11
      tls-client-only-old-rejected dtls12 dtls10 tls12-any-sll2 tls13-nanosecond
      mixed-linktypes http-basic http-digest http-proxy-basic http-plain http-port-5080
      pd-http-form pd-http-json pd-http-gzip pd-cdr-tcp pd-syslog-udp pd-tls13-encrypted
      sip-udp-g711-dtmf sip-tcp sip-sdes-srtp sip-tls rtp-no-signalling
-     ldap-simple-bind ldap-starttls snmp-v1-v2c snmp-tcp snmp-v3 mqtt modbus
+     ldap-simple-bind ldap-starttls snmp-v1-v2c snmp-tcp snmp-v3 snmp-v3-authpriv mqtt modbus
      smtp-plain-auth smtp-starttls smtp-starttls-ignored pop3 imap ftp telnet syslog-tcp
      espa444 axi)
 VOICE=(sip-udp-g711-dtmf sip-tcp sip-sdes-srtp sip-tls rtp-no-signalling)
-MGMT=(ldap-simple-bind ldap-starttls snmp-v1-v2c snmp-tcp snmp-v3 mqtt modbus
+MGMT=(ldap-simple-bind ldap-starttls snmp-v1-v2c snmp-tcp snmp-v3 snmp-v3-authpriv mqtt modbus
       smtp-plain-auth smtp-starttls smtp-starttls-ignored pop3 imap ftp telnet syslog-tcp
       espa444 axi)
 if [ $# -gt 0 ]; then
@@ -315,6 +315,11 @@ fi
 if wanted tls12; then
     tls_capture tls12.pcap tcp 443 "-tls1_2" "-tls1_2 -servername pbx.example.test" -i lo
     check_server_hello tls12.pcap tcp; check_payload tls12.pcap pbx.example.test; publish tls12.pcap
+fi
+if wanted tls12-port-4433; then
+    # the "after" of a hardening pair: the service of tls10.pcap (port 4433) at TLS 1.2
+    tls_capture tls12-port-4433.pcap tcp 4433 "-tls1_2" "-tls1_2" -i lo
+    check_server_hello tls12-port-4433.pcap tcp; publish tls12-port-4433.pcap
 fi
 if wanted tls13; then
     tls_capture tls13.pcap tcp 443 "-tls1_3" "-tls1_3 -servername portal.example.test" -i lo
@@ -933,7 +938,7 @@ fi
 SNMP_PORT=1161
 OID_CONTACT=1.3.6.1.2.1.1.4.0; OID_LOCATION=1.3.6.1.2.1.1.6.0
 SNMP_ANY=0
-for w in snmp-v1-v2c snmp-tcp snmp-v3; do if wanted "$w"; then SNMP_ANY=1; fi; done
+for w in snmp-v1-v2c snmp-tcp snmp-v3 snmp-v3-authpriv; do if wanted "$w"; then SNMP_ANY=1; fi; done
 if [ $SNMP_ANY = 1 ]; then
     # one snmpd (net-snmp) for the three SNMP captures: UDP and TCP 127.0.0.1:1161,
     # no default config files (-C), persistent state (the v3 users) in the temp dir
@@ -1013,6 +1018,23 @@ if wanted snmp-v3; then
     expect_eq $f 'encrypted PDUs' "$(tsh $f "${SNMP_D[@]}" -Y snmp.encryptedPDU | wc -l)" 2
     # sysContact in clear in the noAuthNoPriv and authNoPriv answers only
     expect_eq $f 'sysContact in clear' "$(count_bytes $f "$SNMP_CONTACT")" 2
+    check_no_bytes $f "$SNMP_V3_AUTH_PASS" "$SNMP_V3_PRIV_PASS" 'LEAKCHECK'
+    publish $f
+fi
+if wanted snmp-v3-authpriv; then
+    # the "after" of a hardening pair: the get of snmp-v1-v2c.pcap at SNMPv3 authPriv only
+    f=snmp-v3-authpriv.pcap
+    log "$f: snmpget -v3 authPriv ($SNMP_V3_USER) -> snmpd udp/$SNMP_PORT"
+    start_capture $f "udp port $SNMP_PORT" -i lo
+    snmpc snmpget -On -v3 -l authPriv -u "$SNMP_V3_USER" -a SHA -A "$SNMP_V3_AUTH_PASS" \
+        -x AES -X "$SNMP_V3_PRIV_PASS" 127.0.0.1:$SNMP_PORT $OID_CONTACT >"$TMP/$f.out"
+    stop_capture $f
+    grep -qF ".$OID_CONTACT = STRING: \"$SNMP_CONTACT\"" "$TMP/$f.out" || die "$f: get failed"
+    expect_eq $f 'SNMPv3 messages (user flags)' \
+        "$(tsh $f "${SNMP_D[@]}" -Y snmp -T fields -e snmp.msgUserName -e snmp.msgFlags | tr '\t' ' ' | paste -sd'|' -)" \
+        " 04| 00|$SNMP_V3_USER 07|$SNMP_V3_USER 03"
+    expect_eq $f 'encrypted PDUs' "$(tsh $f "${SNMP_D[@]}" -Y snmp.encryptedPDU | wc -l)" 2
+    expect_eq $f 'sysContact in clear' "$(count_bytes $f "$SNMP_CONTACT")" 0
     check_no_bytes $f "$SNMP_V3_AUTH_PASS" "$SNMP_V3_PRIV_PASS" 'LEAKCHECK'
     publish $f
 fi

@@ -221,7 +221,34 @@ impl PacketPath for Workers {
     }
 }
 
+/// What was read of one file, for the report's chain of custody.
+#[derive(Clone, Debug, Default)]
+pub struct FileRead {
+    pub path: PathBuf,
+    pub size: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    pub first: Option<crate::timestamp::Timestamp>,
+    pub last: Option<crate::timestamp::Timestamp>,
+    /// Packets shorter than on the wire (cut by the snapshot length).
+    pub snapped: u64,
+    /// Why it was not read to its end.
+    pub error: Option<String>,
+}
+
+impl FileRead {
+    fn note(&mut self, packet: &Packet<'_>) {
+        self.packets += 1;
+        self.bytes += packet.data.len() as u64;
+        self.snapped += u64::from((packet.data.len() as u64) < u64::from(packet.wire_len));
+        self.first = Some(self.first.map_or(packet.ts, |t| t.min(packet.ts)));
+        self.last = Some(self.last.map_or(packet.ts, |t| t.max(packet.ts)));
+    }
+}
+
 pub struct ReadOutcome {
+    /// Per file, in the order read.
+    pub files: Vec<FileRead>,
     pub packets: u64,
     /// Captured bytes read.
     pub bytes: u64,
@@ -249,10 +276,17 @@ pub fn read_files(
     let mut done = 0u64;
     let mut packets = 0u64;
     let mut bytes = 0u64;
+    let mut reads = Vec::with_capacity(files.len());
     for file in files {
+        let mut read = FileRead {
+            path: file.clone(),
+            ..FileRead::default()
+        };
         let mut capture = match CaptureFile::open(file) {
             Ok(c) => c,
             Err(e) => {
+                read.error = Some(e.to_string());
+                reads.push(read);
                 errors.push(e);
                 continue;
             }
@@ -269,6 +303,10 @@ pub fn read_files(
         };
         let by_blocks = path.takes_records().then(|| {
             capture.read_record_blocks(|block| {
+                // Record headers only, for the chain of custody: no payload is read.
+                for (_, packet) in block.packets() {
+                    read.note(&packet);
+                }
                 packets += block.packets;
                 bytes += block.bytes;
                 in_file += 16 * block.packets + block.bytes;
@@ -280,6 +318,7 @@ pub fn read_files(
             Some(result) => result,
             None => capture.read_packets(|packet| {
                 path.process(&packet);
+                read.note(&packet);
                 packets += 1;
                 bytes += packet.data.len() as u64;
                 // Record header plus data: close enough to the file offset for a
@@ -291,16 +330,20 @@ pub fn read_files(
             }),
         };
         done += capture.size();
+        read.size = capture.size();
         progress(Progress {
             bytes_done: done,
             bytes_total: total,
             packets_per_sec: packets as f64 / started.elapsed().as_secs_f64().max(1e-9),
         });
         if let Err(e) = result {
+            read.error = Some(e.to_string());
             errors.push(e);
         }
+        reads.push(read);
     }
     ReadOutcome {
+        files: reads,
         packets,
         bytes,
         file_bytes: done,

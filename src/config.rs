@@ -112,6 +112,8 @@ pub struct Config {
     pub memory: MemoryConfig,
     /// `[tunnels]`: UDP ports read as VXLAN / GENEVE / GTP-U, and the nesting limit.
     pub tunnels: TunnelConfig,
+    /// `[report]`: site, scope, assessor, and `[[report.system]]` host assignments.
+    pub report: crate::output::report::ReportConfig,
     /// The file this came from, so later checks (rule ids) can name its lines.
     #[serde(skip)]
     origin: Origin,
@@ -179,6 +181,7 @@ impl Default for Config {
             origin: Origin::default(),
             memory: MemoryConfig::default(),
             tunnels: TunnelConfig::default(),
+            report: Default::default(),
         }
     }
 }

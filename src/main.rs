@@ -90,7 +90,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Analyse pcap / pcapng files or folders of them.
-    Analyze(AnalyzeArgs),
+    Analyze(Box<AnalyzeArgs>),
     /// Watch an interface (a mirror port) until SIGTERM; serve metrics meanwhile.
     #[cfg(feature = "live")]
     Live(LiveArgs),
@@ -106,6 +106,13 @@ enum Command {
         #[command(subcommand)]
         command: SignaturesCommand,
     },
+    /// Compare two JSON reports: findings new, fixed or unchanged, per system and channel.
+    Diff(DiffArgs),
+    /// Work on JSON reports.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Man pages and shell completions, generated from these very definitions.
     Generate {
         #[command(subcommand)]
@@ -120,6 +127,39 @@ enum GenerateCommand {
     Man { dir: PathBuf },
     /// Print the completion script for SHELL (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// The JSON report before the change.
+    before: PathBuf,
+    /// The JSON report after it.
+    after: PathBuf,
+    /// The comparison as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Exit with status 3 if a new finding is at or above this severity.
+    #[arg(long, value_parser = |s: &str| s.parse::<Severity>())]
+    fail_on: Option<Severity>,
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Several JSON reports (sensors, batches of captures) as one report.
+    Merge {
+        /// JSON reports written by `analyze --report x.json`.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// The merged report: `.html` or `.json`.
+        #[arg(long)]
+        report: PathBuf,
+        /// Configuration: its `[report]` section (site, scope, assessor, systems).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Extra or overriding signature files (their profiles).
+        #[arg(long)]
+        signatures: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -153,6 +193,19 @@ struct AnalyzeArgs {
     /// compiler: needs a build with `--features live`).
     #[arg(long, value_name = "EXPR")]
     bpf: Option<String>,
+    /// A JSON report of an earlier run: the report shows findings new, fixed and
+    /// unchanged since it, and `--fail-on` applies to new findings only.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// The report's site (overrides `[report] site`).
+    #[arg(long)]
+    site: Option<String>,
+    /// The report's scope (overrides `[report] scope`).
+    #[arg(long)]
+    scope: Option<String>,
+    /// The report's assessor (overrides `[report] assessor`).
+    #[arg(long)]
+    assessor: Option<String>,
     /// Worker threads; flows are sharded by address pair (as in `live`). 1 reads and
     /// analyses in one thread.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -540,6 +593,10 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     let mut setup = Setup::load(args.config.as_deref(), args.signatures.as_deref())?;
     name_sensor(&mut setup, args.sensor_name.clone());
     warn_expired(&setup);
+    let baseline = match &args.baseline {
+        Some(path) => Some(report::read(path)?),
+        None => None,
+    };
     let files = capture_files(&args.paths)?;
     if files.is_empty() {
         bail!(
@@ -667,15 +724,37 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         }
     }
     let policy = &setup.policy;
-    if let Some(path) = &args.report {
-        let inputs: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        let run = setup.run_info(&inputs, read.packets, read.bytes);
-        if let Err(e) = write_whole(path, |partial| report::write(partial, &summary, &run)) {
-            failures.push(anyhow::anyhow!(
-                "{}: cannot write the report: {e}",
-                path.display()
-            ));
+    let mut comparison = None;
+    if args.report.is_some() || baseline.is_some() {
+        let inputs = read
+            .files
+            .iter()
+            .map(report::InputRecord::of_file)
+            .collect();
+        let limits = report::Limits::from_run(&ran.stats, &Drops::default());
+        let mut run = setup.run_info(inputs, read.packets, read.bytes, limits);
+        for (field, flag) in [
+            (&mut run.config.site, &args.site),
+            (&mut run.config.scope, &args.scope),
+            (&mut run.config.assessor, &args.assessor),
+        ] {
+            if flag.is_some() {
+                field.clone_from(flag);
+            }
         }
+        let mut built = report::Report::build(&summary, run);
+        if let Some(before) = &baseline {
+            built.comparison = Some(report::diff::compare(before, &built));
+        }
+        if let Some(path) = &args.report {
+            if let Err(e) = write_whole(path, |partial| built.write(partial)) {
+                failures.push(anyhow::anyhow!(
+                    "{}: cannot write the report: {e}",
+                    path.display()
+                ));
+            }
+        }
+        comparison = built.comparison;
     }
     if !args.quiet {
         let s = &ran.stats;
@@ -733,12 +812,61 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::FAILURE);
     }
-    if let (Some(threshold), Some(worst)) = (args.fail_on, summary.worst) {
-        if worst.at_least(threshold) {
-            return Ok(ExitCode::from(EXIT_ALERTS));
-        }
+    let failed = match (&comparison, args.fail_on) {
+        (Some(comparison), Some(threshold)) => comparison.new_at_least(threshold),
+        (None, Some(threshold)) => summary.worst.is_some_and(|w| w.at_least(threshold)),
+        (_, None) => false,
+    };
+    if failed {
+        return Ok(ExitCode::from(EXIT_ALERTS));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn diff(args: DiffArgs) -> Result<ExitCode> {
+    let before = report::read(&args.before)?;
+    let after = report::read(&args.after)?;
+    let comparison = report::diff::compare(&before, &after);
+    let text = if args.json {
+        serde_json::to_string_pretty(&comparison)? + "\n"
+    } else {
+        comparison.render()
+    };
+    io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("writing to stdout")?;
+    match args.fail_on {
+        Some(threshold) if comparison.new_at_least(threshold) => Ok(ExitCode::from(EXIT_ALERTS)),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn report_command(command: ReportCommand) -> Result<ExitCode> {
+    match command {
+        ReportCommand::Merge {
+            reports,
+            report: out,
+            config,
+            signatures,
+        } => {
+            let setup = Setup::load(config.as_deref(), signatures.as_deref())?;
+            if reports.iter().any(|r| r == &out) {
+                bail!(
+                    "{}: the merged report would overwrite an input",
+                    out.display()
+                );
+            }
+            let read: Vec<report::Report> = reports
+                .iter()
+                .map(|p| report::read(p))
+                .collect::<Result<_, _>>()?;
+            let merged = report::Report::merge(read, &setup.profiles, &setup.config.report);
+            write_whole(&out, |partial| merged.write(partial))
+                .with_context(|| format!("{}: cannot write the report", out.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
@@ -759,9 +887,10 @@ fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
                 Ok(()) => {
                     writeln!(
                         io::stdout(),
-                        "{name}: ok ({} rules, {} patterns in force)",
+                        "{name}: ok ({} rules, {} patterns in force), {} system profiles",
                         sigs.rules.iter().count(),
-                        sigs.patterns.len()
+                        sigs.patterns.len(),
+                        sigs.profiles.len()
                     )
                     .context("standard output: cannot write")?;
                     Ok(ExitCode::SUCCESS)
@@ -852,7 +981,7 @@ fn causes_once(e: &anyhow::Error) -> String {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Analyze(args) => analyze(args),
+        Command::Analyze(args) => analyze(*args),
         #[cfg(feature = "live")]
         Command::Live(args) => live(args),
         #[cfg(not(feature = "live"))]
@@ -861,6 +990,8 @@ fn main() -> ExitCode {
         }
         Command::Signatures { command } => signatures(command),
         Command::Generate { what } => generate(what),
+        Command::Diff(args) => diff(args),
+        Command::Report { command } => report_command(command),
     };
     match result {
         Ok(code) => code,

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::output::report::RunInfo;
+use crate::output::report::{InputRecord, Limits, RunInfo};
 use crate::personal_data::Scanner;
 use crate::policy::suppress::{Suppression, Suppressions};
 use crate::policy::Policy;
@@ -22,6 +22,8 @@ pub enum SetupError {
     Signatures(#[from] crate::signatures::SignatureError),
     #[error("invalid min_tls_version {0:?}")]
     MinTls(String),
+    #[error("[[report.system]] names profile {0:?}; the profiles are: {1}")]
+    UnknownProfile(String, String),
 }
 
 /// Everything an engine is built from, loaded once.
@@ -34,6 +36,8 @@ pub struct Setup {
     pub signature_fingerprint: String,
     pub rules: usize,
     pub patterns: usize,
+    /// The systems' channel profiles, for the report.
+    pub profiles: Vec<crate::signatures::Profile>,
 }
 
 /// The built-in signatures, plus a folder's, with the configuration's rule overrides.
@@ -78,11 +82,24 @@ impl Setup {
         let min_tls = config
             .min_tls()
             .ok_or_else(|| SetupError::MinTls(config.min_tls_version.clone()))?;
+        if let Some(unknown) = config
+            .report
+            .system
+            .iter()
+            .find(|a| !sigs.profiles.iter().any(|p| p.id == a.profile))
+        {
+            let known: Vec<&str> = sigs.profiles.iter().map(|p| p.id.as_str()).collect();
+            return Err(SetupError::UnknownProfile(
+                unknown.profile.clone(),
+                known.join(", "),
+            ));
+        }
         let suppressions = Suppressions::new(&config.suppress, &Timestamp::now().date());
         Ok(Setup {
             signature_fingerprint: signature_fingerprint(&sigs),
             rules: sigs.rules.iter().count(),
             patterns: sigs.patterns.len(),
+            profiles: sigs.profiles,
             policy: Policy::new(sigs.rules, min_tls, suppressions),
             scanner: Scanner::new(sigs.patterns),
             config,
@@ -95,15 +112,24 @@ impl Setup {
     }
 
     /// What the report says about a run judged by this setup.
-    pub fn run_info<'a>(&'a self, inputs: &'a [String], packets: u64, bytes: u64) -> RunInfo<'a> {
+    pub fn run_info(
+        &self,
+        inputs: Vec<InputRecord>,
+        packets: u64,
+        bytes: u64,
+        limits: Limits,
+    ) -> RunInfo<'_> {
         let suppressions = self.policy.suppressions();
         RunInfo {
             inputs,
             packets,
             bytes,
+            limits,
             signature_fingerprint: self.signature_fingerprint.clone(),
             rules: self.rules,
             patterns: self.patterns,
+            profiles: &self.profiles,
+            config: self.config.report.clone(),
             suppressions: suppressions.applied().collect(),
             expired: suppressions.expired(),
         }

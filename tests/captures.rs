@@ -79,6 +79,12 @@ const EXPECTED: &[Expect] = &[
             "TLS 1.2",
         ),
     ),
+    // The service of tls10.pcap (port 4433) after hardening: the "after" of a diff pair.
+    tls(
+        "tls12-port-4433.pcap",
+        &[],
+        (Some("TLS 1.2"), ECDHE_GCM, None, "TLS 1.2"),
+    ),
     tls(
         "tls13.pcap",
         &[],
@@ -330,6 +336,13 @@ const VOICE: &[Voice] = &[
             "SNMPv3 noAuthNoPriv, user n***",
             "SNMPv3 authNoPriv, user j***",
         ],
+    },
+    // The get of snmp-v1-v2c.pcap at SNMPv3 authPriv: nothing in clear, the flow encrypted.
+    Voice {
+        file: "snmp-v3-authpriv.pcap",
+        flows: &["snmp"],
+        alerts: &[],
+        evidence: &[],
     },
     Voice {
         file: "mqtt.pcap",
@@ -1089,7 +1102,7 @@ fn user_signatures_add_rules_and_patterns() {
     assert_eq!(alert["alert"]["severity_name"], "low");
     assert_eq!(
         alert["personal_data"]["evidence"],
-        serde_json::json!(["P** p***********"])
+        serde_json::json!(["custom: P** p***********"])
     );
 
     std::fs::write(

@@ -220,8 +220,10 @@ fi
 python3 - "$work/out/report.json" "$want" "$work/snapshot.json" <<'PY' || fail "the reports disagree"
 import json, sys
 final = json.load(open(sys.argv[1]))
-alerts = lambda r: sum(n for _, n in r["verdict"]["alerts_by_severity"])
-assert final["inputs"] == ["interface lo"], final["inputs"]
+alerts = lambda r: r["verdict"]["alerts"]
+assert final["schema"] == "cleartrace-report/2", final["schema"]
+assert [i["name"] for i in final["inputs"]] == ["interface lo"], final["inputs"]
+assert sum(c["alerts"] for c in final["verdict"]["alerts_by_severity"]) == alerts(final)
 assert alerts(final) == int(sys.argv[2]), (alerts(final), sys.argv[2])
 snapshot = json.load(open(sys.argv[3]))
 assert 0 < alerts(snapshot) < alerts(final), (alerts(snapshot), alerts(final))

@@ -99,13 +99,25 @@ impl Sensor {
     fn write_report(&self, path: &Path) -> Result<(), LiveError> {
         let running = Workers::snapshot(&self.reports);
         let outputs = lock(&self.outputs);
-        let run = self
-            .setup
-            .run_info(&self.inputs, running.stats.packets, running.stats.bytes);
-        report::write(path, &outputs.summary, &run).map_err(|source| LiveError::Report {
-            path: path.to_owned(),
-            source,
-        })
+        let input = report::InputRecord {
+            name: self.inputs[0].clone(),
+            packets: running.stats.packets,
+            bytes: running.stats.bytes,
+            ..report::InputRecord::default()
+        };
+        let limits = report::Limits::from_run(&running.stats, &self.drops());
+        let run = self.setup.run_info(
+            vec![input],
+            running.stats.packets,
+            running.stats.bytes,
+            limits,
+        );
+        report::Report::build(&outputs.summary, run)
+            .write(path)
+            .map_err(|source| LiveError::Report {
+                path: path.to_owned(),
+                source,
+            })
     }
 
     fn drops(&self) -> Drops {

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
 use serde::Serialize;
 
@@ -12,11 +13,15 @@ use crate::flow::EndReason;
 use crate::signatures::Severity;
 use crate::timestamp::Timestamp;
 
-/// Hosts and evidence lines kept per rule for the report.
-const MAX_HOSTS_PER_RULE: usize = 20;
+/// Host pairs and evidence lines kept per rule for the report.
+const MAX_HOSTS_PER_RULE: usize = 256;
 const MAX_EVIDENCE_PER_RULE: usize = 8;
-/// Alert times kept for the timeline chart.
-const MAX_TIMELINE: usize = 100_000;
+/// Distinct seconds with alerts kept for the timeline chart.
+const MAX_TIMELINE_SECONDS: usize = 20_000;
+/// Services (server address, port, transport, protocol) kept for the per-system view,
+/// and clients kept per service.
+const MAX_SERVICES: usize = 10_000;
+const MAX_CLIENTS_PER_SERVICE: usize = 64;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ProtoCount {
@@ -36,14 +41,48 @@ pub struct RuleCount {
     pub remediation: String,
     pub gdpr: Vec<String>,
     pub alerts: u64,
+    /// The alerts by their own severity, critical first.
+    pub alerts_by_severity: [u64; 5],
     /// Sum of the alerts' counts (matches, packets, digits).
     pub matches: u64,
     /// `client → server:port`, at most `MAX_HOSTS_PER_RULE`.
     pub hosts: BTreeSet<String>,
+    /// Alerts whose host pair was not kept (the list was full).
+    pub hosts_not_listed: u64,
     /// Masked evidence, a few distinct lines.
     pub evidence: Vec<String>,
+    /// Personal-data kinds the alerts named.
+    pub kinds: BTreeSet<&'static str>,
     pub first: Timestamp,
     pub last: Timestamp,
+}
+
+/// A service: what one server address and port spoke.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ServiceKey {
+    pub server: IpAddr,
+    pub port: u16,
+    pub transport: &'static str,
+    pub app_proto: &'static str,
+}
+
+/// What was seen of one service.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServiceCount {
+    pub flows: u64,
+    pub encrypted: u64,
+    pub bytes: u64,
+    pub tls_versions: BTreeMap<&'static str, u64>,
+    /// A TLS server name the clients asked for (the first seen).
+    pub sni: Option<String>,
+    /// Client addresses, at most `MAX_CLIENTS_PER_SERVICE`.
+    pub clients: BTreeSet<IpAddr>,
+    /// Flows from clients not in `clients` (the set was full).
+    pub clients_not_listed: u64,
+    /// Personal-data kinds seen on it.
+    pub kinds: BTreeSet<&'static str>,
+    /// Alerts on it by rule, with the worst severity of each.
+    pub alerts: BTreeMap<u32, (u64, Severity)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -54,12 +93,64 @@ pub struct Summary {
     pub alerts_by_severity: BTreeMap<Severity, u64>,
     /// Matches by (personal-data kind, app_proto), for the metrics.
     pub findings_by_kind: BTreeMap<(&'static str, &'static str), u64>,
-    /// (alert time, severity), capped.
-    pub timeline: Vec<(Timestamp, Severity)>,
+    /// Alerts per capture second, by severity (critical first), capped.
+    pub timeline: BTreeMap<u64, [u64; 5]>,
+    /// Alerts not on the timeline because it was full.
+    pub timeline_not_recorded: u64,
+    /// What each server offered, for the per-system view.
+    pub services: BTreeMap<ServiceKey, ServiceCount>,
+    /// Flows not in `services` because it was full.
+    pub services_not_recorded: u64,
     /// First and last packet time of the flows seen.
     pub span: Option<(Timestamp, Timestamp)>,
     /// The worst severity of any alert, for `--fail-on`.
     pub worst: Option<Severity>,
+}
+
+impl Summary {
+    fn count_service(&mut self, event: &FlowEvent<'_>) {
+        let key = ServiceKey {
+            server: event.server.0,
+            port: event.server.1,
+            transport: event.l4.as_str(),
+            app_proto: event.app_proto.as_str(),
+        };
+        if self.services.len() >= MAX_SERVICES && !self.services.contains_key(&key) {
+            self.services_not_recorded += 1;
+            return;
+        }
+        let service = self.services.entry(key).or_default();
+        service.bytes += event.bytes[0] + event.bytes[1];
+        for alert in event.alerts {
+            let entry = service
+                .alerts
+                .entry(alert.rule.id)
+                .or_insert((0, alert.severity));
+            entry.0 += 1;
+            entry.1 = entry.1.min(alert.severity);
+            service.kinds.extend(alert.kinds.iter().copied());
+        }
+        if event.reason == EndReason::ActiveTimeout {
+            return;
+        }
+        service.flows += 1;
+        service.encrypted += u64::from(event.encrypted);
+        if let Some(tls) = event.tls {
+            if let Some(version) = tls.version {
+                *service.tls_versions.entry(version.as_str()).or_default() += 1;
+            }
+            if service.sni.is_none() {
+                service.sni = tls.sni.clone();
+            }
+        }
+        if service.clients.len() < MAX_CLIENTS_PER_SERVICE
+            || service.clients.contains(&event.client.0)
+        {
+            service.clients.insert(event.client.0);
+        } else {
+            service.clients_not_listed += 1;
+        }
+    }
 }
 
 impl Sink for Summary {
@@ -79,22 +170,32 @@ impl Sink for Summary {
                     remediation: alert.rule.remediation.clone(),
                     gdpr: alert.rule.gdpr.clone(),
                     alerts: 0,
+                    alerts_by_severity: [0; 5],
                     matches: 0,
                     hosts: BTreeSet::new(),
+                    hosts_not_listed: 0,
                     evidence: Vec::new(),
+                    kinds: BTreeSet::new(),
                     first: alert.timestamp,
                     last: alert.timestamp,
                 });
             entry.alerts += 1;
+            if let Some(n) = entry
+                .alerts_by_severity
+                .get_mut(usize::from(alert.severity.as_int().saturating_sub(1)))
+            {
+                *n += 1;
+            }
             entry.matches += alert.count;
+            entry.kinds.extend(alert.kinds.iter().copied());
             entry.severity = entry.severity.min(alert.severity);
             entry.first = entry.first.min(alert.timestamp);
             entry.last = entry.last.max(alert.timestamp);
-            if entry.hosts.len() < MAX_HOSTS_PER_RULE {
-                entry.hosts.insert(format!(
-                    "{} → {}:{}",
-                    event.client.0, event.server.0, event.server.1
-                ));
+            let pair = format!("{} → {}:{}", event.client.0, event.server.0, event.server.1);
+            if entry.hosts.len() < MAX_HOSTS_PER_RULE || entry.hosts.contains(&pair) {
+                entry.hosts.insert(pair);
+            } else {
+                entry.hosts_not_listed += 1;
             }
             for line in &alert.evidence {
                 if entry.evidence.len() < MAX_EVIDENCE_PER_RULE && !entry.evidence.contains(line) {
@@ -108,14 +209,19 @@ impl Sink for Summary {
                     .entry((kind, event.app_proto.as_str()))
                     .or_default() += alert.count;
             }
-            if self.timeline.len() < MAX_TIMELINE {
-                self.timeline.push((alert.timestamp, alert.severity));
+            let second = alert.timestamp.secs();
+            if self.timeline.len() < MAX_TIMELINE_SECONDS || self.timeline.contains_key(&second) {
+                self.timeline.entry(second).or_default()
+                    [usize::from(alert.severity.as_int().saturating_sub(1)).min(4)] += 1;
+            } else {
+                self.timeline_not_recorded += 1;
             }
             self.worst = Some(
                 self.worst
                     .map_or(alert.rule.severity, |w| w.min(alert.rule.severity)),
             );
         }
+        self.count_service(event);
         // An interim record is not a new flow.
         let bytes = event.bytes[0] + event.bytes[1];
         let proto = self.by_proto.entry(event.app_proto.as_str()).or_default();

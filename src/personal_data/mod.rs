@@ -97,6 +97,14 @@ pub struct Match {
     pub rule: Option<u32>,
 }
 
+impl Match {
+    /// The evidence labelled with what it is (`person_name: J*** D**`), as alerts and
+    /// the report show it.
+    pub fn labelled_evidence(&self) -> String {
+        format!("{}: {}", self.kind.as_str(), self.evidence)
+    }
+}
+
 /// Matches reported per scan call; more are not needed to judge a flow.
 const MAX_MATCHES_PER_SCAN: usize = 32;
 /// Longest person name kept (masked) from a field.

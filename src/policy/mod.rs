@@ -262,8 +262,9 @@ impl Policy {
                     if !finding.kinds.contains(&m.kind.as_str()) {
                         finding.kinds.push(m.kind.as_str());
                     }
-                    if !finding.evidence.contains(&m.evidence) {
-                        finding.evidence.push(m.evidence.clone());
+                    let evidence = m.labelled_evidence();
+                    if !finding.evidence.contains(&evidence) {
+                        finding.evidence.push(evidence);
                     }
                     finding.severity_floor = Some(
                         finding
@@ -417,8 +418,9 @@ impl Policy {
             if !f.kinds.contains(&m.kind.as_str()) {
                 f.kinds.push(m.kind.as_str());
             }
-            if !f.evidence.contains(&m.evidence) {
-                f.evidence.push(m.evidence.clone());
+            let evidence = m.labelled_evidence();
+            if !f.evidence.contains(&evidence) {
+                f.evidence.push(evidence);
             }
             f.severity_floor = Some(f.severity_floor.map_or(m.severity, |s| s.min(m.severity)));
             f.confidence = f.confidence.max(Some(m.confidence));

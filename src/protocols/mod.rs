@@ -501,6 +501,7 @@ impl Dissector {
             Dissector::Imap(d) => d.encrypted(),
             Dissector::Ftp(d) => d.encrypted(),
             Dissector::Ldap(d) => d.encrypted(),
+            Dissector::Snmp(d) => d.encrypted(),
             _ => false,
         }
     }

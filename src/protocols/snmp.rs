@@ -280,6 +280,10 @@ struct Session {
     communities: Vec<(&'static str, usize, bool)>,
     /// V3WithoutPrivacy already emitted for [noAuthNoPriv, authNoPriv].
     v3_levels: [bool; 2],
+    /// An authPriv message was seen, and one that carried data in clear (a community
+    /// message, a v3 request or response of a user without privacy).
+    private: bool,
+    clear: bool,
     anomalies: SnmpAnomalies,
 }
 
@@ -291,11 +295,12 @@ impl Session {
                 community,
                 pdu,
             }) => {
+                self.clear = true;
                 self.community(version, community, ctx);
                 self.varbinds(pdu, ctx);
             }
             // authPriv: the PDU is encrypted, and that is as it should be.
-            Some(Envelope::V3 { flags, .. }) if flags & FLAG_PRIV != 0 => {}
+            Some(Envelope::V3 { flags, .. }) if flags & FLAG_PRIV != 0 => self.private = true,
             Some(Envelope::V3 {
                 flags,
                 user,
@@ -310,6 +315,7 @@ impl Session {
                 let report = pdu.and_then(|p| p.first()) == Some(&REPORT_PDU);
                 let user = user.unwrap_or_default();
                 if !report && !user.is_empty() {
+                    self.clear = true;
                     self.v3_without_privacy(flags, user, ctx);
                 }
                 match pdu {
@@ -429,6 +435,12 @@ impl SnmpDissector {
         if pushed == ber::Pushed::Lost {
             self.session.anomalies.framing_lost += 1;
         }
+    }
+
+    /// Encrypted when the flow ran SNMPv3 authPriv and nothing else carried data in
+    /// clear (engine discovery and Reports are part of every v3 exchange).
+    pub fn encrypted(&self) -> bool {
+        self.session.private && !self.session.clear
     }
 
     pub fn on_gap(&mut self, dir: Direction) {

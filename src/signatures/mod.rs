@@ -6,8 +6,10 @@
 //! half-loads, and every problem is reported with its file and line.
 
 mod patterns;
+pub mod profiles;
 
 pub use patterns::{Anchor, Pattern, Validator};
+pub use profiles::Profile;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -415,6 +417,8 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, SignatureProblem> {
 pub struct Signatures {
     pub rules: RuleSet,
     pub patterns: Vec<Pattern>,
+    /// The systems' channel profiles (`profiles/*.toml`), in file order.
+    pub profiles: Vec<Profile>,
 }
 
 #[derive(Clone, Debug)]
@@ -454,9 +458,18 @@ impl Signatures {
             rules.extend(parsed.rules.into_iter().map(|r| (r.id, r)));
             patterns.extend(parsed.patterns.into_iter().map(|p| (p.id, p)));
         }
+        #[allow(clippy::panic)]
+        let profiles = profiles::BUILTIN
+            .iter()
+            .map(|(name, text)| {
+                profiles::parse(Path::new(name), text)
+                    .unwrap_or_else(|p| panic!("built-in profile invalid: {p:?}"))
+            })
+            .collect();
         Signatures {
             rules: RuleSet { rules },
             patterns: patterns.into_values().collect(),
+            profiles,
         }
     }
 
@@ -514,11 +527,21 @@ impl Signatures {
                 .filter(|p| p.rule.is_some_and(|r| rules.get(r).is_none()))
                 .filter_map(|p| rule_refs.remove(&p.id)),
         );
+        let profiles = profiles::load_dir(dir).unwrap_or_else(|p| {
+            problems.extend(p);
+            Vec::new()
+        });
         if !problems.is_empty() {
             return Err(SignatureError { problems });
         }
         self.rules = rules;
         self.patterns = patterns.into_values().collect();
+        for profile in profiles {
+            match self.profiles.iter_mut().find(|p| p.id == profile.id) {
+                Some(existing) => *existing = profile,
+                None => self.profiles.push(profile),
+            }
+        }
         Ok(())
     }
 }
