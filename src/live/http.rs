@@ -11,7 +11,13 @@ use crate::output::metrics::text_format;
 
 /// A request head larger than this is refused (a scraper sends a few hundred bytes).
 const MAX_REQUEST: usize = 8 * 1024;
+/// Each connection's whole life, request and answer: a client that sends slowly or
+/// reads slowly is cut off then.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections served at once; more are closed at once. A Prometheus server or two
+/// and an operator's curl need a handful; this bounds what idle or hostile clients
+/// on the listening address can hold (each for at most `REQUEST_TIMEOUT`).
+const MAX_CONNECTIONS: usize = 32;
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -24,15 +30,21 @@ pub trait Status: Send + Sync + 'static {
 }
 
 pub async fn serve(listener: TcpListener, status: Arc<dyn Status>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             // Out of descriptors and the like: wait rather than spin.
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
+        // Over the cap the connection is dropped, i.e. closed, unanswered.
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            continue;
+        };
         let status = Arc::clone(&status);
         tokio::spawn(async move {
             let _ = tokio::time::timeout(REQUEST_TIMEOUT, answer(stream, status)).await;
+            drop(slot);
         });
     }
 }
@@ -124,6 +136,53 @@ async fn answer(mut stream: TcpStream, status: Arc<dyn Status>) -> std::io::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Fixed;
+
+    impl Status for Fixed {
+        fn metrics(&self) -> Option<String> {
+            Some("# EOF\n".into())
+        }
+        fn healthy(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn connections_past_the_cap_are_closed_and_slots_come_back() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            tokio::spawn(serve(listener, Arc::new(Fixed)));
+            // Clients that connect and say nothing hold every slot.
+            let mut idle = Vec::new();
+            for _ in 0..MAX_CONNECTIONS {
+                idle.push(TcpStream::connect(address).await.unwrap());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut extra = TcpStream::connect(address).await.unwrap();
+            let mut buf = [0u8; 64];
+            let read = tokio::time::timeout(Duration::from_secs(2), extra.read(&mut buf))
+                .await
+                .expect("closed at once, not left waiting");
+            assert_eq!(read.unwrap_or(0), 0, "closed unanswered");
+            // The idle clients leave: their slots serve the next scrape.
+            drop(idle);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut scrape = TcpStream::connect(address).await.unwrap();
+            scrape
+                .write_all(b"GET /healthz HTTP/1.1\r\n\r\n")
+                .await
+                .unwrap();
+            let mut answer = Vec::new();
+            scrape.read_to_end(&mut answer).await.unwrap();
+            assert!(answer.starts_with(b"HTTP/1.1 200 OK"), "{answer:?}");
+        });
+    }
 
     #[test]
     fn routes() {

@@ -133,9 +133,10 @@ impl Sensor {
 impl http::Status for Sensor {
     fn metrics(&self) -> Option<String> {
         let running = Workers::snapshot(&self.reports);
-        let outputs = lock(&self.outputs);
+        // A copy, so the writers' lock is held for the copy only, not the encoding.
+        let summary = lock(&self.outputs).summary.clone();
         exposition(
-            &outputs.summary,
+            &summary,
             &running.stats,
             running.active_flows,
             &self.drops(),
