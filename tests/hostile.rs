@@ -514,6 +514,9 @@ fn a_header_sent_a_byte_per_segment_still_yields_its_credentials() {
 fn a_sip_message_sent_a_byte_per_segment_is_judged() {
     let (_, flows) = attack("", |p| attacks::slow_sip(p, 8_000));
     assert_eq!(flows.0, vec![("sip", vec![2001])]);
+    // Past the 64 KiB a SIP message may have: not judged, but counted.
+    let (stats, _) = attack("", |p| attacks::slow_sip(p, 70_000));
+    assert_eq!(anomaly(&stats, "sip.message_too_long"), 1, "{stats:?}");
 }
 
 #[test]

@@ -194,6 +194,10 @@ impl SipDissector {
                     used += len;
                 }
                 Some(Err(())) => {
+                    if rest.len() > MAX_MESSAGE {
+                        // A head past our cap: counted, never silently skipped.
+                        ctx.emit(Fact::Anomaly("sip.message_too_long"));
+                    }
                     self.lost[d] = true;
                     used = buffer.len();
                     break;
