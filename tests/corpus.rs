@@ -457,6 +457,36 @@ fn media_labels_only_on_media() {
     assert!(total >= 50, "only {total} media flows in the benchmark");
 }
 
+/// RTP over TCP (RFC 4571) in nDPI's `rtp.pcapng`: 172.16.168.24 → 172.16.168.64:5000,
+/// 17 PCMA packets of 150 ms behind 16-bit lengths (`tshark -d tcp.port==5000,rtp`):
+/// classified, proven clear voice, 2002.
+#[test]
+fn rtp_over_tcp_is_judged() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let run = common::analyze(&[&corpus.join("pcaps/ndpi__rtp.pcapng")], &["--quiet"]);
+    let tcp: Vec<&serde_json::Value> = run.flows.iter().filter(|f| f["proto"] == "TCP").collect();
+    assert_eq!(tcp.len(), 1, "{tcp:?}");
+    assert_eq!(
+        (
+            &tcp[0]["dest_port"],
+            &tcp[0]["app_proto"],
+            &tcp[0]["rtp"]["codec"],
+            &tcp[0]["rtp"]["packets"]
+        ),
+        (
+            &serde_json::json!(5000),
+            &serde_json::json!("rtp"),
+            &serde_json::json!("PCMA"),
+            &serde_json::json!(17)
+        )
+    );
+    assert!(run.alerts.iter().any(|a| a["alert"]["signature_id"] == 2002
+        && a["proto"] == "TCP"
+        && a["flow_id"] == tcp[0]["flow_id"]));
+}
+
 /// The benchmark capture analysed, and its components: start offset (seconds from
 /// the first packet, 2023-11-14T22:13:20Z) and file name.
 fn bench_run(corpus: &std::path::Path) -> (common::Run, Vec<(f64, String)>) {

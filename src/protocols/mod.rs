@@ -421,6 +421,15 @@ const DETECTORS: &[Detector] = &[
         probe: ssh::probe_ssh,
         start: || Dissector::Ssh,
     },
+    // RTP over TCP (RFC 4571) asked last: a length prefix is weak evidence, and the
+    // stream must prove itself as unsignalled UDP media does.
+    Detector {
+        app_proto: AppProto::Rtp,
+        l4: L4::Tcp,
+        ports: &[],
+        probe: rtp::probe_rtp_over_tcp,
+        start: || Dissector::RtpTcp(rtp::RtpOverTcp::new()),
+    },
 ];
 
 /// Per-protocol state; an enum so dispatch needs no allocation or vtable.
@@ -431,6 +440,7 @@ enum Dissector {
     Ssh,
     Sip(sip::SipDissector),
     Rtp(rtp::RtpDissector),
+    RtpTcp(rtp::RtpOverTcp),
     Smtp(lines::LineDissector<mail::Smtp>),
     Pop3(lines::LineDissector<mail::Pop3>),
     Imap(lines::LineDissector<mail::Imap>),
@@ -454,6 +464,7 @@ impl Dissector {
             Dissector::Ssh => {}
             Dissector::Sip(d) => d.on_data(dir, data, ctx),
             Dissector::Rtp(d) => d.on_data(dir, data, ctx),
+            Dissector::RtpTcp(d) => d.on_data(dir, data, ctx),
             Dissector::Smtp(d) => d.on_data(dir, data, ctx),
             Dissector::Pop3(d) => d.on_data(dir, data, ctx),
             Dissector::Imap(d) => d.on_data(dir, data, ctx),
@@ -487,6 +498,7 @@ impl Dissector {
             Dissector::Ldap(d) => d.on_gap(dir),
             Dissector::Snmp(d) => d.on_gap(dir),
             Dissector::Telnet(d) => d.on_gap(dir),
+            Dissector::RtpTcp(d) => d.on_gap(dir),
             Dissector::Ssh | Dissector::Rtp(_) | Dissector::Modbus(_) => {}
         }
     }
@@ -496,6 +508,7 @@ impl Dissector {
             Dissector::Tls(d) => d.encrypted(),
             Dissector::Ssh => true,
             Dissector::Rtp(d) => d.encrypted(),
+            Dissector::RtpTcp(d) => d.encrypted(),
             Dissector::Smtp(d) => d.encrypted(),
             Dissector::Pop3(d) => d.encrypted(),
             Dissector::Imap(d) => d.encrypted(),
@@ -525,6 +538,7 @@ impl Dissector {
         match self {
             Dissector::Sip(d) => d.on_end(ctx),
             Dissector::Rtp(d) => d.on_end(ctx),
+            Dissector::RtpTcp(d) => d.on_end(ctx),
             Dissector::Http(d) => d.on_end(ctx),
             Dissector::Smtp(d) => d.on_end(ctx),
             Dissector::Pop3(d) => d.on_end(ctx),
@@ -553,6 +567,7 @@ impl Dissector {
             Dissector::Cdr(d) => d.buffered(),
             Dissector::Ldap(d) => d.buffered(),
             Dissector::Snmp(d) => d.buffered(),
+            Dissector::RtpTcp(d) => d.buffered(),
             Dissector::Ssh | Dissector::Rtp(_) | Dissector::Modbus(_) => 0,
         }
     }
@@ -561,6 +576,7 @@ impl Dissector {
     fn app_proto(&self, detected: AppProto) -> AppProto {
         match self {
             Dissector::Rtp(d) => d.app_proto(),
+            Dissector::RtpTcp(d) => d.app_proto(),
             Dissector::Tls(d) if d.carries_srtp() => AppProto::Srtp,
             Dissector::Http(d) if d.carries_sip() => AppProto::Sip,
             _ => detected,
@@ -797,7 +813,12 @@ impl AppLayer {
         match &mut self.state {
             State::Active { dissector, .. } => {
                 dissector.on_data(dir, data, &mut ctx);
-                if matches!(&**dissector, Dissector::Rtp(d) if d.rejected()) {
+                let rejected = match &**dissector {
+                    Dissector::Rtp(d) => d.rejected(),
+                    Dissector::RtpTcp(d) => d.rejected(),
+                    _ => false,
+                };
+                if rejected {
                     self.state = State::unclassified();
                 }
             }

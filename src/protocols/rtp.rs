@@ -42,8 +42,11 @@ pub const MIN_VOICE_PACKETS: u64 = 10;
 /// SRTP authentication tag lengths (RFC 3711 §5.2: 80 or 32 bits), possibly after a
 /// 4-byte MKI.
 const SRTP_TRAILERS: [usize; 4] = [10, 4, 14, 8];
-/// G.711 / G.722 frame sizes at 8000 bytes/s for 10–40 ms packets.
-const FRAME_SIZES: [usize; 4] = [80, 160, 240, 320];
+/// G.711 / G.722 payloads at 8000 bytes/s: whole 10 ms frames, 10–200 ms a packet
+/// (20 ms is usual; RTP over TCP carries up to 150 ms and more).
+fn codec_frame(len: usize) -> bool {
+    len % 80 == 0 && (80..=1600).contains(&len)
+}
 
 /// What the signalling said about an expected media flow.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,6 +135,117 @@ fn report_fits(data: &[u8]) -> bool {
         _ => return false,
     };
     b0 >> 6 == 2 && words >= expected && words * 4 + 4 <= data.len()
+}
+
+/// RTP and RTCP over TCP framed by RFC 4571 §2: each packet behind a 16-bit length.
+/// The first frame must be whole and be RTP or RTCP; the stream must then prove itself
+/// as unsignalled UDP media does.
+pub fn probe_rtp_over_tcp(data: &[u8]) -> Probe {
+    let Some(&[hi, lo]) = data.get(..2) else {
+        return Probe::NeedMore;
+    };
+    let len = usize::from(u16::from_be_bytes([hi, lo]));
+    if len < RTP_HEADER {
+        return Probe::NoMatch;
+    }
+    match data.get(2..2 + len) {
+        Some(frame) if probe_rtp(frame) == Probe::Match || probe_rtcp(frame) == Probe::Match => {
+            Probe::Match
+        }
+        Some(_) => Probe::NoMatch,
+        // The frame goes on in the next segment: its header must already look right.
+        None => match data.get(2..2 + RTP_HEADER) {
+            Some(header) if header[0] >> 6 == 2 => Probe::NeedMore,
+            Some(_) => Probe::NoMatch,
+            None => Probe::NeedMore,
+        },
+    }
+}
+
+/// RFC 4571 framing around the RTP dissector: frames are cut from the reassembled
+/// stream of each direction and handed over one by one.
+pub struct RtpOverTcp {
+    rtp: RtpDissector,
+    /// The start of a frame that continues in the next segment, per direction.
+    pending: [Vec<u8>; 2],
+    /// A gap broke the framing: nothing more can be cut.
+    lost: [bool; 2],
+}
+
+impl Default for RtpOverTcp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RtpOverTcp {
+    pub fn new() -> Self {
+        RtpOverTcp {
+            rtp: RtpDissector::heuristic(),
+            pending: Default::default(),
+            lost: [false; 2],
+        }
+    }
+
+    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+        if self.lost[dir.index()] {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.pending[dir.index()]);
+        if pending.is_empty() {
+            // Whole frames straight from the segment, no copy.
+            let used = self.frames(dir, data, ctx);
+            pending.extend_from_slice(&data[used..]);
+        } else {
+            pending.extend_from_slice(data);
+            let used = self.frames(dir, &pending, ctx);
+            pending.drain(..used);
+            if pending.is_empty() {
+                // Give the buffer back once the frames line up with segments again.
+                pending = Vec::new();
+            }
+        }
+        self.pending[dir.index()] = pending;
+    }
+
+    /// Hands every whole frame of `data` to the RTP dissector; returns the bytes used.
+    fn frames(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) -> usize {
+        let mut at = 0;
+        while let Some(&[hi, lo]) = data.get(at..at + 2) {
+            let end = at + 2 + usize::from(u16::from_be_bytes([hi, lo]));
+            let Some(frame) = data.get(at + 2..end) else {
+                break;
+            };
+            self.rtp.on_data(dir, frame, ctx);
+            at = end;
+        }
+        at
+    }
+
+    pub fn on_gap(&mut self, dir: Direction) {
+        self.lost[dir.index()] = true;
+        self.pending[dir.index()] = Vec::new();
+    }
+
+    pub fn buffered(&self) -> usize {
+        self.pending.iter().map(Vec::capacity).sum()
+    }
+
+    pub fn rejected(&self) -> bool {
+        self.rtp.rejected()
+    }
+
+    pub fn app_proto(&self) -> AppProto {
+        self.rtp.app_proto()
+    }
+
+    pub fn encrypted(&self) -> bool {
+        self.rtp.encrypted()
+    }
+
+    pub fn on_end(&mut self, ctx: &mut Ctx<'_>) {
+        self.rtp.on_end(ctx);
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -422,11 +536,11 @@ impl RtpDissector {
         }
         if matches!(packet.pt, 0 | 8 | 9) {
             let len = packet.payload.len();
-            if FRAME_SIZES.contains(&len) {
+            if codec_frame(len) {
                 self.plain_frames += 1;
-            } else if FRAME_SIZES
+            } else if SRTP_TRAILERS
                 .iter()
-                .any(|f| SRTP_TRAILERS.iter().any(|t| f + t == len))
+                .any(|t| len > *t && codec_frame(len - t))
             {
                 self.trailed_frames += 1;
             }
@@ -791,6 +905,37 @@ mod tests {
                 (seed.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
             })
             .collect()
+    }
+
+    #[test]
+    fn rtp_over_tcp_frames_across_segments() {
+        // Twelve PCMA packets of 160 bytes, each behind its RFC 4571 length, the
+        // stream cut at arbitrary points.
+        let mut stream = Vec::new();
+        for i in 0..12u16 {
+            let packet = rtp(8, 500 + i, 160 * u32::from(i), 77, &[0xd5; 160]);
+            stream.extend_from_slice(&(packet.len() as u16).to_be_bytes());
+            stream.extend_from_slice(&packet);
+        }
+        assert_eq!(probe_rtp_over_tcp(&stream), Probe::Match);
+        assert_eq!(probe_rtp_over_tcp(&stream[..20]), Probe::NeedMore);
+        assert_eq!(
+            probe_rtp_over_tcp(b"\x00\x0cGET / HTTP/1.1"),
+            Probe::NoMatch
+        );
+        let mut d = RtpOverTcp::new();
+        let facts = with_ctx(AppProto::Rtp, |ctx| {
+            for piece in stream.chunks(100) {
+                d.on_data(Direction::ToServer, piece, ctx);
+            }
+            d.on_end(ctx);
+        });
+        assert_eq!(d.app_proto(), AppProto::Rtp);
+        assert!(
+            matches!(facts.as_slice(), [Fact::Media(s)] if s.packets == 12 && s.audio),
+            "{facts:?}"
+        );
+        assert_eq!(d.buffered(), 0);
     }
 
     #[test]
