@@ -230,6 +230,17 @@ const VOICE: &[Voice] = &[
             "16 DTMF digits (SIP INFO), Luhn-valid card number",
         ],
     },
+    // The RTP of sip-udp-g711-dtmf.pcap alone (make-rtp-only-captures.sh): no SDP names
+    // PT 101, the four RFC 2833 digits are told by their structure.
+    Voice {
+        file: "rtp-dtmf-no-signalling.pcap",
+        flows: &["rtp"],
+        alerts: &[(2002, "rtp"), (2004, "rtp")],
+        evidence: &[
+            "PCMA (PT 8), 120 packets, 2 SSRC(s), proven",
+            "4 DTMF digits (RFC 4733 events), not a card number",
+        ],
+    },
     // The same call replayed into two VXLAN tenants (VNI 42, 43) whose addresses
     // overlap: two of everything, never merged (make-tunnel-captures.sh).
     Voice {
