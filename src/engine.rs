@@ -89,7 +89,8 @@ pub struct FlowState {
     tls: Option<TlsSummary>,
     media: Option<StreamSummary>,
     /// The tunnel the flow's first packet came through.
-    tunnel: Option<Tunnel>,
+    /// Boxed: most flows are not tunnelled, and the flow table stays dense.
+    tunnel: Option<Box<Tunnel>>,
     alerts: Vec<PendingAlert>,
     /// The file the flow's first packet came from.
     source: Arc<str>,
@@ -383,7 +384,7 @@ impl Finisher<'_> {
             encrypted: flow.state.app.encrypted(),
             tls: flow.state.tls.as_ref(),
             media: flow.state.media.as_ref(),
-            tunnel: flow.state.tunnel.as_ref(),
+            tunnel: flow.state.tunnel.as_deref(),
             reason,
             state: flow_state(flow),
             source: &flow.state.source,
@@ -713,7 +714,7 @@ impl Engine {
                     },
                     tls: None,
                     media: None,
-                    tunnel,
+                    tunnel: tunnel.map(Box::new),
                     alerts: Vec::new(),
                     source: Arc::clone(file),
                     charged: 0,

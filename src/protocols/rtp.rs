@@ -357,7 +357,13 @@ struct PayloadSample {
     /// Which values the first payload byte took.
     first_bytes: [u64; 4],
     packets: u32,
+    /// The verdict: judged every `JUDGE_EVERY` packets while the sample fills (the
+    /// flow's label is asked for on every packet), fixed once it is full.
+    random: bool,
 }
+
+/// Packets between two judgements of a sample still filling.
+const JUDGE_EVERY: u32 = 8;
 
 impl PayloadSample {
     fn new() -> Self {
@@ -366,10 +372,14 @@ impl PayloadSample {
             bytes: 0,
             first_bytes: [0; 4],
             packets: 0,
+            random: false,
         }
     }
 
     fn add(&mut self, payload: &[u8]) {
+        if self.bytes >= SAMPLE_BYTES {
+            return;
+        }
         let Some(&first) = payload.first() else {
             return;
         };
@@ -380,10 +390,17 @@ impl PayloadSample {
             self.histogram[usize::from(b)] += 1;
         }
         self.bytes += payload.len().min(room) as u32;
+        if self.bytes >= SAMPLE_BYTES || self.packets % JUDGE_EVERY == 0 {
+            self.judge();
+        }
+    }
+
+    fn judge(&mut self) {
+        self.random = self.uniform();
     }
 
     /// Uniform bytes, and a first byte that is not a codec header.
-    fn random(&self) -> bool {
+    fn uniform(&self) -> bool {
         if self.bytes < MIN_SAMPLE_BYTES {
             return false;
         }
@@ -486,7 +503,7 @@ impl RtpDissector {
             || (self.trailed_frames >= 5 && self.plain_frames == 0)
             || (self.hint.is_none()
                 && self.plain_frames == 0
-                && self.payload.as_ref().is_some_and(|p| p.random()))
+                && self.payload.as_ref().is_some_and(|p| p.random))
     }
 
     /// `failed` until an unsignalled flow has proven itself media.
@@ -664,6 +681,9 @@ impl RtpDissector {
     /// The flow ends: its summary and the digits of each stream.
     pub fn on_end(&mut self, ctx: &mut Ctx<'_>) {
         let dialog = self.hint.as_ref().map(|h| h.dialog);
+        if let Some(sample) = &mut self.payload {
+            sample.judge();
+        }
         if !self.proven() {
             return;
         }
