@@ -100,11 +100,13 @@ pub fn probe_ftp(data: &[u8]) -> Probe {
 /// A `220` service-ready greeting that says neither FTP nor SMTP (`220 Welcome`):
 /// both protocols greet so.
 pub fn bare_greeting(data: &[u8]) -> bool {
+    if !matches!(data.get(..4), Some(b"220 " | b"220-")) {
+        return false;
+    }
     let line = data.split(|b| *b == b'\n').next().unwrap_or(b"");
-    matches!(line.get(..4), Some(b"220 " | b"220-"))
-        && ![&b"FTP"[..], b"SMTP", b" mail"]
-            .iter()
-            .any(|word| contains_ci(line, word))
+    ![&b"FTP"[..], b"SMTP", b" mail"]
+        .iter()
+        .any(|word| contains_ci(line, word))
 }
 
 /// After a bare `220` greeting, the protocol the client's first command names:
