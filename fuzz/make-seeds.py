@@ -67,6 +67,11 @@ def main():
         raw = (ROOT / "pcaps" / capture).read_bytes()
         (OUT / "decode" / f"{capture}-frame").write_bytes(raw[40:40 + 200])
         (OUT / "reassembly" / f"seed-{i}").write_bytes(bytes([0, 0, 0, 1, 5]) + b"hello" + bytes([0, 0, 0, 9, 3]) + b"xyz" + bytes([0, 0, 0, 6, 3]) + b"abc")
+    # A whole tunnelled frame (VXLAN around SIP, make-tunnel-captures.sh), so the
+    # decoder's tunnel layers are reached: the record's captured length is at 32.
+    raw = (ROOT / "pcaps" / "vxlan-two-tenants-sip.pcap").read_bytes()
+    length = int.from_bytes(raw[32:36], "little")
+    (OUT / "decode" / "vxlan-two-tenants-sip.pcap-frame").write_bytes(raw[40:40 + length])
     shutil.copy(ROOT / "signatures" / "rules.toml", OUT / "signatures" / "rules.toml")
     shutil.copy(ROOT / "signatures" / "personal-data.toml", OUT / "signatures" / "personal-data.toml")
     (OUT / "config" / "example.toml").write_text(
