@@ -120,11 +120,16 @@ impl Progress {
         while behind() {
             self.flush_requested.store(true, Ordering::Relaxed);
             rounds = rounds.saturating_add(1);
+            // Spin briefly (the other worker is usually a few packets behind), then
+            // yield, then sleep: with more workers than cores a waiting thread must
+            // leave the core to the one it waits for.
             if rounds < 64 {
                 std::hint::spin_loop();
-            } else {
+            } else if rounds < 256 {
                 std::thread::yield_now();
-                if rounds % 1024 == 0 && started.elapsed() > GIVE_UP_WAITING {
+            } else {
+                std::thread::sleep(Duration::from_micros(20));
+                if started.elapsed() > GIVE_UP_WAITING {
                     return;
                 }
             }
