@@ -79,7 +79,10 @@ pids+=("$!")
 chmod 711 "$work"
 mkdir -m 1777 "$work/out"
 port=$(free_port)
-"$bin" live -i lo --bpf 'net 10.127.0.0/16 or net fd00:127::/64' --listen "127.0.0.1:$port" \
+# 10.99.0.0/16: the outer addresses of the VXLAN capture (its inner packets, on
+# 127.0.0.1 inside the tunnel, are not rewritten and never reach the kernel's stack).
+"$bin" live -i lo --bpf 'net 10.127.0.0/16 or net fd00:127::/64 or net 10.99.0.0/16' \
+    --listen "127.0.0.1:$port" \
     --workers "$WORKERS" --config "$work/config.toml" --alerts "$work/out/alerts.json" \
     --flows "syslog://127.0.0.1:$syslog_port" --report "$work/out/report.json" --user nobody -q \
     2>"$work/live.err" &
