@@ -262,7 +262,8 @@ impl Defragmenter {
         self.held
     }
 
-    pub fn pending(&self) -> usize {
+    #[cfg(test)]
+    fn pending(&self) -> usize {
         self.partials.len()
     }
 

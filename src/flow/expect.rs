@@ -41,12 +41,8 @@ impl<T: Clone> Expectations<T> {
         }
     }
 
-    /// Announces (or renews) what `endpoint` will receive.
-    pub fn insert(&mut self, endpoint: Endpoint, value: T, now: Timestamp) {
-        self.renew(endpoint, now, |_| value);
-    }
-
-    /// Announces what `endpoint` will receive, made from what was announced before.
+    /// Announces (or renews) what `endpoint` will receive, made from what was
+    /// announced before.
     pub fn renew(
         &mut self,
         endpoint: Endpoint,
@@ -101,16 +97,16 @@ mod tests {
             max_entries: 2,
             ttl_secs: 10,
         });
-        e.insert(ep(1), 1, Timestamp::from_secs(0));
-        e.insert(ep(2), 2, Timestamp::from_secs(1));
-        e.insert(ep(3), 3, Timestamp::from_secs(2));
+        e.renew(ep(1), Timestamp::from_secs(0), |_| 1);
+        e.renew(ep(2), Timestamp::from_secs(1), |_| 2);
+        e.renew(ep(3), Timestamp::from_secs(2), |_| 3);
         assert_eq!(e.entries.len(), 2);
         assert_eq!(e.evicted, 1);
         assert_eq!(e.get(&ep(3), Timestamp::from_secs(5)), Some(&3));
         assert_eq!(e.get(&ep(3), Timestamp::from_secs(20)), None);
         // A renewal makes an entry the newest: the other one is evicted next.
-        e.insert(ep(2), 2, Timestamp::from_secs(6));
-        e.insert(ep(4), 4, Timestamp::from_secs(7));
+        e.renew(ep(2), Timestamp::from_secs(6), |_| 2);
+        e.renew(ep(4), Timestamp::from_secs(7), |_| 4);
         assert_eq!(e.get(&ep(2), Timestamp::from_secs(8)), Some(&2));
         assert_eq!(e.get(&ep(3), Timestamp::from_secs(8)), None);
         e.expire(Timestamp::from_secs(16));

@@ -443,10 +443,6 @@ impl<T> FlowTable<T> {
         self.flows.iter_mut().map(|(_, flow)| flow)
     }
 
-    pub fn limits(&self) -> &FlowLimits {
-        &self.limits
-    }
-
     /// Ends every flow (end of input).
     pub fn drain(&mut self, on_end: &mut dyn FnMut(Flow<T>, EndReason)) {
         while let Some((_, flow)) = self.flows.pop_front() {

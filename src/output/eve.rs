@@ -64,11 +64,8 @@ impl<'a> From<&'a TlsSummary> for TlsJson<'a> {
 
 #[derive(Serialize)]
 struct FlowCounters {
-    pkts_toserver: u64,
-    pkts_toclient: u64,
-    bytes_toserver: u64,
-    bytes_toclient: u64,
-    start: Timestamp,
+    #[serde(flatten)]
+    counts: FlowCounts,
     end: Timestamp,
     /// Whole seconds from first to last packet, as Suricata computes it.
     age: u64,
@@ -77,15 +74,34 @@ struct FlowCounters {
     alerted: bool,
 }
 
-/// The `flow` object of an alert (Suricata 7+): counters and start of the flow, and its
-/// own orientation, which the alert's `src_ip`/`dest_ip` follow only `to_server`.
+/// Packets and bytes each way and the start: what both `flow` objects begin with.
 #[derive(Serialize)]
-struct AlertFlow {
+struct FlowCounts {
     pkts_toserver: u64,
     pkts_toclient: u64,
     bytes_toserver: u64,
     bytes_toclient: u64,
     start: Timestamp,
+}
+
+impl FlowCounts {
+    fn of(event: &FlowEvent<'_>) -> Self {
+        FlowCounts {
+            pkts_toserver: event.pkts[0],
+            pkts_toclient: event.pkts[1],
+            bytes_toserver: event.bytes[0],
+            bytes_toclient: event.bytes[1],
+            start: event.start,
+        }
+    }
+}
+
+/// The `flow` object of an alert (Suricata 7+): counters and start of the flow, and its
+/// own orientation, which the alert's `src_ip`/`dest_ip` follow only `to_server`.
+#[derive(Serialize)]
+struct AlertFlow {
+    #[serde(flatten)]
+    counts: FlowCounts,
     src_ip: IpAddr,
     dest_ip: IpAddr,
     src_port: u16,
@@ -309,11 +325,7 @@ impl Sink for EveWriter {
                     severity_name: alert.severity.as_str(),
                 },
                 flow: AlertFlow {
-                    pkts_toserver: event.pkts[0],
-                    pkts_toclient: event.pkts[1],
-                    bytes_toserver: event.bytes[0],
-                    bytes_toclient: event.bytes[1],
-                    start: event.start,
+                    counts: FlowCounts::of(event),
                     src_ip: event.client.0,
                     dest_ip: event.server.0,
                     src_port: event.client.1,
@@ -338,11 +350,7 @@ impl Sink for EveWriter {
             let json = FlowJson {
                 common: common(event.end, "flow", Direction::ToServer),
                 flow: FlowCounters {
-                    pkts_toserver: event.pkts[0],
-                    pkts_toclient: event.pkts[1],
-                    bytes_toserver: event.bytes[0],
-                    bytes_toclient: event.bytes[1],
-                    start: event.start,
+                    counts: FlowCounts::of(event),
                     end: event.end,
                     age: event.end.secs().saturating_sub(event.start.secs()),
                     state: event.state.as_str(),
