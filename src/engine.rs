@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::capture::Packet;
 use crate::config::Config;
-use crate::decode::tunnel::{self, Tunnel, TunnelConfig};
+use crate::decode::tunnel::{self, Tunnel, Tunnels};
 use crate::decode::{self, DecodeError, DefragLimits, Defragmenter, IpPacket, Network, Transport};
 use crate::flow::{
     Direction, EndReason, Endpoint, ExpectationLimits, Expectations, FirstPacket, Flow, FlowKey,
@@ -443,7 +443,7 @@ pub struct Engine {
     /// Bytes of buffered input this engine may hold (DESIGN §8; see `memory`).
     memory_budget: usize,
     shed: ShedStats,
-    tunnels: TunnelConfig,
+    tunnels: Tunnels,
     current_file: Arc<str>,
     next_sweep: Timestamp,
     next_active_sweep: Timestamp,
@@ -486,7 +486,7 @@ impl Engine {
             expectation_ttl: config.media.expectation_ttl.saturating_mul(1_000_000_000),
             memory_budget: config.memory.budget_bytes(),
             shed: ShedStats::default(),
-            tunnels: config.tunnels.clone(),
+            tunnels: Tunnels::new(&config.tunnels),
             current_file: Arc::from(""),
             next_sweep: Timestamp::default(),
             next_active_sweep: Timestamp::default(),
@@ -556,7 +556,7 @@ impl Engine {
         s
     }
 
-    pub fn tunnels(&self) -> &TunnelConfig {
+    pub fn tunnels(&self) -> &Tunnels {
         &self.tunnels
     }
 
@@ -635,7 +635,9 @@ impl Engine {
             Ok(Some(peeled)) => {
                 let tunnel = match tunnel {
                     None => Tunnel::new(ip.src, ip.dst, ip.protocol, peeled.ports, peeled.layer),
-                    Some(outer) if outer.depth < self.tunnels.max_depth => outer.nest(peeled.layer),
+                    Some(outer) if outer.depth < self.tunnels.max_depth() => {
+                        outer.nest(peeled.layer)
+                    }
                     Some(_) => return self.decode_error(DecodeError::TunnelTooDeep),
                 };
                 let Some(inner) = peeled.inner else {

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use crate::capture::{CaptureFile, Packet};
 use crate::config::Config;
-use crate::decode::tunnel::{self, TunnelConfig};
+use crate::decode::tunnel::{self, Tunnels};
 use crate::decode::{self, Network};
 use crate::engine::Engine;
 use crate::flow::{Direction, ReassemblyLimits, StreamChunk, StreamReassembler, L4};
@@ -76,7 +76,7 @@ fn run(app_proto: AppProto, data: &[u8], mut each: impl FnMut(Direction, &[u8], 
 /// Link, IP and transport decoding under every supported link type, and every tunnel
 /// layer the packet holds peeled (also as the first fragment of a datagram).
 pub fn decode(data: &[u8]) {
-    let tunnels = TunnelConfig::default();
+    let tunnels = Tunnels::default();
     for linktype in [0, 1, 101, 108, 113, 228, 229, 276] {
         if let Ok(Network::Ip(ip)) = decode::decode_network(linktype, data) {
             let _ = decode::decode_transport(ip.protocol, ip.payload);

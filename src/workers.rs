@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::capture::{Packet, RecordBlock};
-use crate::decode::tunnel::{self, TunnelConfig};
+use crate::decode::tunnel::{self, Tunnels};
 use crate::decode::{self, Network};
 use crate::engine::{Engine, EngineStats};
 use crate::output::{FlowEvent, Sink};
@@ -184,10 +184,7 @@ const MAX_ROUTED_DATAGRAMS: usize = 4096;
 /// tunnel datagram follow its first fragment, whose headers name them.
 struct Sharder {
     workers: usize,
-    tunnels: TunnelConfig,
-    /// The same tunnels' UDP ports, one bit each: a slice search per frame cost
-    /// more than the rest of `plain_pair`.
-    tunnel_ports: TunnelPorts,
+    tunnels: Tunnels,
     routed: HashMap<(IpAddr, IpAddr, u32), u64>,
 }
 
@@ -196,7 +193,7 @@ impl Sharder {
         if self.workers <= 1 {
             return 0;
         }
-        let hash = match plain_pair(linktype, frame, &self.tunnel_ports) {
+        let hash = match plain_pair(linktype, frame, &self.tunnels) {
             Some(pair) => pair.hash(),
             None => self.decoded_hash(linktype, frame),
         };
@@ -231,28 +228,6 @@ impl Sharder {
             (None, Some(&hash)) => hash,
             (None, None) => AddressPair::of(ip.src, ip.dst).hash(),
         }
-    }
-}
-
-/// A set of UDP ports as a bitmap.
-struct TunnelPorts(Box<[u64; 1024]>);
-
-impl TunnelPorts {
-    fn new(config: &TunnelConfig) -> Self {
-        let mut bits = Box::new([0u64; 1024]);
-        let ports = [
-            &config.vxlan_ports,
-            &config.geneve_ports,
-            &config.gtpu_ports,
-        ];
-        for &port in ports.into_iter().flatten() {
-            bits[usize::from(port >> 6)] |= 1 << (port & 63);
-        }
-        TunnelPorts(bits)
-    }
-
-    fn contains(&self, port: u16) -> bool {
-        self.0[usize::from(port >> 6)] & (1 << (port & 63)) != 0
     }
 }
 
@@ -301,7 +276,7 @@ impl AddressPair {
 /// or IPv6, carrying TCP, or UDP to a port that is not a tunnel's. The reader does
 /// this for every frame of a file, so it must cost next to nothing; anything else is
 /// None and goes to the decoder.
-fn plain_pair(linktype: i32, frame: &[u8], tunnel_ports: &TunnelPorts) -> Option<AddressPair> {
+fn plain_pair(linktype: i32, frame: &[u8], tunnels: &Tunnels) -> Option<AddressPair> {
     const ETHERNET: i32 = 1;
     const TCP: u8 = 6;
     const UDP: u8 = 17;
@@ -315,7 +290,7 @@ fn plain_pair(linktype: i32, frame: &[u8], tunnel_ports: &TunnelPorts) -> Option
     };
     let plain_transport = |protocol: u8, transport: usize| match protocol {
         TCP => true,
-        UDP => be16(transport + 2).is_some_and(|port| !tunnel_ports.contains(port)),
+        UDP => be16(transport + 2).is_some_and(|port| !tunnels.is_udp_port(port)),
         _ => false,
     };
     let mut at = 12;
@@ -477,7 +452,6 @@ impl Workers {
             .unwrap_or_default();
         let sharder = Sharder {
             workers: n,
-            tunnel_ports: TunnelPorts::new(&tunnels),
             tunnels,
             routed: HashMap::new(),
         };
@@ -946,15 +920,14 @@ mod tests {
         v6.extend_from_slice(&Ipv6Addr::new(0xfd00, 0x20, 0, 0, 0, 0, 0, 7).octets());
         v6.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
         v6.extend_from_slice(&[0x13, 0x88, 0x13, 0x89, 0, 12, 0, 0, b'p', b'i', b'n', b'g']);
-        let tunnels = TunnelConfig::default();
+        let tunnels = Tunnels::default();
         let mut sharder = Sharder {
             workers: 2,
-            tunnel_ports: TunnelPorts::new(&tunnels),
             tunnels,
             routed: HashMap::new(),
         };
         for frame in [&v4, &tagged, &v6] {
-            let pair = plain_pair(1, frame, &sharder.tunnel_ports).expect("a plain frame");
+            let pair = plain_pair(1, frame, &sharder.tunnels).expect("a plain frame");
             assert_eq!(pair.hash(), sharder.decoded_hash(1, frame));
         }
         // Not IP, cut short, or UDP to a tunnel port: left to the decoder.
@@ -963,7 +936,7 @@ mod tests {
         let mut vxlan = v4.clone();
         vxlan[36..38].copy_from_slice(&4789u16.to_be_bytes());
         for frame in [&arp, &v4[..20].to_vec(), &vxlan] {
-            assert_eq!(plain_pair(1, frame, &sharder.tunnel_ports), None);
+            assert_eq!(plain_pair(1, frame, &sharder.tunnels), None);
         }
     }
 

@@ -50,6 +50,70 @@ impl Default for TunnelConfig {
     }
 }
 
+/// The tunnel configuration made ready for the packet path: every UDP datagram's
+/// destination port is checked against the tunnel ports, so they are also kept as a
+/// bitmap (a slice search per datagram was about 7 % of all instructions on
+/// RTP-heavy traffic). The worker sharder reads the same set.
+#[derive(Clone, Debug)]
+pub struct Tunnels {
+    config: TunnelConfig,
+    udp_ports: PortSet,
+}
+
+impl Tunnels {
+    pub fn new(config: &TunnelConfig) -> Self {
+        let mut udp_ports = PortSet::default();
+        let ports = [
+            &config.vxlan_ports,
+            &config.geneve_ports,
+            &config.gtpu_ports,
+        ];
+        for &port in ports.into_iter().flatten() {
+            udp_ports.insert(port);
+        }
+        Tunnels {
+            config: config.clone(),
+            udp_ports,
+        }
+    }
+
+    /// Tunnel layers peeled off one packet at most.
+    pub fn max_depth(&self) -> u8 {
+        self.config.max_depth
+    }
+
+    /// Whether UDP to `port` may carry a tunnel (VXLAN, GENEVE or GTP-U).
+    pub fn is_udp_port(&self, port: u16) -> bool {
+        self.udp_ports.contains(port)
+    }
+}
+
+impl Default for Tunnels {
+    fn default() -> Self {
+        Tunnels::new(&TunnelConfig::default())
+    }
+}
+
+/// A set of UDP ports, one bit each.
+#[derive(Clone, Debug)]
+struct PortSet(Box<[u64; 1024]>);
+
+impl Default for PortSet {
+    fn default() -> Self {
+        PortSet(Box::new([0; 1024]))
+    }
+}
+
+impl PortSet {
+    fn insert(&mut self, port: u16) {
+        self.0[usize::from(port >> 6)] |= 1 << (port & 63);
+    }
+
+    fn contains(&self, port: u16) -> bool {
+        self.0[usize::from(port >> 6)] & (1 << (port & 63)) != 0
+    }
+}
+
 /// The encapsulations this module peels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -190,7 +254,7 @@ fn be32(data: &[u8], at: usize) -> Option<u32> {
 /// fit is taken for ordinary UDP (ports are hints); a malformed layer past that
 /// point is an error.
 pub fn decapsulate<'a>(
-    config: &TunnelConfig,
+    tunnels: &Tunnels,
     protocol: u8,
     payload: &'a [u8],
 ) -> Result<Option<Decapsulated<'a>>, DecodeError> {
@@ -204,7 +268,7 @@ pub fn decapsulate<'a>(
     match protocol {
         IPPROTO_IPIP | IPPROTO_IPV6 => plain(Encapsulation::IpInIp, payload),
         IPPROTO_GRE => gre(payload).map(Some),
-        IPPROTO_UDP => udp(config, payload, true),
+        IPPROTO_UDP => udp(tunnels, payload, true),
         _ => Ok(None),
     }
 }
@@ -213,14 +277,14 @@ pub fn decapsulate<'a>(
 /// fragmented: its headers are all there, but its length fields point past the cut.
 /// The worker of the reassembled datagram is chosen by them.
 pub fn first_fragment_inner(
-    config: &TunnelConfig,
+    tunnels: &Tunnels,
     protocol: u8,
     payload: &[u8],
 ) -> Option<(IpAddr, IpAddr)> {
     let inner = match protocol {
         IPPROTO_IPIP | IPPROTO_IPV6 => Some(payload),
         IPPROTO_GRE => gre(payload).ok()?.inner,
-        IPPROTO_UDP => udp(config, payload, false).ok()??.inner,
+        IPPROTO_UDP => udp(tunnels, payload, false).ok()??.inner,
         _ => None,
     }?;
     let v4 = |at: usize| -> Option<IpAddr> {
@@ -244,14 +308,14 @@ pub fn first_fragment_inner(
 /// without reassembly. It decides a flow's worker, so the packets of an inner flow
 /// meet on one worker whichever tunnel endpoints carried them (a 6in4 relay one way,
 /// native IPv6 the other; GTP-U with separate uplink and downlink endpoints).
-pub fn innermost<'a>(config: &TunnelConfig, mut ip: IpPacket<'a>) -> IpPacket<'a> {
-    for _ in 0..config.max_depth {
+pub fn innermost<'a>(tunnels: &Tunnels, mut ip: IpPacket<'a>) -> IpPacket<'a> {
+    for _ in 0..tunnels.max_depth() {
         if ip.fragment.is_some() {
             break;
         }
         let Ok(Some(Decapsulated {
             inner: Some(inner), ..
-        })) = decapsulate(config, ip.protocol, ip.payload)
+        })) = decapsulate(tunnels, ip.protocol, ip.payload)
         else {
             break;
         };
@@ -266,13 +330,14 @@ pub fn innermost<'a>(config: &TunnelConfig, mut ip: IpPacket<'a>) -> IpPacket<'a
 /// `whole`: the datagram is complete (not the first fragment of one), so length
 /// fields that point past it are malformed.
 fn udp<'a>(
-    config: &TunnelConfig,
+    tunnels: &Tunnels,
     datagram: &'a [u8],
     whole: bool,
 ) -> Result<Option<Decapsulated<'a>>, DecodeError> {
-    let Some(dst_port) = be16(datagram, 2) else {
+    let Some(dst_port) = be16(datagram, 2).filter(|&port| tunnels.is_udp_port(port)) else {
         return Ok(None);
     };
+    let config = &tunnels.config;
     let vxlan = config.vxlan_ports.contains(&dst_port);
     let geneve = config.geneve_ports.contains(&dst_port);
     let gtpu = config.gtpu_ports.contains(&dst_port);
@@ -537,7 +602,7 @@ mod tests {
     }
 
     fn peel(protocol: u8, data: &[u8]) -> Result<Option<Decapsulated<'_>>, DecodeError> {
-        decapsulate(&TunnelConfig::default(), protocol, data)
+        decapsulate(&Tunnels::default(), protocol, data)
     }
 
     #[test]
@@ -638,9 +703,11 @@ mod tests {
             vxlan_ports: vec![8472],
             ..TunnelConfig::default()
         };
-        assert!(decapsulate(&config, IPPROTO_UDP, &udp(8472, &vx))
-            .unwrap()
-            .is_some());
+        assert!(
+            decapsulate(&Tunnels::new(&config), IPPROTO_UDP, &udp(8472, &vx))
+                .unwrap()
+                .is_some()
+        );
         // GENEVE with one 8-byte option, carrying IPv4 directly.
         let mut gen = vec![0x02, 0, 0x08, 0x00, 0, 0, 9, 0];
         gen.extend_from_slice(&[0; 8]);
@@ -696,12 +763,12 @@ mod tests {
         g.extend_from_slice(&IPV4_MIN);
         let datagram = udp(2152, &g);
         assert_eq!(peel(IPPROTO_UDP, &datagram), Err(DecodeError::MalformedGtp));
-        let inner = first_fragment_inner(&TunnelConfig::default(), IPPROTO_UDP, &datagram);
+        let inner = first_fragment_inner(&Tunnels::default(), IPPROTO_UDP, &datagram);
         let (a, b): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
         assert_eq!(inner, Some((a, b)));
         // Plain UDP is no tunnel.
         assert_eq!(
-            first_fragment_inner(&TunnelConfig::default(), IPPROTO_UDP, &udp(53, &g)),
+            first_fragment_inner(&Tunnels::default(), IPPROTO_UDP, &udp(53, &g)),
             None
         );
     }
