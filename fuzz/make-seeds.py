@@ -25,6 +25,7 @@ SOURCES = {
     "snmp": [("snmp-v1-v2c.pcap", "udp", "udp.payload"), ("snmp-v3.pcap", "udp", "udp.payload")],
     "espa": [("espa444.pcap", "tcp.len>0", "tcp.payload")],
     "modbus": [("modbus.pcap", "tcp.len>0", "tcp.payload")],
+    "tds": [("tds-not-sup.pcap", "tcp.len>0", "tcp.payload"), ("tds-login-only.pcap", "tcp.len>0", "tcp.payload")],
     "mqtt": [("mqtt.pcap", "tcp.len>0", "tcp.payload")],
     "syslog": [("syslog-tcp.pcap", "tcp.len>0", "tcp.payload"), ("pd-syslog-udp.pcap", "udp", "udp.payload")],
     "mail": [("smtp-plain-auth.pcap", "tcp.len>0", "tcp.payload"), ("pop3.pcap", "tcp.len>0", "tcp.payload"), ("imap.pcap", "tcp.len>0", "tcp.payload"), ("ftp.pcap", "tcp.len>0", "tcp.payload")],

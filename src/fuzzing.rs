@@ -20,7 +20,7 @@ use crate::protocols::{self, AppProto, Ctx};
 pub type Target = fn(&[u8]);
 
 /// The targets, by name (fuzz target and corpus directory names).
-pub const TARGETS: [(&str, Target); 19] = [
+pub const TARGETS: [(&str, Target); 20] = [
     ("decode", decode),
     ("reassembly", reassembly),
     ("tls", tls),
@@ -37,6 +37,7 @@ pub const TARGETS: [(&str, Target); 19] = [
     ("syslog", syslog),
     ("mail", mail),
     ("telnet_axi_cdr", telnet_axi_cdr),
+    ("tds", tds),
     ("signatures", signatures),
     ("config", config),
     ("pipeline", pipeline),
@@ -173,6 +174,13 @@ pub fn mqtt(data: &[u8]) {
     let _ = protocols::mqtt::probe_mqtt(data);
     let mut d = protocols::mqtt::MqttDissector::default();
     run(AppProto::Mqtt, data, |dir, c, ctx| d.on_data(dir, c, ctx));
+}
+
+/// TDS: PRELOGIN, the TLS handshake inside it, LOGIN7, batches, RPC, token streams.
+pub fn tds(data: &[u8]) {
+    let _ = protocols::tds::probe_tds(data);
+    let mut d = protocols::tds::TdsDissector::default();
+    run(AppProto::Tds, data, |dir, c, ctx| d.on_data(dir, c, ctx));
 }
 
 pub fn syslog(data: &[u8]) {

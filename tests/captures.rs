@@ -58,6 +58,22 @@ const fn http(file: &'static str, rules: &'static [u32]) -> Expect {
     }
 }
 
+const fn tds(
+    file: &'static str,
+    rules: &'static [u32],
+    tls: Option<Tls>,
+    encrypted: bool,
+) -> Expect {
+    Expect {
+        file,
+        rules,
+        app_proto: "tds",
+        flows: 1,
+        tls,
+        encrypted,
+    }
+}
+
 const EXPECTED: &[Expect] = &[
     tls(
         "tls10.pcap",
@@ -192,6 +208,26 @@ const EXPECTED: &[Expect] = &[
         app_proto: "syslog",
         ..http("pd-syslog-udp.pcap", &[6002])
     },
+    // TDS: FreeTDS tsql against the test-only responder (make-tds-captures.sh).
+    tds("tds-not-sup.pcap", &[6001, 6002, 6004], None, false),
+    tds(
+        "tds-login-only.pcap",
+        &[6002, 6004],
+        Some((Some("TLS 1.2"), ECDHE_GCM, None, "TLS 1.3")),
+        false,
+    ),
+    tds(
+        "tds-encrypted.pcap",
+        &[],
+        Some((Some("TLS 1.2"), ECDHE_GCM, None, "TLS 1.3")),
+        true,
+    ),
+    tds(
+        "tds-tls10.pcap",
+        &[1001],
+        Some((Some("TLSv1"), ECDHE_CBC, None, "TLS 1.3")),
+        true,
+    ),
     tls(
         "pd-tls13-encrypted.pcap",
         &[],
@@ -568,6 +604,63 @@ fn bundled_captures_report_exact_findings() {
     }
 }
 
+/// A rule and its evidence.
+type Alert<'a> = (u64, Vec<&'a str>);
+
+/// Every TDS alert's evidence: what PRELOGIN agreed, the masked LOGIN7 user, the
+/// masked values of the result row and of the DELETE's WHERE clause.
+#[test]
+fn tds_sessions_report_protection_login_and_rows() {
+    let rows = [
+        "person_name: J*** D**",
+        "phone_number: +** **** **0961",
+        "card_number: 4111 11** **** 1111",
+        "phone_number: +********0961",
+    ];
+    let cases: [(&str, &[Alert<'_>]); 4] = [
+        (
+            "tds-not-sup.pcap",
+            &[
+                (6001, vec!["tds LOGIN7: user m***, password present (20 chars)"]),
+                (6002, rows.to_vec()),
+                (
+                    6004,
+                    vec!["tds: the server answers ENCRYPT_NOT_SUP: the whole session is in clear"],
+                ),
+            ],
+        ),
+        (
+            "tds-login-only.pcap",
+            &[
+                (6002, rows.to_vec()),
+                (
+                    6004,
+                    vec!["tds: ENCRYPT_OFF on both sides: only LOGIN7 is encrypted, the session continues in clear"],
+                ),
+            ],
+        ),
+        ("tds-encrypted.pcap", &[]),
+        ("tds-tls10.pcap", &[(1001, vec!["negotiated TLSv1"])]),
+    ];
+    for (file, want) in cases {
+        let run = common::analyze(&[&pcaps().join(file)], &["--quiet"]);
+        let mut got: Vec<Alert<'_>> = run
+            .alerts
+            .iter()
+            .map(|a| {
+                let evidence = a["personal_data"]["evidence"]
+                    .as_array()
+                    .or(a["evidence"].as_array())
+                    .map(|e| e.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                (a["alert"]["signature_id"].as_u64().unwrap_or(0), evidence)
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "{file}");
+    }
+}
+
 #[test]
 fn every_bundled_capture_has_expectations_and_snapshot() {
     let listed: BTreeSet<&str> = EXPECTED
@@ -902,7 +995,7 @@ fn signatures_check_reports_file_line_reason() {
     let listing = String::from_utf8_lossy(&list.stdout);
     assert_eq!(
         listing.lines().filter(|l| !l.starts_with('p')).count(),
-        20,
+        21,
         "{listing}"
     );
     assert_eq!(
@@ -947,6 +1040,8 @@ const PLANTED: &[&str] = &[
     "AxiPass-LEAKCHECK-13",
     "LdapAdmin-LEAKCHECK-14",
     "SipPw-LEAKCHECK-15",
+    "TdsPass-LEAKCHECK-16",
+    "micc_reports",
     "7700 900123",
     "janedoe",
     "nobodyuser",

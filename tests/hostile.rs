@@ -575,3 +575,14 @@ fn incomplete_datagrams_stay_within_the_memory_budget() {
     // Shedding keeps the table below its count bound: nothing was evicted for room.
     assert_eq!(stats.fragment_evictions, 0, "{stats:?}");
 }
+
+#[test]
+fn an_endless_tds_batch_is_read_to_its_cap_and_not_held() {
+    let (stats, flows) = attack("", |p| attacks::tds_endless_batch(p, 2_000));
+    // The card in the batch's head is found (6002); the server never answers the
+    // PRELOGIN, so nothing says the session was agreed in clear (no 6004).
+    assert_eq!(flows.0, vec![("tds", vec![6002])], "{stats:?}");
+    assert_eq!(anomaly(&stats, "tds.message_too_long"), 1, "{stats:?}");
+    // 8 MB sent; the dissector holds at most its 64 KiB message cap and a packet.
+    assert!(stats.shed.peak_bytes < 256 * 1024, "{stats:?}");
+}

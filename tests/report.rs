@@ -266,10 +266,17 @@ fn per_system_tables_over_the_demo_captures() {
                 ["micc-office", [["smtp", "clear"], ["mailbox", "clear"], ["web", "not_seen"],
                                  ["cdr", "not_seen"], ["syslog", "not_seen"],
                                  ["recordings", "not_seen"]], []],
+                // The contact centre's SQL Server sessions (make-tds-captures.sh): two
+                // of the four in clear.
+                ["micc-enterprise", [["sql", "clear"], ["web", "not_seen"],
+                                     ["smtp", "not_seen"], ["recordings", "not_seen"],
+                                     ["syslog", "not_seen"]], []],
             ],
-            "not_seen": ["micc-enterprise"],
+            "not_seen": [],
         })
     );
+    let sql = &report["systems"][3]["channels"][0];
+    assert_eq!(sql["services"], json!(["127.0.0.1:1433/TCP"]));
     let dect = &report["systems"][1]["channels"];
     assert_eq!(
         dect[0]["services"],

@@ -34,6 +34,7 @@ pub const RULE_MODBUS_CLEAR: u32 = 5002;
 pub const RULE_CLEARTEXT_CREDENTIALS: u32 = 6001;
 pub const RULE_CHALLENGE_RESPONSE_LOGIN: u32 = 6006;
 pub const RULE_STARTTLS_NOT_USED: u32 = 6003;
+pub const RULE_DATABASE_IN_CLEAR: u32 = 6004;
 pub const RULE_CLEARTEXT_PERSONAL_DATA: u32 = 6002;
 pub const RULE_UNCLASSIFIED_PERSONAL_DATA: u32 = 7001;
 
@@ -310,6 +311,10 @@ impl Policy {
             Fact::StartTlsNotUsed { protocol } => {
                 let evidence = format!("{protocol}: the server offered an upgrade to TLS; login or mail went on in clear");
                 self.push(out, Finding::technical(RULE_STARTTLS_NOT_USED, evidence));
+            }
+            Fact::DatabaseInClear { protocol, detail } => {
+                let evidence = format!("{protocol}: {detail}");
+                self.push(out, Finding::technical(RULE_DATABASE_IN_CLEAR, evidence));
             }
             Fact::Modbus(m) => {
                 let evidence = format!(

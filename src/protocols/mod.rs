@@ -21,6 +21,7 @@ pub mod sip;
 pub mod snmp;
 pub mod ssh;
 pub mod syslog;
+pub mod tds;
 pub mod telnet;
 pub mod tls;
 pub mod websocket;
@@ -57,6 +58,8 @@ pub enum AppProto {
     Axi,
     /// Call detail records (SMDR) streamed to call accounting.
     Cdr,
+    /// MS-TDS (SQL Server).
+    Tds,
     /// Nothing recognised (or no payload at all).
     Failed,
 }
@@ -86,6 +89,7 @@ impl AppProto {
             AppProto::Espa => "espa",
             AppProto::Axi => "axi",
             AppProto::Cdr => "cdr",
+            AppProto::Tds => "tds",
             AppProto::Failed => "failed",
         }
     }
@@ -115,6 +119,12 @@ pub enum Fact {
     },
     Modbus(modbus::ModbusFact),
     Paging(espa::PagingFact),
+    /// A database session whose PRELOGIN / startup left it (or all but its login) in
+    /// clear.
+    DatabaseInClear {
+        protocol: &'static str,
+        detail: &'static str,
+    },
 }
 
 /// Credentials typed or sent in clear: FTP, POP3, IMAP, SMTP AUTH, Telnet, MQTT, AXI.
@@ -394,6 +404,13 @@ const DETECTORS: &[Detector] = &[
         start: || Dissector::Cdr(cdr::CdrDissector::default()),
     },
     Detector {
+        app_proto: AppProto::Tds,
+        l4: L4::Tcp,
+        ports: &[1433],
+        probe: tds::probe_tds,
+        start: || Dissector::Tds(tds::TdsDissector::default()),
+    },
+    Detector {
         app_proto: AppProto::Syslog,
         l4: L4::Udp,
         ports: &[514],
@@ -452,6 +469,7 @@ enum Dissector {
     Espa(espa::EspaDissector),
     Axi(axi::AxiDissector),
     Cdr(cdr::CdrDissector),
+    Tds(tds::TdsDissector),
     Ldap(ldap::LdapDissector),
     Snmp(snmp::SnmpDissector),
 }
@@ -476,6 +494,7 @@ impl Dissector {
             Dissector::Espa(d) => d.on_data(dir, data, ctx),
             Dissector::Axi(d) => d.on_data(dir, data, ctx),
             Dissector::Cdr(d) => d.on_data(dir, data, ctx),
+            Dissector::Tds(d) => d.on_data(dir, data, ctx),
             Dissector::Ldap(d) => d.on_data(dir, data, ctx),
             Dissector::Snmp(d) => d.on_data(dir, data, ctx),
         }
@@ -495,6 +514,7 @@ impl Dissector {
             Dissector::Espa(d) => d.on_gap(dir),
             Dissector::Axi(d) => d.on_gap(dir),
             Dissector::Cdr(d) => d.on_gap(dir),
+            Dissector::Tds(d) => d.on_gap(dir),
             Dissector::Ldap(d) => d.on_gap(dir),
             Dissector::Snmp(d) => d.on_gap(dir),
             Dissector::Telnet(d) => d.on_gap(dir),
@@ -507,6 +527,7 @@ impl Dissector {
         match self {
             Dissector::Tls(d) => d.encrypted(),
             Dissector::Ssh => true,
+            Dissector::Tds(d) => d.encrypted(),
             Dissector::Rtp(d) => d.encrypted(),
             Dissector::RtpTcp(d) => d.encrypted(),
             Dissector::Smtp(d) => d.encrypted(),
@@ -528,6 +549,7 @@ impl Dissector {
             Dissector::Imap(d) => d.finished(),
             Dissector::Ftp(d) => d.finished(),
             Dissector::Ldap(d) => d.finished(),
+            Dissector::Tds(d) => d.finished(),
             // A MODBUS flow is judged by its first ADU.
             Dissector::Modbus(_) => false,
             _ => false,
@@ -565,6 +587,7 @@ impl Dissector {
             Dissector::Espa(d) => d.buffered(),
             Dissector::Axi(d) => d.buffered(),
             Dissector::Cdr(d) => d.buffered(),
+            Dissector::Tds(d) => d.buffered(),
             Dissector::Ldap(d) => d.buffered(),
             Dissector::Snmp(d) => d.buffered(),
             Dissector::RtpTcp(d) => d.buffered(),

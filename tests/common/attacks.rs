@@ -370,3 +370,31 @@ pub fn eviction_churn<W: Write>(pcap: &mut Pcap<W>, rounds: u32, churn: u32) -> 
     }
     Ok(())
 }
+
+/// A TDS session (PRELOGIN with ENCRYPT_NOT_SUP) whose SQL batch never ends: `packets`
+/// 4 KiB packets without the end-of-message bit, a card number in the first. A
+/// dissector that waits for the whole message holds it all.
+pub fn tds_endless_batch<W: Write>(pcap: &mut Pcap<W>, packets: u32) -> io::Result<()> {
+    let tds = |packet_type: u8, status: u8, payload: &[u8]| {
+        let mut p = vec![packet_type, status];
+        p.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 0, 1, 0]);
+        p.extend_from_slice(payload);
+        p
+    };
+    let prelogin = [
+        0, 0, 11, 0, 6, 1, 0, 17, 0, 1, 0xFF, 16, 0, 7, 0xD0, 0, 0, 2,
+    ];
+    let mut stream = tds(0x12, 1, &prelogin);
+    let text: Vec<u8> = "SELECT 1 -- card 4111 1111 1111 1111"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let mut first = vec![0u8; 4088];
+    first[..text.len()].copy_from_slice(&text);
+    stream.extend(tds(0x01, 0, &first));
+    for _ in 1..packets {
+        stream.extend(tds(0x01, 0, &[b' '; 4088]));
+    }
+    tcp_request(pcap, (CLIENT, 40_004), 1433, &stream, 1460)
+}
