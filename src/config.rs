@@ -10,7 +10,8 @@ use crate::flow::{ExpectationLimits, FlowLimits, ReassemblyLimits};
 use crate::memory::MemoryConfig;
 use crate::policy::suppress::Suppression;
 use crate::protocols::tls::TlsVersion;
-use crate::signatures::{RuleSet, Severity};
+use crate::severity::Severity;
+use crate::signatures::RuleSet;
 use crate::toml_location::{line_of, Located, Step};
 
 #[derive(Debug, thiserror::Error)]

@@ -22,9 +22,9 @@ use crate::protocols::sdp::static_codec;
 use crate::protocols::sip::{MediaOffer, SipFact};
 use crate::protocols::tls::TlsFact;
 use crate::protocols::{AppLayer, AppLimits, Fact};
-use crate::signatures::Severity;
+use crate::severity::Severity;
+use crate::threads::{lock, Progress};
 use crate::timestamp::Timestamp;
-use crate::workers::{lock, Progress};
 
 /// Evidence strings kept per alert; later matches only count.
 const MAX_EVIDENCE: usize = 5;
@@ -427,7 +427,7 @@ pub struct Engine {
     /// may travel between other addresses than its signalling, so land elsewhere.
     /// Each announcement carries the input position of the packet that made it; the
     /// last few per endpoint are kept, so a worker behind another reads the one that
-    /// was in force at its own position (see `workers::Progress`).
+    /// was in force at its own position (see `threads::Progress`).
     expectations: Arc<Mutex<Expectations<Announcements>>>,
     /// Whether this engine reports the shared table's evictions (one engine does).
     reports_expectations: bool,

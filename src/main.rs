@@ -26,7 +26,8 @@ use cleartrace::output::summary::{Section, Summary, Throughput};
 use cleartrace::output::syslog::{self, SyslogStats, SyslogStream};
 use cleartrace::output::Outputs;
 use cleartrace::setup::{load_signatures, Setup};
-use cleartrace::signatures::{Severity, Signatures};
+use cleartrace::severity::Severity;
+use cleartrace::signatures::Signatures;
 use cleartrace::workers::{SharedSink, WhenFull, WorkerReport, Workers};
 
 /// Exit status when alerts reach `--fail-on`.

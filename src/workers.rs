@@ -17,9 +17,9 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,7 @@ use crate::decode::tunnel::{self, Tunnels};
 use crate::decode::{self, Network};
 use crate::engine::{Engine, EngineStats};
 use crate::output::{FlowEvent, Sink};
+use crate::threads::{lock, Progress};
 use crate::timestamp::Timestamp;
 
 /// Frames per batch: large enough to make queue hand-offs rare, small enough that a
@@ -45,119 +46,8 @@ const BLOCKS_OUT: usize = 8;
 const TICK_INTERVAL: u64 = 1_000_000_000;
 /// How often a worker publishes its counters for the metrics endpoint.
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
-/// How long a worker waits for the others before it reads the expectations anyway:
-/// only a worker that died (a bug) can hold it up this long, and the run must end.
-const GIVE_UP_WAITING: Duration = Duration::from_secs(10);
 /// How long a reader facing a full queue sleeps before it tries again.
 const FULL_QUEUE_PAUSE: Duration = Duration::from_micros(50);
-
-/// How far each worker of an offline run has read, by input position (the reader
-/// numbers every packet it reads, in file order). A call's media may be on another
-/// worker than the SDP that announced it, so whether a media flow counts as
-/// signalled would depend on thread timing; instead, a worker that reads the shared
-/// expectations at position p first waits until every other worker has read all its
-/// packets before p, and takes only announcements made before p. The expectations it
-/// sees are then exactly those one engine would see there (DESIGN §9: the same
-/// alerts for any number of workers).
-///
-/// No two workers can wait for each other: each waits only for positions below its
-/// own, and the one with the lower position never waits for the other.
-pub struct Progress {
-    /// Per worker: every packet of that worker before this position has been read.
-    floors: Vec<AtomicU64>,
-    /// Per worker: the capture time (ns) of the packet it is on, for ageing the
-    /// shared expectations by the clock of the worker furthest behind.
-    clocks: Vec<AtomicU64>,
-    /// A worker waits for packets still in the reader's unsent batches.
-    flush_requested: AtomicBool,
-}
-
-impl Progress {
-    fn new(workers: usize) -> Self {
-        Progress {
-            floors: (0..workers).map(|_| AtomicU64::new(0)).collect(),
-            clocks: (0..workers).map(|_| AtomicU64::new(0)).collect(),
-            flush_requested: AtomicBool::new(false),
-        }
-    }
-
-    /// Worker `me` has read every one of its packets before `position`.
-    pub fn reached(&self, me: usize, position: u64) {
-        if let Some(floor) = self.floors.get(me) {
-            floor.store(position, Ordering::Release);
-        }
-    }
-
-    /// Worker `me` reads a packet captured at `now`.
-    pub fn clock(&self, me: usize, now: Timestamp) {
-        if let Some(clock) = self.clocks.get(me) {
-            clock.store(now.0, Ordering::Relaxed);
-        }
-    }
-
-    /// The capture time of the worker furthest behind: what no worker's read of the
-    /// expectations can come before (within one capture file).
-    pub fn earliest_clock(&self) -> Timestamp {
-        Timestamp(
-            self.clocks
-                .iter()
-                .map(|clock| clock.load(Ordering::Relaxed))
-                .min()
-                .unwrap_or(0),
-        )
-    }
-
-    /// Returns once every other worker has read all its packets before `position`.
-    pub fn wait_for_earlier(&self, me: usize, position: u64) {
-        let behind = || {
-            self.floors
-                .iter()
-                .enumerate()
-                .any(|(w, floor)| w != me && floor.load(Ordering::Acquire) < position)
-        };
-        let started = Instant::now();
-        let mut rounds = 0u32;
-        while behind() {
-            self.flush_requested.store(true, Ordering::Relaxed);
-            rounds = rounds.saturating_add(1);
-            // Spin briefly (the other worker is usually a few packets behind), then
-            // yield, then sleep: with more workers than cores a waiting thread must
-            // leave the core to the one it waits for.
-            if rounds < 64 {
-                std::hint::spin_loop();
-            } else if rounds < 256 {
-                std::thread::yield_now();
-            } else {
-                std::thread::sleep(Duration::from_micros(20));
-                if started.elapsed() > GIVE_UP_WAITING {
-                    return;
-                }
-            }
-        }
-    }
-
-    /// A position every worker has reached: none reads the expectations before it.
-    pub fn horizon(&self) -> u64 {
-        self.floors
-            .iter()
-            .map(|floor| floor.load(Ordering::Acquire))
-            .min()
-            .unwrap_or(0)
-    }
-
-    fn take_flush_request(&self) -> bool {
-        self.flush_requested.load(Ordering::Relaxed)
-            && self.flush_requested.swap(false, Ordering::Relaxed)
-    }
-}
-
-/// Locks a mutex, also after another thread panicked holding it: counters and writers
-/// stay usable, and losing a whole run to one poisoned lock would be worse.
-pub fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// A sink shared by the workers; each flow end is written whole under the lock.
 pub struct SharedSink<S: ?Sized>(pub Arc<Mutex<S>>);

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 /// A record without the one thing that may differ between runs: the flow id, which
 /// each worker numbers apart. Everything else — media judged as signalled even when its
-/// SDP was read by another worker (see `workers::Progress`), every alert and count —
+/// SDP was read by another worker (see `threads::Progress`), every alert and count —
 /// must be the single-threaded run's.
 fn comparable(mut record: Value) -> Option<String> {
     record.as_object_mut()?.remove("flow_id");

@@ -25,8 +25,9 @@ use crate::output::summary::Summary;
 use crate::output::syslog::{self, SyslogError, SyslogStats, SyslogStream};
 use crate::output::Outputs;
 use crate::setup::Setup;
+use crate::threads::lock;
 use crate::timestamp::Timestamp;
-use crate::workers::{lock, SharedSink, WhenFull, WorkerReport, Workers};
+use crate::workers::{SharedSink, WhenFull, WorkerReport, Workers};
 
 /// How often buffered alert lines reach the files, and drops are read from libpcap.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);

@@ -15,7 +15,8 @@ use super::summary::Summary;
 use crate::decode::DecodeError;
 use crate::engine::EngineStats;
 use crate::memory::ShedReason;
-use crate::signatures::{RuleSet, Severity};
+use crate::severity::Severity;
+use crate::signatures::RuleSet;
 
 type Labels = Vec<(&'static str, String)>;
 

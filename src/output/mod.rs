@@ -15,7 +15,8 @@ use crate::personal_data::Confidence;
 use crate::protocols::rtp::StreamSummary;
 use crate::protocols::tls::{Cipher, TlsVersion};
 use crate::protocols::AppProto;
-use crate::signatures::{Rule, Severity};
+use crate::severity::Severity;
+use crate::signatures::Rule;
 use crate::timestamp::Timestamp;
 
 /// TLS as seen on one flow.

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{FlowEvent, Sink};
 use crate::flow::EndReason;
-use crate::signatures::Severity;
+use crate::severity::Severity;
 use crate::timestamp::Timestamp;
 
 /// Host pairs and evidence lines kept per rule for the report.

@@ -7,7 +7,8 @@ pub mod validators;
 
 use serde::Deserialize;
 
-use crate::signatures::{Anchor, Pattern, Severity};
+use crate::severity::Severity;
+use crate::signatures::{Anchor, Pattern};
 use mask::MaskStyle;
 
 /// What kind of personal data (or secret) a match is.

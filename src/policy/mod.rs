@@ -6,14 +6,17 @@ pub mod suppress;
 use crate::flow::Endpoint;
 use crate::personal_data::{mask, Confidence, Kind, Match};
 use crate::protocols::dtmf::DtmfFact;
-use crate::protocols::http::{AuthScheme, HttpCredentials, HttpFact};
+use crate::protocols::http::authorization::{AuthScheme, HttpCredentials};
+use crate::protocols::http::HttpFact;
 use crate::protocols::ldap::LdapFact;
+use crate::protocols::login::LoginFact;
 use crate::protocols::rtp::{MediaConfidence, StreamSummary, MIN_VOICE_PACKETS};
 use crate::protocols::sip::SipFact;
 use crate::protocols::snmp::SnmpFact;
 use crate::protocols::tls::{TlsFact, TlsVersion};
-use crate::protocols::{AppProto, Fact, LoginFact};
-use crate::signatures::{RuleSet, Severity};
+use crate::protocols::{AppProto, Fact};
+use crate::severity::Severity;
+use crate::signatures::RuleSet;
 use suppress::Suppressions;
 
 pub const RULE_SIP_PERSONAL_DATA: u32 = 2001;
@@ -440,7 +443,6 @@ impl Policy {
 mod tests {
     use super::*;
     use crate::personal_data::Confidence;
-    use crate::protocols::http::HttpCredentials;
     use crate::protocols::tls::Cipher;
 
     fn policy(min: TlsVersion) -> Policy {

@@ -4,9 +4,9 @@
 
 use crate::flow::Direction;
 use crate::personal_data::{mask, Confidence, Field, Kind, Match};
-use crate::protocols::lines::login;
+use crate::protocols::login::login;
 use crate::protocols::{held_bytes, probe_prefixes, Ctx, Fact, Probe};
-use crate::signatures::Severity;
+use crate::severity::Severity;
 
 /// Our own cap on one XML message.
 const MAX_MESSAGE: usize = 256 * 1024;

@@ -4,8 +4,9 @@
 //! each protocol only says what its lines mean.
 
 use crate::flow::Direction;
+use crate::protocols::login::login;
 use crate::protocols::tls::TlsDissector;
-use crate::protocols::{held_bytes, Ctx, Fact, LoginFact};
+use crate::protocols::{held_bytes, Ctx, Fact};
 
 /// Our own cap on one line (RFC 5321 §4.5.3.1.6: 1000 octets for SMTP text lines; IMAP
 /// literals and FTP are longer at times).
@@ -178,43 +179,6 @@ pub fn argument<'a>(line: &'a [u8], keyword: &[u8]) -> &'a [u8] {
     let rest = line.get(keyword.len()..).unwrap_or(b"");
     let start = rest.iter().position(|b| *b != b' ').unwrap_or(rest.len());
     &rest[start..]
-}
-
-/// A login seen in clear.
-pub fn login(
-    protocol: &'static str,
-    method: &'static str,
-    user: Option<&[u8]>,
-    secret_len: usize,
-) -> Fact {
-    login_fact(protocol, method, user, secret_len, false)
-}
-
-/// A challenge–response login (CRAM-MD5, APOP): the user name in clear, the secret
-/// only as a digest of the server's challenge.
-pub fn challenge_login(
-    protocol: &'static str,
-    method: &'static str,
-    user: Option<&[u8]>,
-    digest_len: usize,
-) -> Fact {
-    login_fact(protocol, method, user, digest_len, true)
-}
-
-fn login_fact(
-    protocol: &'static str,
-    method: &'static str,
-    user: Option<&[u8]>,
-    secret_len: usize,
-    challenge_response: bool,
-) -> Fact {
-    Fact::Login(LoginFact {
-        protocol,
-        method,
-        user: user.map(|u| String::from_utf8_lossy(u).chars().take(256).collect()),
-        secret_len,
-        challenge_response,
-    })
 }
 
 #[cfg(test)]

@@ -5,9 +5,8 @@
 use base64::Engine as _;
 
 use crate::personal_data::Field;
-use crate::protocols::lines::{
-    argument, challenge_login, login, starts_with_ci, user_pass, LineProtocol, Next, Session,
-};
+use crate::protocols::lines::{argument, starts_with_ci, user_pass, LineProtocol, Next, Session};
+use crate::protocols::login::{challenge_login, login};
 use crate::protocols::{AppProto, Ctx, Probe};
 
 fn b64(data: &[u8]) -> Option<Vec<u8>> {

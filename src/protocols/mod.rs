@@ -6,12 +6,14 @@
 //! its protocol's bytes and nothing about rules: it turns payload into `Fact`s.
 
 pub mod axi;
+pub(crate) mod ber;
 pub mod cdr;
 pub mod dtmf;
 pub mod espa;
 pub mod http;
 pub mod ldap;
 pub mod lines;
+pub mod login;
 pub mod mail;
 pub mod modbus;
 pub mod mqtt;
@@ -112,7 +114,7 @@ pub enum Fact {
     Ldap(ldap::LdapFact),
     Snmp(snmp::SnmpFact),
     /// A login (user name, password) seen in clear.
-    Login(LoginFact),
+    Login(login::LoginFact),
     /// The server offered STARTTLS (STLS, AUTH TLS); the client went on in clear.
     StartTlsNotUsed {
         protocol: &'static str,
@@ -125,20 +127,6 @@ pub enum Fact {
         protocol: &'static str,
         detail: &'static str,
     },
-}
-
-/// Credentials typed or sent in clear: FTP, POP3, IMAP, SMTP AUTH, Telnet, MQTT, AXI.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LoginFact {
-    pub protocol: &'static str,
-    pub method: &'static str,
-    /// Raw user name; the policy masks it.
-    pub user: Option<String>,
-    /// Length of the password (or digest); the password itself is never kept.
-    pub secret_len: usize,
-    /// The secret crossed only as a response to a challenge (CRAM-MD5, APOP): rule
-    /// 6006, not 6001.
-    pub challenge_response: bool,
 }
 
 /// What a dissector gets with each chunk: where facts go, and the personal-data

@@ -2,7 +2,7 @@
 
 use crate::flow::Direction;
 use crate::personal_data::{looks_textual, Field};
-use crate::protocols::lines::login;
+use crate::protocols::login::login;
 use crate::protocols::{held_bytes, Ctx, Probe};
 
 /// Our own cap on a packet we buffer; bigger PUBLISH payloads are skipped unread.

@@ -17,7 +17,7 @@ use snmp_parser::{ObjectSyntax, SnmpVariable, VarBindValue};
 
 use crate::flow::{Direction, L4};
 use crate::personal_data::{looks_textual, mask, Field, Match};
-use crate::protocols::ldap::ber;
+use crate::protocols::ber;
 use crate::protocols::{Ctx, Fact, Probe};
 
 /// Our own cap on one message held for reassembly over TCP (RFC 3430 §2 lets a

@@ -3,7 +3,7 @@
 
 use crate::flow::Direction;
 use crate::personal_data::Field;
-use crate::protocols::lines::login;
+use crate::protocols::login::login;
 use crate::protocols::{Ctx, Probe};
 
 const IAC: u8 = 255;

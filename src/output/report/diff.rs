@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::{Report, Service};
-use crate::signatures::Severity;
+use crate::severity::Severity;
 
 /// One rule on one service, and its alerts before and after.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

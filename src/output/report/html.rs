@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::{severity_name, ChannelStatus, Report, Service, SystemView, SEVERITIES};
-use crate::signatures::Severity;
+use crate::severity::Severity;
 
 /// Items shown of a list before "and N more".
 const SHOWN_HOSTS: usize = 20;

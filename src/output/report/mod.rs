@@ -23,8 +23,9 @@ use super::summary::Summary;
 use crate::engine::EngineStats;
 use crate::memory::ShedReason;
 use crate::policy::suppress::Suppression;
+use crate::severity::Severity;
 use crate::signatures::profiles::{assign, AssignedBy, SystemAssignment};
-use crate::signatures::{Profile, Severity};
+use crate::signatures::Profile;
 use crate::timestamp::Timestamp;
 
 pub use html::html;

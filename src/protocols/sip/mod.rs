@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use crate::flow::{Direction, L4};
 use crate::personal_data::{Field, Match};
 use crate::protocols::dtmf::{DigitCollector, DtmfSource};
-use crate::protocols::http::{credentials, HttpCredentials};
+use crate::protocols::http::authorization::{credentials, HttpCredentials};
 use crate::protocols::sdp::{self, Media};
 use crate::protocols::{held_bytes, probe_prefixes, Ctx, Fact, Probe};
 use parser::{Message, StartLine};
