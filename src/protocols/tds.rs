@@ -17,7 +17,7 @@ use std::borrow::Cow;
 
 use crate::flow::Direction;
 use crate::personal_data::{Field, Match};
-use crate::protocols::lines::login;
+use crate::protocols::login::login;
 use crate::protocols::tls::TlsDissector;
 use crate::protocols::{Ctx, Fact, Probe};
 
@@ -753,8 +753,9 @@ fn unit_length(data: &[u8]) -> Result<Option<usize>, ()> {
 mod tests {
     use super::*;
     use crate::personal_data::Kind;
+    use crate::protocols::login::LoginFact;
     use crate::protocols::testing::with_ctx;
-    use crate::protocols::{AppProto, LoginFact};
+    use crate::protocols::AppProto;
 
     fn packet(packet_type: u8, status: u8, payload: &[u8]) -> Vec<u8> {
         let len = u16::try_from(HEADER_LEN + payload.len()).unwrap();
