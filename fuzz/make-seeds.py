@@ -27,6 +27,7 @@ SOURCES = {
     "modbus": [("modbus.pcap", "tcp.len>0", "tcp.payload")],
     "tds": [("tds-not-sup.pcap", "tcp.len>0", "tcp.payload"), ("tds-login-only.pcap", "tcp.len>0", "tcp.payload")],
     "mqtt": [("mqtt.pcap", "tcp.len>0", "tcp.payload")],
+    "smb": [("smb2-clear.pcap", "tcp.len>0", "tcp.payload"), ("smb1-nt1.pcap", "tcp.len>0", "tcp.payload")],
     "syslog": [("syslog-tcp.pcap", "tcp.len>0", "tcp.payload"), ("pd-syslog-udp.pcap", "udp", "udp.payload")],
     "mail": [("smtp-plain-auth.pcap", "tcp.len>0", "tcp.payload"), ("pop3.pcap", "tcp.len>0", "tcp.payload"), ("imap.pcap", "tcp.len>0", "tcp.payload"), ("ftp.pcap", "tcp.len>0", "tcp.payload")],
     "telnet_axi_cdr": [("telnet.pcap", "tcp.len>0", "tcp.payload"), ("axi.pcap", "tcp.len>0", "tcp.payload"), ("pd-cdr-tcp.pcap", "tcp.len>0", "tcp.payload")],

@@ -20,6 +20,7 @@ use crate::policy::{Finding, Policy};
 use crate::protocols::rtp::{MediaHint, StreamSummary};
 use crate::protocols::sdp::static_codec;
 use crate::protocols::sip::{MediaOffer, SipFact};
+use crate::protocols::smb::{SmbFact, SmbSession};
 use crate::protocols::tls::TlsFact;
 use crate::protocols::{AppLayer, AppLimits, Fact};
 use crate::severity::Severity;
@@ -88,6 +89,8 @@ pub struct FlowState {
     app: AppLayer,
     tls: Option<TlsSummary>,
     media: Option<StreamSummary>,
+    /// Boxed like the tunnel: most flows are not SMB.
+    smb: Option<Box<SmbSession>>,
     /// The tunnel the flow's first packet came through.
     /// Boxed: most flows are not tunnelled, and the flow table stays dense.
     tunnel: Option<Box<Tunnel>>,
@@ -103,6 +106,9 @@ impl FlowState {
     fn record(&mut self, fact: &Fact) {
         if let Fact::Media(stream) = fact {
             self.media = Some(stream.clone());
+        }
+        if let Fact::Smb(SmbFact::Negotiated(session)) = fact {
+            self.smb = Some(Box::new(session.clone()));
         }
         if let Fact::Tls(tls) = fact {
             let summary = self.tls.get_or_insert_with(TlsSummary::default);
@@ -384,6 +390,7 @@ impl Finisher<'_> {
             encrypted: flow.state.app.encrypted(),
             tls: flow.state.tls.as_ref(),
             media: flow.state.media.as_ref(),
+            smb: flow.state.smb.as_deref(),
             tunnel: flow.state.tunnel.as_deref(),
             reason,
             state: flow_state(flow),
@@ -716,6 +723,7 @@ impl Engine {
                     },
                     tls: None,
                     media: None,
+                    smb: None,
                     tunnel: tunnel.map(Box::new),
                     alerts: Vec::new(),
                     source: Arc::clone(file),

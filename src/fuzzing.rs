@@ -20,7 +20,7 @@ use crate::protocols::{self, AppProto, Ctx};
 pub type Target = fn(&[u8]);
 
 /// The targets, by name (fuzz target and corpus directory names).
-pub const TARGETS: [(&str, Target); 20] = [
+pub const TARGETS: [(&str, Target); 21] = [
     ("decode", decode),
     ("reassembly", reassembly),
     ("tls", tls),
@@ -34,6 +34,7 @@ pub const TARGETS: [(&str, Target); 20] = [
     ("espa", espa),
     ("modbus", modbus),
     ("mqtt", mqtt),
+    ("smb", smb),
     ("syslog", syslog),
     ("mail", mail),
     ("telnet_axi_cdr", telnet_axi_cdr),
@@ -181,6 +182,19 @@ pub fn tds(data: &[u8]) {
     let _ = protocols::tds::probe_tds(data);
     let mut d = protocols::tds::TdsDissector::default();
     run(AppProto::Tds, data, |dir, c, ctx| d.on_data(dir, c, ctx));
+}
+
+/// SMB framing, SMB1/SMB2 headers, NTLMSSP and the file table, ended as a flow ends.
+pub fn smb(data: &[u8]) {
+    let _ = protocols::smb::probe_smb(data);
+    let _ = protocols::smb::ntlm_authenticate(data);
+    let mut d = protocols::smb::SmbDissector::default();
+    with_ctx(AppProto::Smb, |ctx| {
+        for (dir, chunk) in chunks(data) {
+            d.on_data(dir, chunk, ctx);
+        }
+        d.on_end(ctx);
+    });
 }
 
 pub fn syslog(data: &[u8]) {

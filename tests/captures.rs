@@ -477,6 +477,36 @@ const VOICE: &[Voice] = &[
             "J*** D**",
         ],
     },
+    // Samba and smbclient (make-smb-captures.sh): a recording and a CDR export put, the
+    // recording got back, over SMB 3.1.1 in clear and over SMB1; nothing but the session
+    // setup's login is readable when the share requires encryption.
+    Voice {
+        file: "smb2-clear.pcap",
+        flows: &["smb"],
+        alerts: &[(6005, "smb"), (6006, "smb")],
+        evidence: &[
+            "smb NTLMv2: user j***, digest response present (200 chars)",
+            "WRITE r**-********0961-j***-d**.wav (voice recording), 844 bytes",
+            "WRITE c**-e*****-***6-11.csv (call records), 86 bytes",
+            "READ r**-********0961-j***-d**.wav (voice recording), 844 bytes",
+        ],
+    },
+    Voice {
+        file: "smb3-encrypted.pcap",
+        flows: &["smb"],
+        alerts: &[],
+        evidence: &[],
+    },
+    Voice {
+        file: "smb1-nt1.pcap",
+        flows: &["smb"],
+        alerts: &[(6005, "smb"), (6006, "smb")],
+        evidence: &[
+            "smb NTLMv2: user j***, digest response present (200 chars)",
+            "WRITE r**-********0961-j***-d**.wav (voice recording), 844 bytes",
+            "READ r**-********0961-j***-d**.wav (voice recording), 844 bytes",
+        ],
+    },
     Voice {
         file: "ftp.pcap",
         flows: &["ftp"],
@@ -658,6 +688,36 @@ fn tds_sessions_report_protection_login_and_rows() {
             .collect();
         got.sort();
         assert_eq!(got, want, "{file}");
+    }
+}
+
+/// The flow record of an SMB session: dialect, signing and encryption, SMB1 obsolete.
+#[test]
+fn smb_flow_records_dialect_signing_encryption() {
+    for (file, encrypted, smb) in [
+        (
+            "smb2-clear.pcap",
+            false,
+            serde_json::json!({"dialect": "3.11", "signing": "optional"}),
+        ),
+        (
+            "smb3-encrypted.pcap",
+            true,
+            serde_json::json!({"dialect": "3.11", "signing": "optional"}),
+        ),
+        (
+            "smb1-nt1.pcap",
+            false,
+            serde_json::json!({"dialect": "NT LANMAN 1.0", "signing": "optional", "obsolete": true}),
+        ),
+    ] {
+        let run = common::analyze(&[&pcaps().join(file)], &["--quiet"]);
+        let [flow] = run.flows.as_slice() else {
+            panic!("{file}: one flow expected, got {:?}", run.flows);
+        };
+        assert_eq!(flow["app_proto"], "smb", "{file}");
+        assert_eq!(flow["encrypted"], encrypted, "{file}");
+        assert_eq!(flow["smb"], smb, "{file}");
     }
 }
 
@@ -995,7 +1055,7 @@ fn signatures_check_reports_file_line_reason() {
     let listing = String::from_utf8_lossy(&list.stdout);
     assert_eq!(
         listing.lines().filter(|l| !l.starts_with('p')).count(),
-        21,
+        22,
         "{listing}"
     );
     assert_eq!(
@@ -1042,6 +1102,10 @@ const PLANTED: &[&str] = &[
     "SipPw-LEAKCHECK-15",
     "TdsPass-LEAKCHECK-16",
     "micc_reports",
+    // File share (make-smb-captures.sh): the password, the recording's name.
+    "SmbPass-LEAKCHECK-15",
+    "441632960961",
+    "jane-doe",
     "7700 900123",
     "janedoe",
     "nobodyuser",

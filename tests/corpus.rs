@@ -561,3 +561,41 @@ fn seconds_since_bench_start(ts: &str) -> f64 {
     };
     (day - 14.0) * 86_400.0 + h * 3600.0 + m * 60.0 + s - (22.0 * 3600.0 + 13.0 * 60.0 + 20.0)
 }
+
+/// Zeek's SMB 2/3 traces, against the MANIFEST's tshark ground truth: the mid-session
+/// trace (no NEGOTIATE, unsigned, files `pythonfile*`: no recordings) is plain SMB with no
+/// session facts; SMB 3.0 and 3.1.1 with required signing end encrypted (transform
+/// headers), so their NTLMSSP logins raise no 6006 and nothing else is visible.
+#[test]
+fn smb_sessions_match_manifest() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    for (file, encrypted, smb) in [
+        (
+            "zeek__smb__smb2readwrite.pcap",
+            false,
+            serde_json::Value::Null,
+        ),
+        (
+            "zeek__smb__smb3.pcap",
+            true,
+            serde_json::json!({"dialect": "3.00", "signing": "required"}),
+        ),
+        (
+            "zeek__smb__smb311.pcap",
+            true,
+            serde_json::json!({"dialect": "3.11", "signing": "required"}),
+        ),
+    ] {
+        let run = common::analyze(&[&corpus.join("pcaps").join(file)], &["--quiet"]);
+        let [flow] = run.flows.as_slice() else {
+            panic!("{file}: one flow expected, got {:?}", run.flows);
+        };
+        assert_eq!(flow["app_proto"], "smb", "{file}");
+        assert_eq!(flow["dest_port"], 445, "{file}");
+        assert_eq!(flow["encrypted"], encrypted, "{file}");
+        assert_eq!(flow["smb"], smb, "{file}");
+        assert!(run.alerts.is_empty(), "{file}: {:?}", run.alerts);
+    }
+}

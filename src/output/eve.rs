@@ -9,6 +9,7 @@ use super::community_id::community_id;
 use super::{FlowEvent, Sink, TlsSummary};
 use crate::decode::tunnel::Tunnel;
 use crate::flow::Direction;
+use crate::protocols::smb::SmbSession;
 use crate::timestamp::Timestamp;
 
 /// Suricata's `alert.gid`: cleartrace's rules all live in generator 1, as Suricata's
@@ -130,6 +131,32 @@ struct FlowJson<'a> {
     tls: Option<TlsJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rtp: Option<RtpJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    smb: Option<SmbJson>,
+}
+
+/// An SMB session's dialect (Suricata's names: `3.11`, `NT LM 0.12`) and signing; SMB1
+/// is marked obsolete here rather than by a rule (DESIGN §6 has none for it).
+#[derive(Serialize)]
+struct SmbJson {
+    dialect: String,
+    signing: &'static str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    obsolete: bool,
+}
+
+impl From<&SmbSession> for SmbJson {
+    fn from(s: &SmbSession) -> Self {
+        SmbJson {
+            dialect: s.dialect.name(),
+            signing: if s.signing_required {
+                "required"
+            } else {
+                "optional"
+            },
+            obsolete: s.dialect.obsolete(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -366,6 +393,7 @@ impl Sink for EveWriter {
                     ssrcs: m.ssrcs,
                     confidence: m.confidence.as_str(),
                 }),
+                smb: event.smb.map(SmbJson::from),
             };
             let out = if self.flows_with_alerts {
                 &mut self.alerts

@@ -13,6 +13,7 @@ use crate::decode::tunnel::Tunnel;
 use crate::flow::{Direction, EndReason, Endpoint, L4};
 use crate::personal_data::Confidence;
 use crate::protocols::rtp::StreamSummary;
+use crate::protocols::smb::SmbSession;
 use crate::protocols::tls::{Cipher, TlsVersion};
 use crate::protocols::AppProto;
 use crate::severity::Severity;
@@ -62,6 +63,7 @@ pub struct FlowEvent<'a> {
     pub encrypted: bool,
     pub tls: Option<&'a TlsSummary>,
     pub media: Option<&'a StreamSummary>,
+    pub smb: Option<&'a SmbSession>,
     /// The tunnel the flow travelled in, if any.
     pub tunnel: Option<&'a Tunnel>,
     pub reason: EndReason,

@@ -132,6 +132,38 @@ pub fn user_name(value: &str) -> String {
     }
 }
 
+/// A file name: `0612345678_smith.wav` → `******5678_s****.wav`. Recorders and exports
+/// name files after numbers and people, so the stem is masked as a phone number (the
+/// last 4 of its digits) and each run of letters as a name (its initial); separators and
+/// the extension (what the finding is about) stay.
+pub fn file_name(value: &str) -> String {
+    let (stem, ext) = match value.rsplit_once('.') {
+        Some((stem, ext))
+            if !stem.is_empty()
+                && (1..=5).contains(&ext.len())
+                && ext.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            (stem, Some(ext))
+        }
+        _ => (value, None),
+    };
+    let mut previous_letter = false;
+    let mut out: String = phone(stem)
+        .chars()
+        .map(|c| {
+            let letter = c.is_alphabetic();
+            let shown = if letter && previous_letter { '*' } else { c };
+            previous_letter = letter;
+            shown
+        })
+        .collect();
+    if let Some(ext) = ext {
+        out.push('.');
+        out.push_str(ext);
+    }
+    out
+}
+
 /// A password, token or key: presence and length, never content.
 pub fn secret(what: &str, len: usize) -> String {
     if len == 0 {
@@ -157,6 +189,18 @@ pub fn apply(style: MaskStyle, value: &str, label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names() {
+        assert_eq!(file_name("0612345678_smith.wav"), "******5678_s****.wav");
+        assert_eq!(
+            file_name("rec-441632960961-jane-doe.wav"),
+            "r**-********0961-j***-d**.wav"
+        );
+        assert_eq!(file_name("Jane Doe.mp3"), "J*** D**.mp3");
+        assert_eq!(file_name("noextension"), "n**********");
+        assert_eq!(file_name(".wav"), ".w**");
+    }
 
     #[test]
     fn masks() {

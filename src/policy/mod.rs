@@ -12,6 +12,7 @@ use crate::protocols::ldap::LdapFact;
 use crate::protocols::login::LoginFact;
 use crate::protocols::rtp::{MediaConfidence, StreamSummary, MIN_VOICE_PACKETS};
 use crate::protocols::sip::SipFact;
+use crate::protocols::smb::{FileKind, SmbFact};
 use crate::protocols::snmp::SnmpFact;
 use crate::protocols::tls::{TlsFact, TlsVersion};
 use crate::protocols::{AppProto, Fact};
@@ -39,6 +40,7 @@ pub const RULE_CHALLENGE_RESPONSE_LOGIN: u32 = 6006;
 pub const RULE_STARTTLS_NOT_USED: u32 = 6003;
 pub const RULE_DATABASE_IN_CLEAR: u32 = 6004;
 pub const RULE_CLEARTEXT_PERSONAL_DATA: u32 = 6002;
+pub const RULE_FILE_SHARE_RECORDINGS: u32 = 6005;
 pub const RULE_UNCLASSIFIED_PERSONAL_DATA: u32 = 7001;
 
 /// One rule matched by one fact.
@@ -327,6 +329,24 @@ impl Policy {
                     crate::protocols::modbus::function_name(m.function)
                 );
                 self.push(out, Finding::technical(RULE_MODBUS_CLEAR, evidence));
+            }
+            Fact::Smb(SmbFact::Negotiated(_)) => {}
+            Fact::Smb(SmbFact::FileTransfer {
+                operation,
+                kind,
+                name_masked,
+                length,
+            }) => {
+                let what = match kind {
+                    FileKind::Recording => "voice recording",
+                    FileKind::CallRecords => "call records",
+                };
+                let evidence = format!("{operation} {name_masked} ({what}), {length} bytes");
+                self.push(
+                    out,
+                    Finding::technical(RULE_FILE_SHARE_RECORDINGS, evidence)
+                        .with_kinds(&[kind.as_str()]),
+                );
             }
             Fact::Paging(p) => {
                 let mut parts = Vec::new();

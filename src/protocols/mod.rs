@@ -20,6 +20,7 @@ pub mod mqtt;
 pub mod rtp;
 pub mod sdp;
 pub mod sip;
+pub mod smb;
 pub mod snmp;
 pub mod ssh;
 pub mod syslog;
@@ -62,6 +63,8 @@ pub enum AppProto {
     Cdr,
     /// MS-TDS (SQL Server).
     Tds,
+    /// SMB 1/2/3 file shares.
+    Smb,
     /// Nothing recognised (or no payload at all).
     Failed,
 }
@@ -92,6 +95,7 @@ impl AppProto {
             AppProto::Axi => "axi",
             AppProto::Cdr => "cdr",
             AppProto::Tds => "tds",
+            AppProto::Smb => "smb",
             AppProto::Failed => "failed",
         }
     }
@@ -127,6 +131,7 @@ pub enum Fact {
         protocol: &'static str,
         detail: &'static str,
     },
+    Smb(smb::SmbFact),
 }
 
 /// What a dissector gets with each chunk: where facts go, and the personal-data
@@ -399,6 +404,13 @@ const DETECTORS: &[Detector] = &[
         start: || Dissector::Tds(tds::TdsDissector::default()),
     },
     Detector {
+        app_proto: AppProto::Smb,
+        l4: L4::Tcp,
+        ports: &[445, 139],
+        probe: smb::probe_smb,
+        start: || Dissector::Smb(smb::SmbDissector::default()),
+    },
+    Detector {
         app_proto: AppProto::Syslog,
         l4: L4::Udp,
         ports: &[514],
@@ -460,6 +472,7 @@ enum Dissector {
     Tds(tds::TdsDissector),
     Ldap(ldap::LdapDissector),
     Snmp(snmp::SnmpDissector),
+    Smb(smb::SmbDissector),
 }
 
 impl Dissector {
@@ -485,6 +498,7 @@ impl Dissector {
             Dissector::Tds(d) => d.on_data(dir, data, ctx),
             Dissector::Ldap(d) => d.on_data(dir, data, ctx),
             Dissector::Snmp(d) => d.on_data(dir, data, ctx),
+            Dissector::Smb(d) => d.on_data(dir, data, ctx),
         }
     }
 
@@ -507,6 +521,7 @@ impl Dissector {
             Dissector::Snmp(d) => d.on_gap(dir),
             Dissector::Telnet(d) => d.on_gap(dir),
             Dissector::RtpTcp(d) => d.on_gap(dir),
+            Dissector::Smb(d) => d.on_gap(dir),
             Dissector::Ssh | Dissector::Rtp(_) | Dissector::Modbus(_) => {}
         }
     }
@@ -524,6 +539,7 @@ impl Dissector {
             Dissector::Ftp(d) => d.encrypted(),
             Dissector::Ldap(d) => d.encrypted(),
             Dissector::Snmp(d) => d.encrypted(),
+            Dissector::Smb(d) => d.encrypted(),
             _ => false,
         }
     }
@@ -554,6 +570,7 @@ impl Dissector {
             Dissector::Pop3(d) => d.on_end(ctx),
             Dissector::Imap(d) => d.on_end(ctx),
             Dissector::Ftp(d) => d.on_end(ctx),
+            Dissector::Smb(d) => d.on_end(ctx),
             _ => {}
         }
     }
@@ -579,6 +596,7 @@ impl Dissector {
             Dissector::Ldap(d) => d.buffered(),
             Dissector::Snmp(d) => d.buffered(),
             Dissector::RtpTcp(d) => d.buffered(),
+            Dissector::Smb(d) => d.buffered(),
             Dissector::Ssh | Dissector::Rtp(_) | Dissector::Modbus(_) => 0,
         }
     }
