@@ -586,3 +586,18 @@ fn an_endless_tds_batch_is_read_to_its_cap_and_not_held() {
     // 8 MB sent; the dissector holds at most its 64 KiB message cap and a packet.
     assert!(stats.shed.peak_bytes < 256 * 1024, "{stats:?}");
 }
+
+#[test]
+fn unclosed_smb_creates_and_a_huge_write_stay_bounded() {
+    let (stats, flows) = attack("", |p| attacks::smb_unclosed_creates(p, 5_000));
+    // No CREATE was answered, so no file was opened and nothing was transferred.
+    assert_eq!(flows.0, vec![("smb", vec![])], "{stats:?}");
+    // The table of pending CREATEs holds the newest 64; every older one is counted.
+    assert_eq!(
+        anomaly(&stats, "smb.files_evicted"),
+        5_000 - 64,
+        "{stats:?}"
+    );
+    // 8 MiB of WRITE data skipped by length: the dissector holds a message head at most.
+    assert!(stats.shed.peak_bytes < 256 * 1024, "{stats:?}");
+}

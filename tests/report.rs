@@ -259,7 +259,7 @@ fn per_system_tables_over_the_demo_captures() {
             "systems": [
                 ["pbx", [["sip", "clear"], ["media", "clear"], ["admin", "clear"],
                          ["directory", "clear"], ["cdr", "clear"], ["syslog", "clear"],
-                         ["database", "not_seen"], ["recordings", "not_seen"]], []],
+                         ["database", "not_seen"], ["recordings", "clear"]], []],
                 ["dect", [["omm", "clear"], ["sip", "not_seen"], ["espa", "clear"],
                           ["snmp", "clear"], ["modbus", "clear"], ["mqtt", "clear"],
                           ["webapi", "not_seen"]], []],
@@ -277,6 +277,32 @@ fn per_system_tables_over_the_demo_captures() {
     );
     let sql = &report["systems"][3]["channels"][0];
     assert_eq!(sql["services"], json!(["127.0.0.1:1433/TCP"]));
+    // A recording and a CDR export put on a share without SMB 3 encryption
+    // (make-smb-captures.sh); the first profile that documents 445 claims the service.
+    let recordings = &report["systems"][0]["channels"][7];
+    assert_eq!(recordings["id"], "recordings");
+    assert_eq!(recordings["services"], json!(["127.0.0.1:445/TCP"]));
+    let share = report["services"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["port"] == 445))
+        .expect("the share's service");
+    assert_eq!(
+        (
+            &share["flows"],
+            &share["encrypted"],
+            &share["personal_data"]
+        ),
+        (
+            &json!(3),
+            &json!(1),
+            &json!(["call_records", "credential", "voice_recording"])
+        )
+    );
+    let rules: Vec<&Value> = share["alerts"]
+        .as_array()
+        .map(|a| a.iter().map(|a| &a["rule_id"]).collect())
+        .unwrap_or_default();
+    assert_eq!(rules, [&json!(6005), &json!(6006)]);
     let dect = &report["systems"][1]["channels"];
     assert_eq!(
         dect[0]["services"],

@@ -398,3 +398,49 @@ pub fn tds_endless_batch<W: Write>(pcap: &mut Pcap<W>, packets: u32) -> io::Resu
     }
     tcp_request(pcap, (CLIENT, 40_004), 1433, &stream, 1460)
 }
+
+/// An SMB2 client that opens `creates` recordings (`rec-N.wav`) and never closes them
+/// (no response comes either), then writes 8 MiB in one WRITE: a dissector that keeps
+/// every pending CREATE, or holds a WRITE's data, grows with the attacker.
+pub fn smb_unclosed_creates<W: Write>(pcap: &mut Pcap<W>, creates: u32) -> io::Result<()> {
+    let header = |command: u16, message_id: u64| {
+        let mut h = vec![0u8; 64];
+        h[..4].copy_from_slice(b"\xfeSMB");
+        h[4..6].copy_from_slice(&64u16.to_le_bytes());
+        h[12..14].copy_from_slice(&command.to_le_bytes());
+        h[24..32].copy_from_slice(&message_id.to_le_bytes());
+        h
+    };
+    let framed = |message: Vec<u8>| {
+        let len = (message.len() as u32).to_be_bytes();
+        let mut out = vec![0, len[1], len[2], len[3]];
+        out.extend(message);
+        out
+    };
+    let mut stream = Vec::new();
+    for i in 0..creates {
+        let name: Vec<u8> = format!("rec-{i}.wav")
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        // CREATE (5): NameOffset 120 and NameLength at body bytes 44..48 ([MS-SMB2] 2.2.13).
+        let mut m = header(5, u64::from(i));
+        let mut body = vec![0u8; 56];
+        body[..2].copy_from_slice(&57u16.to_le_bytes());
+        body[44..46].copy_from_slice(&120u16.to_le_bytes());
+        body[46..48].copy_from_slice(&(name.len() as u16).to_le_bytes());
+        m.extend(body);
+        m.extend(name);
+        stream.extend(framed(m));
+    }
+    // WRITE (9) of 8 MiB to a FileId nobody opened.
+    let data_len = 8u32 << 20;
+    let mut m = header(9, u64::from(creates));
+    let mut body = vec![0u8; 48];
+    body[..2].copy_from_slice(&49u16.to_le_bytes());
+    body[4..8].copy_from_slice(&data_len.to_le_bytes());
+    m.extend(body);
+    m.resize(m.len() + data_len as usize, 0x55);
+    stream.extend(framed(m));
+    tcp_request(pcap, (CLIENT, 40_005), 445, &stream, 1460)
+}
