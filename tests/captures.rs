@@ -711,13 +711,7 @@ fn smb_flow_records_dialect_signing_encryption() {
             serde_json::json!({"dialect": "NT LANMAN 1.0", "signing": "optional", "obsolete": true}),
         ),
     ] {
-        let run = common::analyze(&[&pcaps().join(file)], &["--quiet"]);
-        let [flow] = run.flows.as_slice() else {
-            panic!("{file}: one flow expected, got {:?}", run.flows);
-        };
-        assert_eq!(flow["app_proto"], "smb", "{file}");
-        assert_eq!(flow["encrypted"], encrypted, "{file}");
-        assert_eq!(flow["smb"], smb, "{file}");
+        common::check_smb_session(&pcaps().join(file), encrypted, &smb);
     }
 }
 

@@ -588,14 +588,7 @@ fn smb_sessions_match_manifest() {
             serde_json::json!({"dialect": "3.11", "signing": "required"}),
         ),
     ] {
-        let run = common::analyze(&[&corpus.join("pcaps").join(file)], &["--quiet"]);
-        let [flow] = run.flows.as_slice() else {
-            panic!("{file}: one flow expected, got {:?}", run.flows);
-        };
-        assert_eq!(flow["app_proto"], "smb", "{file}");
-        assert_eq!(flow["dest_port"], 445, "{file}");
-        assert_eq!(flow["encrypted"], encrypted, "{file}");
-        assert_eq!(flow["smb"], smb, "{file}");
+        let run = common::check_smb_session(&corpus.join("pcaps").join(file), encrypted, &smb);
         assert!(run.alerts.is_empty(), "{file}: {:?}", run.alerts);
     }
 }

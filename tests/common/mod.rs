@@ -111,3 +111,18 @@ pub fn ipv4_frame(
     f.extend_from_slice(payload);
     f
 }
+
+/// Runs `capture` and checks it holds one SMB flow with this encryption and this `smb`
+/// flow object (dialect, signing, obsolete); returns the run for further checks.
+pub fn check_smb_session(capture: &Path, encrypted: bool, smb: &Value) -> Run {
+    let run = analyze(&[capture], &["--quiet"]);
+    let file = capture.display();
+    let [flow] = run.flows.as_slice() else {
+        panic!("{file}: one flow expected, got {:?}", run.flows);
+    };
+    assert_eq!(flow["app_proto"], "smb", "{file}");
+    assert_eq!(flow["dest_port"], 445, "{file}");
+    assert_eq!(flow["encrypted"], encrypted, "{file}");
+    assert_eq!(&flow["smb"], smb, "{file}");
+    run
+}
