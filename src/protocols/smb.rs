@@ -16,7 +16,8 @@ use std::collections::VecDeque;
 
 use crate::flow::Direction;
 use crate::personal_data::mask;
-use crate::protocols::{Ctx, Fact, LoginFact, Probe};
+use crate::protocols::login::challenge_login;
+use crate::protocols::{Ctx, Fact, Probe};
 
 /// Our own cap on the part of one message we hold: a NEGOTIATE, SESSION_SETUP or CREATE
 /// fits many times over; READ responses and WRITE requests beyond it are skipped.
@@ -279,8 +280,9 @@ pub struct SmbDissector {
     framers: [Framer; 2],
     /// A transform header was seen, or the session setup said ENCRYPT_DATA.
     encrypted: bool,
-    /// The NTLMSSP login, until the session shows whether it is encrypted.
-    pending_login: Option<LoginFact>,
+    /// The NTLMSSP login (a `Fact::Login`), until the session shows whether it is
+    /// encrypted.
+    pending_login: Option<Fact>,
     /// CREATEs of interesting names awaiting their response, by message id.
     creating: VecDeque<(u64, TrackedFile)>,
     /// Open interesting files by FileId (SMB1 FIDs zero-extended).
@@ -325,7 +327,7 @@ impl SmbDissector {
     /// to be encrypted: it counts.
     pub fn on_end(&mut self, ctx: &mut Ctx<'_>) {
         if let Some(login) = self.pending_login.take() {
-            ctx.emit(Fact::Login(login));
+            ctx.emit(login);
         }
     }
 
@@ -639,20 +641,19 @@ impl SmbDissector {
             return;
         };
         if let Some(auth) = ntlm_authenticate(&blob[at..]) {
-            self.pending_login = Some(LoginFact {
-                protocol: "smb",
-                method: auth.method,
-                user: Some(auth.user),
-                secret_len: auth.response_len,
-                challenge_response: true,
-            });
+            self.pending_login = Some(challenge_login(
+                "smb",
+                auth.method,
+                Some(auth.user.as_bytes()),
+                auth.response_len,
+            ));
         }
     }
 
     /// File activity in clear: the session is not encrypted, and the login held counts.
     fn login_in_clear(&mut self, ctx: &mut Ctx<'_>) {
         if let Some(login) = self.pending_login.take() {
-            ctx.emit(Fact::Login(login));
+            ctx.emit(login);
         }
     }
 
