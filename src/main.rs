@@ -16,6 +16,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 use cleartrace::analyze::{
     capture_files, read_files, Filtered, Inline, PacketFilter, PacketPath, Progress, ReadOutcome,
 };
+#[cfg(feature = "live")]
+use cleartrace::capture::live::{CaptureMethod, CaptureOptions};
 use cleartrace::config::Config;
 use cleartrace::memory::ShedReason;
 use cleartrace::output::eve::{EveWriter, Stream};
@@ -225,9 +227,13 @@ struct AnalyzeArgs {
 #[cfg(feature = "live")]
 #[derive(clap::Args)]
 struct LiveArgs {
-    /// Interface to capture on (`any` for all, as SLL2).
+    /// Interface to capture on (`any` for all, as SLL2; libpcap only).
     #[arg(short, long)]
     interface: String,
+    /// How frames are read: libpcap and one capture thread, or AF_PACKET rings, one
+    /// per worker, in one fanout group (Linux).
+    #[arg(long, value_enum, default_value_t = CaptureMethod::Pcap)]
+    capture: CaptureMethod,
     /// BPF capture filter, as for tcpdump.
     #[arg(long)]
     bpf: Option<String>,
@@ -237,7 +243,7 @@ struct LiveArgs {
     /// Do not put the interface into promiscuous mode.
     #[arg(long)]
     no_promisc: bool,
-    /// Kernel capture buffer, MiB.
+    /// Kernel capture buffer, MiB (with afpacket: of each worker's ring).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(i32).range(1..=2047))]
     buffer_size: i32,
     /// Worker threads (flows sharded by address pair).
@@ -286,13 +292,13 @@ fn name_sensor(setup: &mut Setup, flag: Option<String>) {
 #[cfg(feature = "live")]
 fn live(args: LiveArgs) -> Result<ExitCode> {
     check_report_name(args.report.as_deref())?;
-    use cleartrace::capture::live::CaptureOptions;
     use cleartrace::live::{run, LiveOptions};
     let mut setup = Setup::load(args.config.as_deref(), args.signatures.as_deref())?;
     name_sensor(&mut setup, args.sensor_name.clone());
     warn_expired(&setup);
     let options = LiveOptions {
         capture: CaptureOptions {
+            method: args.capture,
             iface: args.interface,
             bpf: args.bpf,
             snaplen: args.snaplen,

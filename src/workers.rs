@@ -45,7 +45,7 @@ const BLOCKS_OUT: usize = 8;
 /// Capture time between clock ticks to every worker.
 const TICK_INTERVAL: u64 = 1_000_000_000;
 /// How often a worker publishes its counters for the metrics endpoint.
-const PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
+pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
 /// How long a reader facing a full queue sleeps before it tries again.
 const FULL_QUEUE_PAUSE: Duration = Duration::from_micros(50);
 
@@ -291,6 +291,15 @@ enum Work {
 pub struct WorkerReport {
     pub stats: EngineStats,
     pub active_flows: usize,
+}
+
+impl WorkerReport {
+    pub fn of(engine: &Engine) -> Self {
+        WorkerReport {
+            stats: engine.stats(),
+            active_flows: engine.active_flows(),
+        }
+    }
 }
 
 /// Whether a full worker queue stalls the reader (files) or loses the batch (live).
@@ -696,17 +705,11 @@ fn run_worker<S: Sink + ?Sized>(
         }
         if published.elapsed() >= PUBLISH_INTERVAL {
             published = Instant::now();
-            *lock(&report) = WorkerReport {
-                stats: engine.stats(),
-                active_flows: engine.active_flows(),
-            };
+            *lock(&report) = WorkerReport::of(&engine);
         }
     }
     engine.finish(&mut sink);
-    let last = WorkerReport {
-        stats: engine.stats(),
-        active_flows: engine.active_flows(),
-    };
+    let last = WorkerReport::of(&engine);
     *lock(&report) = last.clone();
     last
 }

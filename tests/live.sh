@@ -13,6 +13,11 @@
 # The captures were taken on 127.0.0.1, so they are first rewritten to 10.127.0.0/16
 # (and ::1 to fd00:127::1): replayed as they are, the kernel would answer them with
 # resets, and those would be captured too.
+#
+# Environment: WORKERS (default 2); CAPTURE=pcap|afpacket (default pcap, the sensor's
+# --capture); VETH=1 replays over a veth pair between network namespaces instead of
+# onto lo (tcpreplay on ctlive1 in namespace ctlive, the sensor on its peer ctlive0),
+# as frames from a mirror port arrive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,14 +27,34 @@ for tool in tcpreplay tcprewrite prometheus promtool curl python3 rsyslogd; do
 done
 
 WORKERS=${WORKERS:-2}
+CAPTURE=${CAPTURE:-pcap}
+VETH=${VETH:-0}
 work=$(mktemp -d)
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$work"
+    if [ "$VETH" = 1 ]; then
+        ip link del ctlive0 2>/dev/null || true
+        ip netns del ctlive 2>/dev/null || true
+    fi
 }
 trap cleanup EXIT
+if [ "$VETH" = 1 ]; then
+    ip link del ctlive0 2>/dev/null || true
+    ip netns del ctlive 2>/dev/null || true
+    ip netns add ctlive
+    # Room for the largest frame of the captures (taken on lo, whose MTU is 64 KiB).
+    ip link add ctlive0 mtu 65535 type veth peer name ctlive1 netns ctlive mtu 65535
+    ip link set ctlive0 up
+    ip -n ctlive link set ctlive1 up
+    iface=ctlive0
+    replay=(ip netns exec ctlive tcpreplay -q -i ctlive1)
+else
+    iface=lo
+    replay=(tcpreplay -q -i lo)
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -81,7 +106,7 @@ mkdir -m 1777 "$work/out"
 port=$(free_port)
 # 10.99.0.0/16: the outer addresses of the VXLAN capture (its inner packets, on
 # 127.0.0.1 inside the tunnel, are not rewritten and never reach the kernel's stack).
-"$bin" live -i lo --bpf 'net 10.127.0.0/16 or net fd00:127::/64 or net 10.99.0.0/16' \
+"$bin" live -i "$iface" --capture "$CAPTURE" --bpf 'net 10.127.0.0/16 or net fd00:127::/64 or net 10.99.0.0/16' \
     --listen "127.0.0.1:$port" \
     --workers "$WORKERS" --config "$work/config.toml" --alerts "$work/out/alerts.json" \
     --flows "syslog://127.0.0.1:$syslog_port" --report "$work/out/report.json" --user nobody -q \
@@ -117,7 +142,7 @@ curl -sf "127.0.0.1:$prom_port/-/ready" >/dev/null || { cat "$work/prometheus.lo
 # 4. Replay (at 4x speed; timing kept so flows split as offline), rotating the alert
 # file half-way the way logrotate does.
 half=$(( ${#files[@]} / 2 ))
-tcpreplay -q -i lo --multiplier 4 "${files[@]:0:$half}" >/dev/null 2>&1
+"${replay[@]}" --multiplier 4 "${files[@]:0:$half}" >/dev/null 2>&1
 sleep 1
 mv "$work/out/alerts.json" "$work/out/alerts.json.1"
 kill -HUP "$live_pid"
@@ -127,7 +152,7 @@ kill -USR1 "$live_pid"
 sleep 0.5
 [ -s "$work/out/report.json" ] || fail "SIGUSR1 wrote no report"
 cp "$work/out/report.json" "$work/snapshot.json"
-tcpreplay -q -i lo --multiplier 4 "${files[@]:$half}" >/dev/null 2>&1
+"${replay[@]}" --multiplier 4 "${files[@]:$half}" >/dev/null 2>&1
 
 # 5. Wait for every flow to time out, and for Prometheus to scrape the result.
 for _ in $(seq 60); do
@@ -140,8 +165,8 @@ curl -sf "127.0.0.1:$port/metrics" >"$work/scrape.txt"
 promtool check metrics <"$work/scrape.txt" || fail "promtool check metrics"
 
 # 6. Prometheus' view against the offline run.
-python3 - "$work/expected.prom" "127.0.0.1:$prom_port" <<'PY'
-import json, re, sys, time, urllib.parse, urllib.request
+WORKERS=$WORKERS CAPTURE=$CAPTURE python3 - "$work/expected.prom" "127.0.0.1:$prom_port" <<'PY'
+import json, os, re, sys, time, urllib.parse, urllib.request
 
 expected_path, prom = sys.argv[1], sys.argv[2]
 COMPARED = ("cleartrace_packets_total", "cleartrace_bytes_total", "cleartrace_flows_total",
@@ -173,6 +198,8 @@ def scrape():
         value = float(series["value"][1])
         if name == "cleartrace_capture_dropped_packets_total":
             drops[labels.get("stage")] = value
+        if name == "cleartrace_capture_ring_dropped_packets_total":
+            drops["ring " + labels.get("ring", "?")] = value
         if name in COMPARED and value > 0:
             stored[key(name, labels)] = value
     return stored, drops
@@ -187,7 +214,8 @@ for _ in range(20):
 
 if any(drops.values()):
     sys.exit(f"FAIL: packets dropped: {drops}")
-if set(drops) != {"kernel", "interface", "queue"}:
+rings = {f"ring {i}" for i in range(int(os.environ["WORKERS"]))} if os.environ["CAPTURE"] == "afpacket" else set()
+if set(drops) != {"kernel", "interface", "queue"} | rings:
     sys.exit(f"FAIL: drop counters missing: {drops}")
 problems = [f"{k}: analyze {expected.get(k)} live {stored.get(k)}"
             for k in sorted(set(expected) | set(stored)) if expected.get(k) != stored.get(k)]
@@ -220,22 +248,22 @@ if python3 -c 'import jsonschema' 2>/dev/null && [ -e ../shared/eve/suricata-sch
     python3 schema/check.py --suricata ../shared/eve/suricata-schema.json "$work/eve.json" ||
         fail "live EVE lines do not validate"
 fi
-python3 - "$work/out/report.json" "$want" "$work/snapshot.json" <<'PY' || fail "the reports disagree"
+python3 - "$work/out/report.json" "$want" "$work/snapshot.json" "$iface" <<'PY' || fail "the reports disagree"
 import json, sys
 final = json.load(open(sys.argv[1]))
 alerts = lambda r: r["verdict"]["alerts"]
 assert final["schema"] == "cleartrace-report/2", final["schema"]
-assert [i["name"] for i in final["inputs"]] == ["interface lo"], final["inputs"]
+assert [i["name"] for i in final["inputs"]] == ["interface " + sys.argv[4]], final["inputs"]
 assert sum(c["alerts"] for c in final["verdict"]["alerts_by_severity"]) == alerts(final)
 assert alerts(final) == int(sys.argv[2]), (alerts(final), sys.argv[2])
 snapshot = json.load(open(sys.argv[3]))
 assert 0 < alerts(snapshot) < alerts(final), (alerts(snapshot), alerts(final))
 PY
-python3 - "$work/out/alerts.json.1" "$work/out/alerts.json" <<'PY' || fail "alert lines do not name the interface"
+python3 - "$iface" "$work/out/alerts.json.1" "$work/out/alerts.json" <<'PY' || fail "alert lines do not name the interface"
 import json, sys
-for path in sys.argv[1:]:
+for path in sys.argv[2:]:
     for line in open(path):
         event = json.loads(line)
-        assert event.get("in_iface") == "lo" and "pcap_filename" not in event, event
+        assert event.get("in_iface") == sys.argv[1] and "pcap_filename" not in event, event
 PY
-echo "live test passed ($WORKERS workers, running as nobody): $lines alert lines, SIGHUP and SIGTERM handled"
+echo "live test passed ($CAPTURE capture on $iface, $WORKERS workers, running as nobody): $lines alert lines, SIGHUP and SIGTERM handled"

@@ -18,16 +18,40 @@ pub enum LiveCaptureError {
     },
     #[error("{iface}: capture failed: {source}")]
     Read { iface: String, source: pcap::Error },
+    #[error("{iface}: cannot open an AF_PACKET ring: {source}")]
+    Ring {
+        iface: String,
+        source: netring::Error,
+    },
+    #[error("{iface}: BPF filter {filter:?} cannot be attached to an AF_PACKET socket")]
+    SocketFilter { iface: String, filter: String },
+    #[error("{iface}: reading an AF_PACKET ring failed: {source}")]
+    RingRead {
+        iface: String,
+        source: netring::Error,
+    },
+}
+
+/// How frames come off the interface.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CaptureMethod {
+    /// libpcap, read by one capture thread that shards frames to the workers; the
+    /// portable fallback.
+    #[default]
+    Pcap,
+    /// AF_PACKET TPACKET_V3 rings, one per worker, in one PACKET_FANOUT group (Linux).
+    Afpacket,
 }
 
 /// How to open the interface (libpcap's knobs, named as tcpdump names them).
 #[derive(Clone, Debug)]
 pub struct CaptureOptions {
+    pub method: CaptureMethod,
     pub iface: String,
     pub bpf: Option<String>,
     pub snaplen: i32,
     pub promisc: bool,
-    /// Kernel ring buffer in bytes.
+    /// Kernel ring buffer in bytes (with AF_PACKET, of each worker's ring).
     pub buffer_bytes: i32,
 }
 

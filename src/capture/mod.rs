@@ -1,6 +1,8 @@
 //! Packet sources. A source hands out one borrowed frame at a time with its link type
 //! and timestamp; it never interprets the bytes (that is `decode`'s job).
 
+#[cfg(feature = "live")]
+pub mod afpacket;
 mod file;
 #[cfg(feature = "live")]
 pub mod live;

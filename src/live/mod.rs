@@ -1,5 +1,7 @@
-//! The long-running sensor (feature `live`): a capture thread reads the interface and
-//! shards packets to worker engines; a tokio runtime in the main thread serves the
+//! The long-running sensor (feature `live`): with libpcap a capture thread reads the
+//! interface and shards packets to worker engines; with AF_PACKET each worker reads
+//! its own ring of the kernel's fanout group and runs its engine on the frames in
+//! place (the SDP expectations are shared by the engines either way); a tokio runtime in the main thread serves the
 //! metrics endpoint and turns signals into actions (SIGHUP reopens the output files
 //! for logrotate, SIGTERM and SIGINT end every open flow and exit). The engines, sinks
 //! and sharding are the ones `analyze` uses.
@@ -17,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use crate::capture::live::{CaptureOptions, LiveCapture, LiveCaptureError};
+use crate::capture::afpacket::Ring;
+use crate::capture::live::{CaptureMethod, CaptureOptions, LiveCapture, LiveCaptureError};
+use crate::engine::Engine;
 use crate::output::eve::{EveWriter, Stream};
 use crate::output::metrics::{exposition, Drops};
 use crate::output::report;
@@ -27,7 +31,7 @@ use crate::output::Outputs;
 use crate::setup::Setup;
 use crate::threads::lock;
 use crate::timestamp::Timestamp;
-use crate::workers::{SharedSink, WhenFull, WorkerReport, Workers};
+use crate::workers::{SharedSink, WhenFull, WorkerReport, Workers, PUBLISH_INTERVAL};
 
 /// How often buffered alert lines reach the files, and drops are read from libpcap.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
@@ -89,6 +93,8 @@ struct Sensor {
     reports: Vec<Arc<Mutex<WorkerReport>>>,
     kernel_drops: AtomicU64,
     interface_drops: AtomicU64,
+    /// AF_PACKET: each ring's kernel drops (empty with libpcap).
+    ring_drops: Vec<AtomicU64>,
     queue_drops: Arc<AtomicU64>,
     /// What the syslog outputs' senders did, across SIGHUP reopenings.
     eve_shipping: Arc<SyslogStats>,
@@ -122,11 +128,17 @@ impl Sensor {
     }
 
     fn drops(&self) -> Drops {
+        let rings: Vec<u64> = self
+            .ring_drops
+            .iter()
+            .map(|ring| ring.load(Ordering::Relaxed))
+            .collect();
         Drops {
-            kernel: self.kernel_drops.load(Ordering::Relaxed),
+            kernel: self.kernel_drops.load(Ordering::Relaxed) + rings.iter().sum::<u64>(),
             interface: self.interface_drops.load(Ordering::Relaxed),
             queue: self.queue_drops.load(Ordering::Relaxed),
             eve_lines: self.eve_shipping.dropped.load(Ordering::Relaxed),
+            rings,
         }
     }
 }
@@ -190,9 +202,20 @@ fn open_streams(
     Ok((Some(alerts), flows))
 }
 
+/// Where frames come from: opened before privileges are dropped.
+enum Source {
+    Pcap(LiveCapture),
+    Rings(Vec<Ring>),
+}
+
 pub fn run(setup: Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError> {
     let started = Instant::now();
-    let capture = LiveCapture::open(&options.capture)?;
+    let source = match options.capture.method {
+        CaptureMethod::Pcap => Source::Pcap(LiveCapture::open(&options.capture)?),
+        CaptureMethod::Afpacket => {
+            Source::Rings(Ring::open_group(&options.capture, options.workers)?)
+        }
+    };
     let listener =
         std::net::TcpListener::bind(options.listen).map_err(|source| LiveError::Listen {
             addr: options.listen,
@@ -211,34 +234,71 @@ pub fn run(setup: Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError>
             .host(setup.config.sensor_name.clone()),
         summary: Summary::default(),
     }));
-    let mut workers = Workers::spawn(
-        setup.engines(options.workers),
-        SharedSink(Arc::clone(&outputs)),
-        options.queue_batches,
-        WhenFull::Drop,
-    )
-    .map_err(LiveError::Start)?;
-    workers.set_source(&options.capture.iface);
-    let sensor = Arc::new(Sensor {
-        inputs: [format!("interface {}", options.capture.iface)],
-        setup,
-        outputs: Arc::clone(&outputs),
-        reports: workers.reports.clone(),
-        kernel_drops: AtomicU64::new(0),
-        interface_drops: AtomicU64::new(0),
-        queue_drops: Arc::clone(&workers.queue_drops),
-        eve_shipping,
-        capturing: AtomicBool::new(true),
-    });
+    let engines = setup.engines(options.workers);
+    let sink = SharedSink(Arc::clone(&outputs));
     let stop = Arc::new(AtomicBool::new(false));
-    let capture_thread = std::thread::Builder::new()
-        .name("cleartrace-capture".into())
-        .spawn({
-            let stop = Arc::clone(&stop);
-            let sensor = Arc::clone(&sensor);
-            move || capture_loop(capture, workers, &stop, &sensor)
-        })
-        .map_err(LiveError::Start)?;
+    let iface = options.capture.iface.clone();
+    let (sensor, capture_threads) = match source {
+        Source::Pcap(capture) => {
+            let mut workers = Workers::spawn(engines, sink, options.queue_batches, WhenFull::Drop)
+                .map_err(LiveError::Start)?;
+            workers.set_source(&iface);
+            let sensor = Arc::new(Sensor {
+                inputs: [format!("interface {iface}")],
+                setup,
+                outputs: Arc::clone(&outputs),
+                reports: workers.reports.clone(),
+                kernel_drops: AtomicU64::new(0),
+                interface_drops: AtomicU64::new(0),
+                ring_drops: Vec::new(),
+                queue_drops: Arc::clone(&workers.queue_drops),
+                eve_shipping,
+                capturing: AtomicBool::new(true),
+            });
+            let thread = std::thread::Builder::new()
+                .name("cleartrace-capture".into())
+                .spawn({
+                    let stop = Arc::clone(&stop);
+                    let sensor = Arc::clone(&sensor);
+                    move || capture_loop(capture, workers, &stop, &sensor)
+                })
+                .map_err(LiveError::Start)?;
+            (sensor, vec![thread])
+        }
+        Source::Rings(rings) => {
+            let reports: Vec<_> = rings
+                .iter()
+                .map(|_| Arc::new(Mutex::new(WorkerReport::default())))
+                .collect();
+            let sensor = Arc::new(Sensor {
+                inputs: [format!("interface {iface}")],
+                setup,
+                outputs: Arc::clone(&outputs),
+                reports: reports.clone(),
+                kernel_drops: AtomicU64::new(0),
+                interface_drops: AtomicU64::new(0),
+                ring_drops: rings.iter().map(|_| AtomicU64::new(0)).collect(),
+                queue_drops: Arc::new(AtomicU64::new(0)),
+                eve_shipping,
+                capturing: AtomicBool::new(true),
+            });
+            let mut threads = Vec::with_capacity(rings.len());
+            for (i, (ring, mut engine)) in rings.into_iter().zip(engines).enumerate() {
+                engine.set_source(&iface);
+                let thread = std::thread::Builder::new()
+                    .name(format!("cleartrace-ring-{i}"))
+                    .spawn({
+                        let stop = Arc::clone(&stop);
+                        let sensor = Arc::clone(&sensor);
+                        let sink = sink.clone();
+                        move || ring_loop(ring, engine, sink, i, &stop, &sensor)
+                    })
+                    .map_err(LiveError::Start)?;
+                threads.push(thread);
+            }
+            (sensor, threads)
+        }
+    };
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -246,9 +306,16 @@ pub fn run(setup: Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError>
         .map_err(LiveError::Start)?;
     let served = runtime.block_on(watch(listener, Arc::clone(&sensor), &options));
     stop.store(true, Ordering::Relaxed);
-    let (report, failure) = capture_thread
-        .join()
-        .unwrap_or_else(|_| (WorkerReport::default(), Some(LiveError::ThreadStopped)));
+    let mut failure = None;
+    let mut report = WorkerReport::default();
+    for thread in capture_threads {
+        let (ended, error) = thread
+            .join()
+            .unwrap_or_else(|_| (WorkerReport::default(), Some(LiveError::ThreadStopped)));
+        report.stats.merge(&ended.stats);
+        report.active_flows += ended.active_flows;
+        failure = failure.or(error);
+    }
     served?;
     if let Some(path) = &options.report {
         sensor.write_report(path)?;
@@ -369,6 +436,55 @@ fn capture_loop(
     record_drops(&mut capture, sensor);
     sensor.capturing.store(false, Ordering::Relaxed);
     (workers.finish(), error)
+}
+
+/// One AF_PACKET worker: reads its ring's blocks and runs its engine on the frames
+/// in place, until told to stop; then ends its flows. A ring that fails, or a
+/// worker that panics, stops the whole sensor (its share of the traffic would be
+/// lost).
+fn ring_loop(
+    mut ring: Ring,
+    mut engine: Engine,
+    mut sink: SharedSink<Outputs>,
+    me: usize,
+    stop: &AtomicBool,
+    sensor: &Sensor,
+) -> (WorkerReport, Option<LiveError>) {
+    struct StopsSensor<'a>(&'a AtomicBool);
+    impl Drop for StopsSensor<'_> {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::Relaxed);
+        }
+    }
+    let _stops = StopsSensor(&sensor.capturing);
+    let publish = |ring: &Ring, engine: &Engine| {
+        if let (Some(report), Some(drops)) = (sensor.reports.get(me), sensor.ring_drops.get(me)) {
+            *lock(report) = WorkerReport::of(engine);
+            if let Some(n) = ring.drops() {
+                drops.store(n, Ordering::Relaxed);
+            }
+        }
+    };
+    let mut published = Instant::now();
+    let mut error = None;
+    while !stop.load(Ordering::Relaxed) {
+        match ring.read_block(|packet| engine.process(packet, &mut sink)) {
+            Ok(true) => {}
+            // A quiet link: the clock still moves, so idle flows time out.
+            Ok(false) => engine.advance(Timestamp::now(), &mut sink),
+            Err(e) => {
+                error = Some(LiveError::Capture(e));
+                break;
+            }
+        }
+        if published.elapsed() >= PUBLISH_INTERVAL {
+            published = Instant::now();
+            publish(&ring, &engine);
+        }
+    }
+    engine.finish(&mut sink);
+    publish(&ring, &engine);
+    (WorkerReport::of(&engine), error)
 }
 
 fn record_drops(capture: &mut LiveCapture, sensor: &Sensor) {

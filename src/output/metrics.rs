@@ -49,7 +49,7 @@ fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
 
 /// Packets lost before analysis, by where (DESIGN §9: counted, never silent). Files
 /// lose none; the live sensor reads the kernel's and its own queues' counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Drops {
     /// No room in the capture buffer (libpcap `ps_drop`).
     pub kernel: u64,
@@ -59,6 +59,9 @@ pub struct Drops {
     pub queue: u64,
     /// EVE lines a syslog collector never got (its queue was full while it was down).
     pub eve_lines: u64,
+    /// With AF_PACKET capture, each worker's ring's kernel drops (their sum is in
+    /// `kernel`); empty with libpcap.
+    pub rings: Vec<u64>,
 }
 
 /// The exposition of a run's counters: at its end (`analyze --metrics`) or at a scrape
@@ -91,6 +94,22 @@ pub fn exposition(
             ("queue", drops.queue),
         ],
     );
+    if !drops.rings.is_empty() {
+        let rings: Vec<(String, u64)> = drops
+            .rings
+            .iter()
+            .enumerate()
+            .map(|(ring, &n)| (ring.to_string(), n))
+            .collect();
+        let rings: Vec<(&str, u64)> = rings.iter().map(|(r, n)| (r.as_str(), *n)).collect();
+        one_label(
+            &mut registry,
+            "capture_ring_dropped_packets",
+            "Packets the kernel dropped because a worker's AF_PACKET ring was full, by ring",
+            "ring",
+            &rings,
+        );
+    }
     counter(
         &mut registry,
         "flow_evictions",
