@@ -18,7 +18,7 @@ SOURCES = {
     "tls": [("tls12.pcap", "tcp.len>0", "tcp.payload"), ("tls13.pcap", "tcp.len>0", "tcp.payload")],
     "dtls": [("dtls12.pcap", "udp", "udp.payload"), ("dtls10.pcap", "udp", "udp.payload")],
     "http": [("pd-http-json.pcap", "tcp.len>0", "tcp.payload"), ("http-digest.pcap", "tcp.len>0", "tcp.payload")],
-    "sip": [("sip-udp-g711-dtmf.pcap", "udp.port==5060", "udp.payload"), ("sip-tcp.pcap", "tcp.len>0", "tcp.payload")],
+    "sip": [("sip-udp-g711-dtmf.pcap", "udp.port==5060", "udp.payload"), ("sip-tcp.pcap", "tcp.len>0", "tcp.payload"), ("sip-aasp.pcap", "udp", "udp.payload")],
     "sdp": [("sip-sdes-srtp.pcap", "sdp", "udp.payload"), ("sip-udp-g711-dtmf.pcap", "sdp", "udp.payload")],
     "rtp": [("rtp-no-signalling.pcap", "udp", "udp.payload"), ("sip-sdes-srtp.pcap", "udp.port==7001", "udp.payload")],
     "ldap": [("ldap-simple-bind.pcap", "tcp.len>0", "tcp.payload")],

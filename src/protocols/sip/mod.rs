@@ -3,10 +3,11 @@
 //! Per message: identities (display names and number user parts of From, To,
 //! P-Asserted-Identity, Contact, Diversion …) go to the personal-data scanner; Digest
 //! `Authorization` is reported; SDP bodies give media offers (for the engine to expect
-//! the RTP flows), exposed SDES keys and their own personal data; MESSAGE bodies are
-//! scanned; INFO DTMF digits are collected per dialog. Everything is keyed by dialog
+//! the RTP flows), exposed SDES keys and their own personal data; MESSAGE bodies and
+//! AASP bodies (Aastra phones' display text, callers, dialled numbers) are scanned; INFO DTMF digits are collected per dialog. Everything is keyed by dialog
 //! (a hash of the Call-ID) so the policy can raise one alert per dialog.
 
+mod aasp;
 mod parser;
 
 use std::collections::HashMap;
@@ -271,6 +272,11 @@ impl SipDissector {
         let body = message.body;
         if content_type.starts_with("application/sdp") {
             self.on_sdp(dialog, body, &mut found, ctx);
+        } else if content_type.starts_with("message/x-aasp-signalling") {
+            // Aastra phones' display text, callers and dialled numbers.
+            for (field, value) in aasp::values(body) {
+                ctx.find(field, value, &mut found);
+            }
         } else if content_type.starts_with("text/") {
             // MESSAGE (RFC 3428) and other text bodies.
             ctx.find(Field::Text, body, &mut found);
