@@ -38,6 +38,7 @@ attacks=(
   "fragment flood (IPv4+IPv6)|fragment-flood|200000|5000|"
   "gap-blocked TCP flows|gap-flows|2000|40|"
   "unfinished HTTP heads|open-http-heads|10000|200|"
+  "unfinished PostgreSQL / MySQL messages|open-database-messages|10000|200|"
   "Basic among many headers|many-headers|5000|127|"
   "Basic before a huge head|huge-head|1000000|100000|"
   "HTTP header, 1 byte/segment|slow-header|65536|8192|"

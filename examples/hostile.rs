@@ -58,6 +58,7 @@ fn write(attack: &str, scale: u32, path: &str) -> std::io::Result<Option<u64>> {
         "fragment-flood" => attacks::fragment_flood(&mut pcap, scale)?,
         "gap-flows" => attacks::gap_flows(&mut pcap, scale, 250 * 1024)?,
         "open-http-heads" => attacks::open_http_heads(&mut pcap, scale, 60_000)?,
+        "open-database-messages" => attacks::open_database_messages(&mut pcap, scale, 30_000)?,
         "many-headers" => attacks::many_headers(&mut pcap, scale)?,
         "huge-head" => attacks::huge_head(&mut pcap, scale as usize)?,
         "slow-header" => attacks::slow_header(&mut pcap, scale as usize)?,

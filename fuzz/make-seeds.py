@@ -33,6 +33,29 @@ SOURCES = {
     "telnet_axi_cdr": [("telnet.pcap", "tcp.len>0", "tcp.payload"), ("axi.pcap", "tcp.len>0", "tcp.payload"), ("pd-cdr-tcp.pcap", "tcp.len>0", "tcp.payload")],
 }
 
+# Conversation targets (src/fuzzing.rs `conversation`): each TCP payload of the capture
+# in order, cut into records of a header byte (0x80 = to the client, plus the length up
+# to 127) and the bytes; the whole session is one seed.
+CONVERSATIONS = {
+    "pgsql": [("pgsql-cleartext-password.pcap", 5432), ("pgsql-scram.pcap", 5432), ("pgsql-tls.pcap", 5432)],
+    "mysql": [("mysql-native.pcap", 3306), ("mysql-clear-password.pcap", 3306), ("mysql-tls.pcap", 3306)],
+}
+
+
+def conversation(capture, server_port):
+    out = subprocess.run(
+        ["tshark", "-r", str(ROOT / "pcaps" / capture), "-Y", "tcp.len>0", "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.payload"],
+        capture_output=True, text=True, check=True).stdout
+    seed = b""
+    for line in out.splitlines():
+        port, payload = line.split("\t")
+        data = bytes.fromhex(payload.replace(":", ""))
+        to_client = 0x80 if int(port) == server_port else 0
+        for i in range(0, len(data), 127):
+            piece = data[i:i + 127]
+            seed += bytes([to_client | len(piece)]) + piece
+    return seed
+
 
 def payloads(capture, display_filter, field):
     out = subprocess.run(
@@ -59,6 +82,11 @@ def main():
                 n += 1
             joined = b"".join(chunks[:8])
             (d / f"{capture}-stream").write_bytes(bytes([len(joined) // 3 % 256, 1]) + joined)
+    for target, sources in CONVERSATIONS.items():
+        d = OUT / target
+        d.mkdir(parents=True)
+        for capture, server_port in sources:
+            (d / f"{capture}-conversation").write_bytes(conversation(capture, server_port))
     # Link/IP decoding and the whole pipeline start from frames and files.
     for target in ["decode", "reassembly", "pipeline", "signatures", "config"]:
         (OUT / target).mkdir(parents=True)

@@ -20,7 +20,7 @@ use crate::protocols::{self, AppProto, Ctx};
 pub type Target = fn(&[u8]);
 
 /// The targets, by name (fuzz target and corpus directory names).
-pub const TARGETS: [(&str, Target); 21] = [
+pub const TARGETS: [(&str, Target); 23] = [
     ("decode", decode),
     ("reassembly", reassembly),
     ("tls", tls),
@@ -35,6 +35,8 @@ pub const TARGETS: [(&str, Target); 21] = [
     ("modbus", modbus),
     ("mqtt", mqtt),
     ("smb", smb),
+    ("pgsql", pgsql),
+    ("mysql", mysql),
     ("syslog", syslog),
     ("mail", mail),
     ("telnet_axi_cdr", telnet_axi_cdr),
@@ -194,6 +196,48 @@ pub fn smb(data: &[u8]) {
             d.on_data(dir, chunk, ctx);
         }
         d.on_end(ctx);
+    });
+}
+
+/// A conversation for the request/response protocols whose state follows both
+/// directions: records of one header byte (the top bit picks the direction, the rest is
+/// a length up to 127) and that many bytes, so the fuzzer segments and interleaves freely.
+fn conversation(mut data: &[u8]) -> impl Iterator<Item = (Direction, &[u8])> {
+    std::iter::from_fn(move || {
+        let (&head, rest) = data.split_first()?;
+        let len = usize::from(head & 0x7f).min(rest.len());
+        let dir = if head & 0x80 == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let (chunk, after) = rest.split_at(len);
+        data = after;
+        Some((dir, chunk))
+    })
+}
+
+pub fn pgsql(data: &[u8]) {
+    let _ = protocols::pgsql::probe_pgsql(data);
+    let mut d = protocols::pgsql::PgsqlDissector::default();
+    with_ctx(AppProto::Pgsql, |ctx| {
+        for (dir, chunk) in conversation(data) {
+            d.on_data(dir, chunk, ctx);
+        }
+        d.on_gap(Direction::ToClient);
+        let _ = (d.buffered(), d.encrypted(), d.finished());
+    });
+}
+
+pub fn mysql(data: &[u8]) {
+    let _ = protocols::mysql::probe_mysql(data);
+    let mut d = protocols::mysql::MysqlDissector::default();
+    with_ctx(AppProto::Mysql, |ctx| {
+        for (dir, chunk) in conversation(data) {
+            d.on_data(dir, chunk, ctx);
+        }
+        d.on_end(ctx);
+        let _ = (d.buffered(), d.encrypted(), d.finished());
     });
 }
 

@@ -523,6 +523,65 @@ const VOICE: &[Voice] = &[
         alerts: &[(6001, "ftp")],
         evidence: &["ftp USER/PASS: user j***, password present (20 chars)"],
     },
+    // Databases (make-db-captures.sh): the login, the statements and rows, the
+    // session's encryption.
+    Voice {
+        file: "pgsql-cleartext-password.pcap",
+        flows: &["pgsql"],
+        alerts: &[(6001, "pgsql"), (6002, "pgsql"), (6004, "pgsql")],
+        evidence: &[
+            "pgsql: no SSLRequest, session in clear",
+            "pgsql cleartext password: user a***, password present (20 chars)",
+            "+** **** **0961",
+            "j***@example.com",
+            "4111 11** **** 1111",
+            "5500 00** **** 0004",
+            "+** **** **0123",
+        ],
+    },
+    Voice {
+        file: "pgsql-md5.pcap",
+        flows: &["pgsql"],
+        alerts: &[(6004, "pgsql"), (6006, "pgsql")],
+        evidence: &["pgsql MD5: user a***, digest response present (35 chars)"],
+    },
+    Voice {
+        file: "pgsql-scram.pcap",
+        flows: &["pgsql"],
+        alerts: &[(6004, "pgsql"), (6006, "pgsql")],
+        evidence: &["pgsql SCRAM-SHA-256: user a***, digest response present (32 chars)"],
+    },
+    Voice {
+        file: "pgsql-tls.pcap",
+        flows: &["pgsql"],
+        alerts: &[],
+        evidence: &[],
+    },
+    Voice {
+        file: "mysql-native.pcap",
+        flows: &["mysql"],
+        alerts: &[(6002, "mysql"), (6004, "mysql"), (6006, "mysql")],
+        evidence: &[
+            "mysql: the server offers SSL, the client did not ask for it: session in clear",
+            "mysql mysql_native_password: user a***, digest response present (20 chars)",
+            "+** **** **0961",
+            "j***@example.com",
+            "4111 11** **** 1111",
+            "5500 00** **** 0004",
+        ],
+    },
+    Voice {
+        file: "mysql-clear-password.pcap",
+        flows: &["mysql"],
+        alerts: &[(6001, "mysql"), (6004, "mysql")],
+        evidence: &["mysql mysql_clear_password: user a***, password present (20 chars)"],
+    },
+    Voice {
+        file: "mysql-tls.pcap",
+        flows: &["mysql"],
+        alerts: &[],
+        evidence: &[],
+    },
 ];
 
 #[test]
@@ -560,13 +619,30 @@ fn voice_captures_classify_every_flow_and_raise_exact_rules() {
             assert!(text.contains(e), "{}: {e:?} not in {text}", v.file);
         }
     }
-    // After STARTTLS the flow is judged as TLS, under its own app_proto.
-    for file in ["ldap-starttls.pcap", "smtp-starttls.pcap"] {
+    // After STARTTLS (or a database's SSL request) the flow is judged as TLS, under its
+    // own app_proto; the cleartext database sessions are not encrypted.
+    for file in [
+        "ldap-starttls.pcap",
+        "smtp-starttls.pcap",
+        "pgsql-tls.pcap",
+        "mysql-tls.pcap",
+    ] {
         let run = common::analyze(&[&pcaps().join(file)], &["--quiet"]);
         assert_eq!(run.flows[0]["tls"]["version"], "TLS 1.3", "{file}");
         assert_eq!(run.flows[0]["encrypted"], true, "{file}");
     }
     // SIP over TLS is judged as TLS: version and cipher on the flow record.
+    for file in [
+        "pgsql-cleartext-password.pcap",
+        "pgsql-md5.pcap",
+        "pgsql-scram.pcap",
+        "mysql-native.pcap",
+        "mysql-clear-password.pcap",
+    ] {
+        let run = common::analyze(&[&pcaps().join(file)], &["--quiet"]);
+        assert_eq!(run.flows[0]["encrypted"], false, "{file}");
+        assert!(run.flows[0]["tls"].is_null(), "{file}");
+    }
     let tls = common::analyze(&[&pcaps().join("sip-tls.pcap")], &["--quiet"]);
     assert_eq!(tls.flows[0]["tls"]["version"], "TLS 1.3");
     assert_eq!(tls.flows[0]["encrypted"], true);
@@ -1111,6 +1187,13 @@ const PLANTED: &[&str] = &[
     "441632960961",
     "jane-doe",
     "960962",
+    // Databases: the passwords of make-db-captures.sh and their account names.
+    "PgClear-LEAKCHECK-16",
+    "PgMd5-LEAKCHECK-17",
+    "PgScram-LEAKCHECK-18",
+    "MyNative-LEAKCHECK-19",
+    "MyClear-LEAKCHECK-20",
+    "acct_",
     "7700 900123",
     "janedoe",
     "nobodyuser",

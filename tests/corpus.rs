@@ -323,6 +323,118 @@ fn management_and_mail_captures_classified_and_judged() {
     check_cases(&corpus, &cases);
 }
 
+/// The MySQL and PostgreSQL traces of Zeek's test suite, judged exactly: every flow's
+/// app_proto, encryption and TLS version, every alert (rule, sorted) and the evidence
+/// that says what the session did about TLS and how the client logged in.
+#[test]
+fn database_captures_classified_and_judged() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    type Db = (
+        &'static str,
+        &'static [(&'static str, bool, Option<&'static str>)],
+        &'static [u64],
+        &'static [&'static str],
+    );
+    const MYSQL: (&str, bool, Option<&str>) = ("mysql", false, None);
+    const PGSQL: (&str, bool, Option<&str>) = ("pgsql", false, None);
+    const NO_SSL: &str = "mysql: the server does not offer SSL: session in clear";
+    const TEN_LOGINS: [u64; 20] = [
+        6004, 6004, 6004, 6004, 6004, 6004, 6004, 6004, 6004, 6004, 6006, 6006, 6006, 6006, 6006,
+        6006, 6006, 6006, 6006, 6006,
+    ];
+    let cases: [Db; 7] = [
+        // 13 connections: 3 refused in the greeting (no login, so no 6004), 10 logins
+        // with native scrambles (2 with an empty password).
+        (
+            "zeek__mysql__auth.pcap",
+            &[MYSQL; 13],
+            &TEN_LOGINS,
+            &[
+                NO_SSL,
+                "mysql mysql_native_password: user r***, digest response present (20 chars)",
+                "mysql mysql_native_password: user r***, digest response empty",
+            ],
+        ),
+        (
+            "zeek__mysql__encrypted.pcap",
+            &[("mysql", true, Some("TLS 1.1"))],
+            &[1001, 1003],
+            &["negotiated TLS 1.1"],
+        ),
+        (
+            "zeek__mysql__plain-amazon-rds.pcap",
+            &[MYSQL],
+            &[6004, 6006],
+            &[
+                "mysql: the server offers SSL, the client did not ask for it: session in clear",
+                "mysql mysql_native_password: user a***, digest response present (20 chars)",
+            ],
+        ),
+        (
+            "zeek__postgresql__psql-aws-ssl-disable.pcap",
+            &[PGSQL],
+            &[6004, 6006],
+            &[
+                "pgsql: no SSLRequest, session in clear",
+                "pgsql MD5: user z***, digest response present (35 chars)",
+            ],
+        ),
+        (
+            "zeek__postgresql__psql-aws-ssl-require.pcap",
+            &[("pgsql", true, Some("TLS 1.2"))],
+            &[],
+            &[],
+        ),
+        (
+            "zeek__postgresql__psql-login.pcap",
+            &[PGSQL],
+            &[6004, 6006],
+            &[
+                "pgsql: SSLRequest refused by the server ('N'), session in clear",
+                "pgsql SCRAM-SHA-256: user z***",
+            ],
+        ),
+        // Rows (42, 'forty-two') and (86, 'eighty-six'): no personal data, no 6002.
+        (
+            "zeek__postgresql__psql-create-insert-select-delete-drop.pcap",
+            &[PGSQL],
+            &[6004, 6006],
+            &["pgsql SCRAM-SHA-256: user p***"],
+        ),
+    ];
+    for (file, flows_expected, rules_expected, evidence) in cases {
+        let run = common::analyze(&[&corpus.join("pcaps").join(file)], &["--quiet"]);
+        let flows: Vec<(&str, bool, Option<&str>)> = run
+            .flows
+            .iter()
+            .map(|f| {
+                (
+                    f["app_proto"].as_str().unwrap_or(""),
+                    f["encrypted"].as_bool().unwrap_or(false),
+                    f["tls"]["version"].as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(flows, flows_expected, "{file}");
+        let mut rules: Vec<u64> = run
+            .alerts
+            .iter()
+            .filter_map(|a| a["alert"]["signature_id"].as_u64())
+            .collect();
+        rules.sort_unstable();
+        assert_eq!(rules, rules_expected, "{file}");
+        for a in &run.alerts {
+            assert_eq!(a["app_proto"], flows_expected[0].0, "{file}");
+        }
+        let text: String = run.alerts.iter().map(|a| a.to_string()).collect();
+        for e in evidence {
+            assert!(text.contains(e), "{file}: {e:?} not in {text}");
+        }
+    }
+}
+
 /// (capture, app_protos that must be among its flows, rules that must be raised,
 /// rules that must not)
 type Case = (

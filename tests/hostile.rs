@@ -563,6 +563,27 @@ fn unfinished_http_heads_stay_within_the_memory_budget() {
 }
 
 #[test]
+fn unfinished_database_messages_stay_within_the_memory_budget() {
+    // 64 sessions each holding 30,000 bytes of a message: ~2 MiB against 1 MiB.
+    let (stats, flows) = attack(ONE_MIB, |p| attacks::open_database_messages(p, 64, 30_000));
+    assert!(stats.shed.app_buffers >= 20, "{:?}", stats.shed);
+    assert!(
+        stats.shed.peak_bytes <= (1 << 20) + SLACK,
+        "{:?}",
+        stats.shed
+    );
+    let mut protos: Vec<&str> = flows.0.iter().map(|(proto, _)| *proto).collect();
+    protos.dedup();
+    protos.sort_unstable();
+    protos.dedup();
+    assert_eq!(protos, ["mysql", "pgsql"]);
+    // Under the default budget the same sessions are all held.
+    let (stats, _) = attack("", |p| attacks::open_database_messages(p, 64, 30_000));
+    assert_eq!(stats.shed.app_buffers, 0, "{:?}", stats.shed);
+    assert!(stats.shed.peak_bytes >= 64 * 30_000, "{:?}", stats.shed);
+}
+
+#[test]
 fn incomplete_datagrams_stay_within_the_memory_budget() {
     let (stats, _) = attack(ONE_MIB, |p| attacks::fragment_flood(p, 2_000));
     // 2,000 datagrams of 1,480 bytes; at most 1 MiB of them (708) may stay.

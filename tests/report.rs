@@ -259,7 +259,7 @@ fn per_system_tables_over_the_demo_captures() {
             "systems": [
                 ["pbx", [["sip", "clear"], ["media", "clear"], ["admin", "clear"],
                          ["directory", "clear"], ["cdr", "clear"], ["syslog", "clear"],
-                         ["database", "not_seen"], ["recordings", "clear"]], []],
+                         ["database", "clear"], ["recordings", "clear"]], []],
                 ["dect", [["omm", "clear"], ["sip", "not_seen"], ["espa", "clear"],
                           ["snmp", "clear"], ["modbus", "clear"], ["mqtt", "clear"],
                           ["webapi", "not_seen"]], []],

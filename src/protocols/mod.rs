@@ -10,6 +10,7 @@ pub(crate) mod ber;
 pub mod cdr;
 pub mod dtmf;
 pub mod espa;
+pub mod framing;
 pub mod http;
 pub mod ldap;
 pub mod lines;
@@ -17,6 +18,8 @@ pub mod login;
 pub mod mail;
 pub mod modbus;
 pub mod mqtt;
+pub mod mysql;
+pub mod pgsql;
 pub mod rtp;
 pub mod sdp;
 pub mod sip;
@@ -65,6 +68,8 @@ pub enum AppProto {
     Tds,
     /// SMB 1/2/3 file shares.
     Smb,
+    Pgsql,
+    Mysql,
     /// Nothing recognised (or no payload at all).
     Failed,
 }
@@ -96,6 +101,8 @@ impl AppProto {
             AppProto::Cdr => "cdr",
             AppProto::Tds => "tds",
             AppProto::Smb => "smb",
+            AppProto::Pgsql => "pgsql",
+            AppProto::Mysql => "mysql",
             AppProto::Failed => "failed",
         }
     }
@@ -432,6 +439,20 @@ const DETECTORS: &[Detector] = &[
         start: || Dissector::Modbus(modbus::ModbusDissector::default()),
     },
     Detector {
+        app_proto: AppProto::Pgsql,
+        l4: L4::Tcp,
+        ports: &[5432],
+        probe: pgsql::probe_pgsql,
+        start: || Dissector::Pgsql(pgsql::PgsqlDissector::default()),
+    },
+    Detector {
+        app_proto: AppProto::Mysql,
+        l4: L4::Tcp,
+        ports: &[3306],
+        probe: mysql::probe_mysql,
+        start: || Dissector::Mysql(mysql::MysqlDissector::default()),
+    },
+    Detector {
         app_proto: AppProto::Ssh,
         l4: L4::Tcp,
         ports: &[22],
@@ -473,6 +494,8 @@ enum Dissector {
     Ldap(ldap::LdapDissector),
     Snmp(snmp::SnmpDissector),
     Smb(smb::SmbDissector),
+    Pgsql(pgsql::PgsqlDissector),
+    Mysql(mysql::MysqlDissector),
 }
 
 impl Dissector {
@@ -499,6 +522,8 @@ impl Dissector {
             Dissector::Ldap(d) => d.on_data(dir, data, ctx),
             Dissector::Snmp(d) => d.on_data(dir, data, ctx),
             Dissector::Smb(d) => d.on_data(dir, data, ctx),
+            Dissector::Pgsql(d) => d.on_data(dir, data, ctx),
+            Dissector::Mysql(d) => d.on_data(dir, data, ctx),
         }
     }
 
@@ -522,6 +547,8 @@ impl Dissector {
             Dissector::Telnet(d) => d.on_gap(dir),
             Dissector::RtpTcp(d) => d.on_gap(dir),
             Dissector::Smb(d) => d.on_gap(dir),
+            Dissector::Pgsql(d) => d.on_gap(dir),
+            Dissector::Mysql(d) => d.on_gap(dir),
             Dissector::Ssh | Dissector::Rtp(_) | Dissector::Modbus(_) => {}
         }
     }
@@ -540,6 +567,8 @@ impl Dissector {
             Dissector::Ldap(d) => d.encrypted(),
             Dissector::Snmp(d) => d.encrypted(),
             Dissector::Smb(d) => d.encrypted(),
+            Dissector::Pgsql(d) => d.encrypted(),
+            Dissector::Mysql(d) => d.encrypted(),
             _ => false,
         }
     }
@@ -554,6 +583,8 @@ impl Dissector {
             Dissector::Ftp(d) => d.finished(),
             Dissector::Ldap(d) => d.finished(),
             Dissector::Tds(d) => d.finished(),
+            Dissector::Pgsql(d) => d.finished(),
+            Dissector::Mysql(d) => d.finished(),
             // A MODBUS flow is judged by its first ADU.
             Dissector::Modbus(_) => false,
             _ => false,
@@ -597,6 +628,8 @@ impl Dissector {
             Dissector::Snmp(d) => d.buffered(),
             Dissector::RtpTcp(d) => d.buffered(),
             Dissector::Smb(d) => d.buffered(),
+            Dissector::Pgsql(d) => d.buffered(),
+            Dissector::Mysql(d) => d.buffered(),
             Dissector::Ssh | Dissector::Rtp(_) | Dissector::Modbus(_) => 0,
         }
     }

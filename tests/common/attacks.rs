@@ -254,6 +254,50 @@ pub fn open_http_heads<W: Write>(
     Ok(())
 }
 
+/// `flows` database sessions, alternately PostgreSQL (a StartupMessage) and MySQL (a
+/// server greeting), each then sending the first `held_bytes` of a message whose header
+/// promises a little more: every flow holds its partial message until the end.
+pub fn open_database_messages<W: Write>(
+    pcap: &mut Pcap<W>,
+    flows: u32,
+    held_bytes: usize,
+) -> io::Result<()> {
+    let body = vec![b'a'; held_bytes];
+    for n in 0..flows {
+        let src = client(n);
+        let sport = 30_000 + (n % 30_000) as u16;
+        let mut payload = Vec::new();
+        if n % 2 == 0 {
+            let startup = b"\0\0\0\x1e\0\x03\0\0user\0jane\0database\0x\0\0";
+            payload.extend_from_slice(startup);
+            payload.push(b'Q');
+            payload.extend_from_slice(&(held_bytes as u32 + 8).to_be_bytes());
+            payload.extend_from_slice(&body);
+            tcp_request(pcap, (src, sport), 5432, &payload, 1460)?;
+        } else {
+            let syn = tcp(sport, 3306, 0, SYN, b"");
+            pcap.frame(&ipv4(src, SERVER, TCP, 0, 0x4000, &syn))?;
+            let mut greeting = b"\x0a10.11.19-MariaDB\0\x01\0\0\0abcdefgh\0\x00\xf7".to_vec();
+            greeting.extend_from_slice(&[8, 2, 0, 0xff, 0x81, 21]);
+            greeting.extend_from_slice(&[0; 10]);
+            greeting.extend_from_slice(b"ijklmnopqrst\0mysql_native_password\0");
+            let mut packet = (greeting.len() as u32).to_le_bytes()[..3].to_vec();
+            packet.push(0);
+            packet.extend_from_slice(&greeting);
+            let l4 = tcp(3306, sport, 1, PSH_ACK, &packet);
+            pcap.frame(&ipv4(SERVER, src, TCP, 0, 0x4000, &l4))?;
+            let mut command = ((held_bytes + 8) as u32).to_le_bytes()[..3].to_vec();
+            command.extend_from_slice(&[1, 0x8c, 0xa2, 0, 0]);
+            command.extend_from_slice(&body);
+            for (i, chunk) in command.chunks(1460).enumerate() {
+                let l4 = tcp(sport, 3306, 1 + (i * 1460) as u32, PSH_ACK, chunk);
+                pcap.frame(&ipv4(src, SERVER, TCP, 0, 0x4000, &l4))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A request with `Authorization: Basic` among `others` other short headers.
 pub fn many_headers<W: Write>(pcap: &mut Pcap<W>, others: u32) -> io::Result<()> {
     let mut head = b"GET / HTTP/1.1\r\nHost: pbx.example.test\r\n".to_vec();
