@@ -320,6 +320,7 @@ impl SmbDissector {
     pub fn on_gap(&mut self, dir: Direction) {
         let framer = &mut self.framers[dir.index()];
         framer.held = Vec::new();
+        framer.skip = 0;
         framer.lost = true;
     }
 
@@ -333,8 +334,15 @@ impl SmbDissector {
 
     pub fn on_data(&mut self, dir: Direction, mut data: &[u8], ctx: &mut Ctx<'_>) {
         let d = dir.index();
-        while !data.is_empty() && !self.framers[d].lost {
+        while !data.is_empty() {
             let framer = &mut self.framers[d];
+            if framer.lost {
+                // After a gap or garbage (or a capture that starts mid-message), read on
+                // from the next NetBIOS header that carries an SMB identifier.
+                let Some(at) = resync_point(data) else { return };
+                framer.lost = false;
+                data = &data[at..];
+            }
             if framer.skip > 0 {
                 let n = framer.skip.min(data.len());
                 framer.skip -= n;
@@ -668,6 +676,14 @@ impl SmbDissector {
     }
 }
 
+/// Where in `data` a NetBIOS session message holding an SMB message starts: type 0,
+/// then after the length one of the protocol identifiers.
+fn resync_point(data: &[u8]) -> Option<usize> {
+    let known = [SMB1_MAGIC, SMB2_MAGIC, TRANSFORM_MAGIC, COMPRESSED_MAGIC];
+    data.windows(8)
+        .position(|w| w[0] == NBSS_MESSAGE && known.iter().any(|m| w[4..] == m[..]))
+}
+
 fn smb1_file_id(fid: &[u8]) -> [u8; 16] {
     let mut id = [0; 16];
     id[..fid.len().min(16)].copy_from_slice(&fid[..fid.len().min(16)]);
@@ -865,6 +881,28 @@ mod tests {
         assert_eq!(
             transfers(&facts),
             [("WRITE", "******5678_s****.wav".to_string(), 3000)]
+        );
+    }
+
+    #[test]
+    fn framing_resumes_after_a_gap() {
+        let id = [3u8; 16];
+        let create = nbss(&create_request(5, "0612345678_smith.wav"));
+        let facts = with_ctx(AppProto::Smb, |ctx| {
+            let mut d = SmbDissector::default();
+            // Half a WRITE, then bytes lost: the rest of the stream starts on a message.
+            let write = nbss(&write_request(4, id, 3000));
+            d.on_data(Direction::ToServer, &write[..100], ctx);
+            d.on_gap(Direction::ToServer);
+            let mut after = b"tail of the lost message".to_vec();
+            after.extend_from_slice(&create);
+            d.on_data(Direction::ToServer, &after, ctx);
+            d.on_data(Direction::ToClient, &nbss(&create_response(5, id)), ctx);
+            d.on_data(Direction::ToServer, &nbss(&write_request(6, id, 10)), ctx);
+        });
+        assert_eq!(
+            transfers(&facts),
+            [("WRITE", "******5678_s****.wav".to_string(), 10)]
         );
     }
 
