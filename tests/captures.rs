@@ -888,6 +888,45 @@ fn fail_on_sets_exit_status() {
     assert_eq!(bad.output.status.code(), Some(2), "usage error");
 }
 
+/// `--fail-on` and the report's headline go by each alert's own severity: the SIP
+/// INFO digits of this call are a Luhn-valid card number, which raises rule 2004 (high)
+/// to critical.
+#[test]
+fn fail_on_and_the_report_headline_use_the_alert_severity() {
+    let call = pcaps().join("sip-udp-g711-dtmf.pcap");
+    let dir = common::tempdir();
+    let report = dir.join("report.json");
+    let report_arg = report.to_str().expect("UTF-8 path");
+    let run = common::analyze(
+        &[&call],
+        &["--quiet", "--fail-on", "critical", "--report", report_arg],
+    );
+    let severities: Vec<(u64, u64)> = run
+        .alerts
+        .iter()
+        .map(|a| {
+            (
+                a["alert"]["signature_id"].as_u64().expect("id"),
+                a["alert"]["severity"].as_u64().expect("severity"),
+            )
+        })
+        .collect();
+    assert!(severities.contains(&(2004, 1)), "{severities:?}");
+    assert_eq!(run.output.status.code(), Some(3), "{}", run.stderr);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("JSON");
+    let verdict = &report["verdict"];
+    let worst_tile = verdict["alerts_by_severity"]
+        .as_array()
+        .expect("tiles")
+        .iter()
+        .find(|tile| tile["alerts"].as_u64() > Some(0))
+        .expect("a tile with alerts");
+    assert_eq!(worst_tile["severity_name"], "critical");
+    assert_eq!(verdict["worst"], worst_tile["severity_name"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Offsets of the records of a little-endian µs pcap: (start, end) of each.
 fn pcap_records(bytes: &[u8]) -> Vec<(usize, usize)> {
     let mut at = 24;

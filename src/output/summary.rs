@@ -216,10 +216,9 @@ impl Sink for Summary {
             } else {
                 self.timeline_not_recorded += 1;
             }
-            self.worst = Some(
-                self.worst
-                    .map_or(alert.rule.severity, |w| w.min(alert.rule.severity)),
-            );
+            // The alert's own severity: a pattern (a card number) may raise it above
+            // its rule's.
+            self.worst = Some(self.worst.map_or(alert.severity, |w| w.min(alert.severity)));
         }
         self.count_service(event);
         // An interim record is not a new flow.
