@@ -124,3 +124,56 @@ fn families_from_start_up_one_series_per_rule() {
     assert!(!text.contains("table=\"flows\""), "counted twice:\n{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// LDAP and SNMP anomalies reach the summary and the metrics as SIP's do: an LDAP
+/// stream that stops being BER after a bind, and an SNMP datagram whose PDU cannot be
+/// read.
+#[test]
+fn ldap_and_snmp_anomalies_are_counted() {
+    use common::attacks::{ipv4, tcp, udp, Pcap};
+    let (client, server) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let mut pcap = Pcap::new(Vec::new()).expect("pcap");
+    // An anonymous simple bind (RFC 4511 §4.2), then bytes that are not BER.
+    let bind = [
+        0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00,
+    ];
+    let segments: [(u32, u8, &[u8]); 3] = [
+        (0, 0x02, b""),
+        (1, 0x18, &bind),
+        (15, 0x18, b"\x00\x00not BER"),
+    ];
+    for (seq, flags, payload) in segments {
+        let segment = tcp(40000, 389, seq, flags, payload);
+        pcap.frame(&ipv4(client, server, 6, 0, 0x4000, &segment))
+            .expect("frame");
+    }
+    // SNMPv1, community "public", a GetRequest PDU whose content is not a PDU.
+    let mut get = vec![0x30, 0x0f, 0x02, 0x01, 0x00, 0x04, 0x06];
+    get.extend_from_slice(b"public");
+    get.extend_from_slice(&[0xa0, 0x02, 0xff, 0xff]);
+    pcap.frame(&ipv4(client, server, 17, 1, 0, &udp(40001, 161, &get)))
+        .expect("frame");
+    let dir = common::tempdir();
+    let capture = dir.join("anomalies.pcap");
+    std::fs::write(&capture, pcap.into_inner()).expect("write");
+    let metrics = dir.join("run.prom");
+    let run = common::analyze(&[&capture], &["--metrics", &metrics.display().to_string()]);
+    assert_eq!(run.output.status.code(), Some(0), "{}", run.stderr);
+    let text = std::fs::read_to_string(&metrics).expect("metrics written");
+    for name in ["ldap.framing_lost", "snmp.unparsed_message"] {
+        let series = format!("cleartrace_anomalies_total{{anomaly=\"{name}\"}} 1");
+        assert!(
+            text.lines().any(|l| l == series),
+            "{series} missing:\n{text}"
+        );
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains(name) && l.trim_end().ends_with(" 1")),
+            "{name} not in the summary:\n{}",
+            run.stderr
+        );
+    }
+    assert!(!text.contains("public"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -223,6 +223,18 @@ pub fn exposition(
             .get_or_create(&vec![("reason", reason.to_string())])
             .inc_by(*n);
     }
+    // The named anomalies the summary lists (`sip.dialogs_evicted`, `ldap.framing_lost`,
+    // `ip.fragment_overlap` …): names the dissectors define, never payload.
+    let anomalies = family(
+        &mut registry,
+        "anomalies",
+        "Named protocol anomalies (bounds reached, messages not parsed), by name",
+    );
+    for (name, n) in &stats.anomalies {
+        anomalies
+            .get_or_create(&vec![("anomaly", name.to_string())])
+            .inc_by(*n);
+    }
     one_label(
         &mut registry,
         "table_evictions",

@@ -58,16 +58,6 @@ pub enum LdapFact {
     StartTls,
 }
 
-/// Named anomalies, counted: the flow goes on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LdapAnomalies {
-    /// `ldap.unparsed_message`: a framed message ldap-parser could not read.
-    pub unparsed_messages: u32,
-    /// `ldap.framing_lost`: not BER, or a message above our cap; resumes at a segment
-    /// that starts with an LDAP message.
-    pub framing_lost: u32,
-}
-
 /// BER SEQUENCE, INTEGER messageID, then a protocolOp tag of RFC 4511 §4.2–4.14.
 ///
 /// ```text
@@ -332,13 +322,13 @@ struct Session {
     stream: bool,
     /// messageID of a StartTLS request not answered yet.
     start_tls: Option<u32>,
-    anomalies: LdapAnomalies,
 }
 
 impl Session {
     fn on_message(&mut self, message: &[u8], ctx: &mut Ctx<'_>) -> ber::Next {
         let Ok((_, message)) = LdapMessage::from_ber(message) else {
-            self.anomalies.unparsed_messages += 1;
+            // A framed message ldap-parser could not read.
+            ctx.emit(Fact::Anomaly("ldap.unparsed_message"));
             return ber::Next::Continue;
         };
         match &message.protocol_op {
@@ -501,7 +491,9 @@ impl LdapDissector {
             .push(data, resync, |message| session.on_message(message, ctx));
         match pushed {
             ber::Pushed::Framed | ber::Pushed::Ignored => {}
-            ber::Pushed::Lost => self.session.anomalies.framing_lost += 1,
+            // Not BER, or a message above our cap: framing resumes at a segment that
+            // starts with an LDAP message.
+            ber::Pushed::Lost => ctx.emit(Fact::Anomaly("ldap.framing_lost")),
             ber::Pushed::HandOff(rest) => self.start_tls(dir, &rest, ctx),
         }
     }
@@ -547,10 +539,6 @@ impl LdapDissector {
     /// After StartTLS: the embedded TLS dissector has nothing more to read.
     pub fn finished(&self) -> bool {
         self.tls.as_ref().is_some_and(|t| t.finished())
-    }
-
-    pub fn anomalies(&self) -> LdapAnomalies {
-        self.session.anomalies
     }
 }
 
@@ -621,6 +609,16 @@ mod tests {
         (facts, d)
     }
 
+    fn anomalies(facts: &[Fact]) -> Vec<&'static str> {
+        facts
+            .iter()
+            .filter_map(|f| match f {
+                Fact::Anomaly(name) => Some(*name),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn ldap_facts(facts: &[Fact]) -> Vec<&LdapFact> {
         facts
             .iter()
@@ -638,7 +636,7 @@ mod tests {
     fn simple_bind_password_is_reported_masked() {
         let bind = simple_bind(1, "cn=Jane Doe,ou=people,dc=example,dc=test", "hunter2!x");
         assert_eq!(probe_ldap(&bind), Probe::Match);
-        let (facts, d) = run(L4::Tcp, &[(TO_SERVER, &bind)]);
+        let (facts, _) = run(L4::Tcp, &[(TO_SERVER, &bind)]);
         assert_eq!(
             facts,
             vec![Fact::Ldap(LdapFact::Credentials {
@@ -653,7 +651,6 @@ mod tests {
             !debug.contains("Jane") && !debug.contains("people"),
             "{debug}"
         );
-        assert_eq!(d.anomalies(), LdapAnomalies::default());
 
         // An unauthenticated (empty password) or anonymous bind is no credential.
         let (facts, _) = run(L4::Tcp, &[(TO_SERVER, &simple_bind(2, "cn=x", ""))]);
@@ -973,18 +970,18 @@ mod tests {
             }
         });
         // Not BER: the direction is lost, and found again at a message boundary.
-        let (facts, d) = run(
+        let (facts, _) = run(
             L4::Tcp,
             &[(TO_SERVER, b"\x00\x00\x00\x10garbage"), (TO_SERVER, &bind)],
         );
-        assert_eq!(d.anomalies().framing_lost, 1);
+        assert_eq!(anomalies(&facts), ["ldap.framing_lost"]);
         assert_eq!(ldap_facts(&facts).len(), 1);
         // An announced length above the cap loses framing instead of buffering.
-        let (_, d) = run(
+        let (facts, _) = run(
             L4::Tcp,
             &[(TO_SERVER, &[0x30, 0x84, 0x7f, 0, 0, 0, 2, 1, 1])],
         );
-        assert_eq!(d.anomalies().framing_lost, 1);
+        assert_eq!(anomalies(&facts), ["ldap.framing_lost"]);
     }
 
     #[test]

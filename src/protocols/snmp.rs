@@ -96,16 +96,8 @@ pub enum SnmpFact {
     },
 }
 
-/// Named anomalies, counted: the flow goes on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SnmpAnomalies {
-    /// `snmp.unparsed_message`: a message whose envelope or PDU could not be read.
-    pub unparsed_messages: u32,
-    /// `snmp.unparsed_varbind`: a varbind snmp-parser refused (others still count).
-    pub unparsed_varbinds: u32,
-    /// `snmp.framing_lost` (TCP): not BER, or a message above our cap.
-    pub framing_lost: u32,
-}
+/// A message whose envelope or PDU could not be read.
+const UNPARSED_MESSAGE: &str = "snmp.unparsed_message";
 
 /// BER SEQUENCE, INTEGER version 0 | 1 | 3, then (v1/v2c) an OCTET STRING community
 /// and a PDU tag, or (v3) the msgGlobalData SEQUENCE.
@@ -284,7 +276,6 @@ struct Session {
     /// message, a v3 request or response of a user without privacy).
     private: bool,
     clear: bool,
-    anomalies: SnmpAnomalies,
 }
 
 impl Session {
@@ -320,10 +311,10 @@ impl Session {
                 }
                 match pdu {
                     Some(pdu) => self.varbinds(pdu, ctx),
-                    None => self.anomalies.unparsed_messages += 1,
+                    None => ctx.emit(Fact::Anomaly(UNPARSED_MESSAGE)),
                 }
             }
-            None => self.anomalies.unparsed_messages += 1,
+            None => ctx.emit(Fact::Anomaly(UNPARSED_MESSAGE)),
         }
         ber::Next::Continue
     }
@@ -375,7 +366,7 @@ impl Session {
             Some(expect(ber::SEQUENCE, skip(fields, content)?)?.0)
         });
         let Some(mut list) = list else {
-            self.anomalies.unparsed_messages += 1;
+            ctx.emit(Fact::Anomaly(UNPARSED_MESSAGE));
             return;
         };
         let mut matches = Vec::new();
@@ -387,7 +378,8 @@ impl Session {
             list = after;
             match <SnmpVariable as FromBer>::from_ber(varbind) {
                 Ok((_, variable)) => scan_value(&variable, &mut matches, ctx),
-                Err(_) => self.anomalies.unparsed_varbinds += 1,
+                // The other varbinds still count.
+                Err(_) => ctx.emit(Fact::Anomaly("snmp.unparsed_varbind")),
             }
         }
         if !matches.is_empty() {
@@ -432,8 +424,9 @@ impl SnmpDissector {
         let session = &mut self.session;
         let pushed = self.streams[dir.index()]
             .push(data, resync, |message| session.on_message(message, ctx));
+        // Not BER, or a message above our cap.
         if pushed == ber::Pushed::Lost {
-            self.session.anomalies.framing_lost += 1;
+            ctx.emit(Fact::Anomaly("snmp.framing_lost"));
         }
     }
 
@@ -450,10 +443,6 @@ impl SnmpDissector {
     /// Bytes of partial messages held (the engine's memory budget).
     pub fn buffered(&self) -> usize {
         self.streams.iter().map(ber::Stream::buffered).sum()
-    }
-
-    pub fn anomalies(&self) -> SnmpAnomalies {
-        self.session.anomalies
     }
 }
 
@@ -514,14 +503,13 @@ mod tests {
         tlv(0x30, &[tlv(0x02, &[1]), tlv(0x04, community), pdu].concat())
     }
 
-    fn run(l4: L4, chunks: &[(Direction, &[u8])]) -> (Vec<Fact>, SnmpDissector) {
+    fn run(l4: L4, chunks: &[(Direction, &[u8])]) -> Vec<Fact> {
         let mut d = SnmpDissector::new(l4);
-        let facts = with_ctx(AppProto::Failed, |ctx| {
+        with_ctx(AppProto::Failed, |ctx| {
             for (dir, chunk) in chunks {
                 d.on_data(*dir, chunk, ctx);
             }
-        });
-        (facts, d)
+        })
     }
 
     const TO_SERVER: Direction = Direction::ToServer;
@@ -531,7 +519,7 @@ mod tests {
     fn v1_get_with_public_community() {
         let get = hex(V1_GET);
         assert_eq!(probe_snmp(&get), Probe::Match);
-        let (facts, d) = run(L4::Udp, &[(TO_SERVER, &get), (TO_SERVER, &get)]);
+        let facts = run(L4::Udp, &[(TO_SERVER, &get), (TO_SERVER, &get)]);
         assert_eq!(
             facts,
             vec![Fact::Snmp(SnmpFact::Community {
@@ -540,7 +528,6 @@ mod tests {
                 well_known_default: true,
             })]
         );
-        assert_eq!(d.anomalies(), SnmpAnomalies::default());
         assert!(!format!("{facts:?}").contains("public"));
     }
 
@@ -563,7 +550,7 @@ mod tests {
             ],
         );
         assert_eq!(probe_snmp(&response), Probe::Match);
-        let (facts, _) = run(L4::Udp, &[(TO_CLIENT, &response)]);
+        let facts = run(L4::Udp, &[(TO_CLIENT, &response)]);
         assert_eq!(
             facts[0],
             Fact::Snmp(SnmpFact::Community {
@@ -613,7 +600,7 @@ mod tests {
     fn v3_no_auth_no_priv_reports_the_user_masked() {
         let (discovery, report, get) = (hex(V3_DISCOVERY), hex(V3_REPORT), hex(V3_NO_AUTH));
         assert_eq!(probe_snmp(&discovery), Probe::Match);
-        let (facts, d) = run(
+        let facts = run(
             L4::Udp,
             &[
                 (TO_SERVER, &discovery),
@@ -629,9 +616,8 @@ mod tests {
                 user_masked: "N***".to_string(),
             })]
         );
-        assert_eq!(d.anomalies(), SnmpAnomalies::default());
 
-        let (facts, _) = run(L4::Udp, &[(TO_SERVER, &hex(V3_AUTH_NO_PRIV))]);
+        let facts = run(L4::Udp, &[(TO_SERVER, &hex(V3_AUTH_NO_PRIV))]);
         assert_eq!(
             facts,
             vec![Fact::Snmp(SnmpFact::V3WithoutPrivacy {
@@ -645,26 +631,25 @@ mod tests {
     fn v3_auth_priv_gives_nothing() {
         let message = hex(V3_AUTH_PRIV);
         assert_eq!(probe_snmp(&message), Probe::Match);
-        let (facts, d) = run(L4::Udp, &[(TO_SERVER, &message)]);
+        let facts = run(L4::Udp, &[(TO_SERVER, &message)]);
         assert!(facts.is_empty(), "{facts:?}");
-        assert_eq!(d.anomalies(), SnmpAnomalies::default());
     }
 
     #[test]
     fn tcp_two_messages_in_one_segment_and_split() {
         let mut two = hex(V1_GET);
         two.extend_from_slice(&v2c_response(b"private", &[(SYS_CONTACT, b"Jane Doe")]));
-        let (facts, _) = run(L4::Tcp, &[(TO_SERVER, &two)]);
+        let facts = run(L4::Tcp, &[(TO_SERVER, &two)]);
         assert_eq!(facts.len(), 3, "{facts:?}");
         let (a, b) = two.split_at(50);
-        let (split, _) = run(L4::Tcp, &[(TO_SERVER, a), (TO_SERVER, b)]);
+        let split = run(L4::Tcp, &[(TO_SERVER, a), (TO_SERVER, b)]);
         assert_eq!(split, facts);
     }
 
     #[test]
     fn non_utf8_community_still_counts() {
         let response = v2c_response(b"\xfe\xff\x01", &[(SYS_CONTACT, b"Jane Doe")]);
-        let (facts, _) = run(L4::Udp, &[(TO_CLIENT, &response)]);
+        let facts = run(L4::Udp, &[(TO_CLIENT, &response)]);
         assert_eq!(facts.len(), 2, "{facts:?}");
     }
 
@@ -707,11 +692,12 @@ mod tests {
                 SnmpDissector::new(L4::Tcp).on_data(TO_SERVER, &junk, ctx);
             }
         });
-        let (_, d) = run(
+        let facts = run(
             L4::Tcp,
             &[(TO_SERVER, b"\x01\x02garbage"), (TO_SERVER, &hex(V1_GET))],
         );
-        assert_eq!(d.anomalies().framing_lost, 1);
+        assert_eq!(facts[0], Fact::Anomaly("snmp.framing_lost"));
+        assert!(matches!(facts[1], Fact::Snmp(SnmpFact::Community { .. })));
     }
 
     #[test]
