@@ -30,6 +30,8 @@ METRICS = {
     "cleartrace_flows_total": {"app_proto", "encrypted"},
     "cleartrace_flows_active": set(),
     "cleartrace_alerts_total": {"rule", "severity"},
+    "cleartrace_alerts_by_severity_total": {"severity"},
+    "cleartrace_anomalies_total": {"anomaly"},
     "cleartrace_tls_sessions_total": {"version"},
     "cleartrace_personal_data_findings_total": {"kind", "app_proto"},
     "cleartrace_capture_dropped_packets_total": {"stage"},
