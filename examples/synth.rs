@@ -36,6 +36,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use base64::Engine as _;
 use clap::Parser;
+use cleartrace::build::{ber, tls, u16s, with_len};
 
 /// 2026-01-05 09:00:00 UTC (a Monday).
 const EPOCH: u64 = 1_767_603_600;
@@ -525,93 +526,7 @@ fn fold(mut s: u64) -> u16 {
 }
 
 // ---------------------------------------------------------------------------------
-// Encoders: BER, TLS framing, G.711
-
-/// Appends a BER TLV whose contents `f` writes (definite length, minimal form).
-fn tlv(out: &mut Vec<u8>, tag: u8, f: impl FnOnce(&mut Vec<u8>)) {
-    out.push(tag);
-    let start = out.len();
-    f(out);
-    let len = out.len() - start;
-    if len < 0x80 {
-        out.insert(start, len as u8);
-    } else if len < 0x100 {
-        out.insert(start, len as u8);
-        out.insert(start, 0x81);
-    } else {
-        out.insert(start, len as u8);
-        out.insert(start, (len >> 8) as u8);
-        out.insert(start, 0x82);
-    }
-}
-
-fn ber_str(out: &mut Vec<u8>, tag: u8, s: &[u8]) {
-    tlv(out, tag, |o| o.extend_from_slice(s));
-}
-
-fn ber_int(out: &mut Vec<u8>, tag: u8, v: i64) {
-    let b = v.to_be_bytes();
-    let mut i = 0;
-    while i < 7 && ((b[i] == 0 && b[i + 1] & 0x80 == 0) || (b[i] == 0xff && b[i + 1] & 0x80 != 0)) {
-        i += 1;
-    }
-    out.push(tag);
-    out.push((8 - i) as u8);
-    out.extend_from_slice(&b[i..]);
-}
-
-fn ber_oid(out: &mut Vec<u8>, arcs: &[u32]) {
-    tlv(out, 0x06, |o| {
-        o.push((arcs[0] * 40 + arcs[1]) as u8);
-        for &a in &arcs[2..] {
-            let mut groups = [0u8; 5];
-            let mut n = 0;
-            let mut v = a;
-            loop {
-                groups[n] = (v & 0x7f) as u8;
-                n += 1;
-                v >>= 7;
-                if v == 0 {
-                    break;
-                }
-            }
-            for k in (0..n).rev() {
-                o.push(groups[k] | if k > 0 { 0x80 } else { 0 });
-            }
-        }
-    });
-}
-
-/// Appends an `n`-byte big-endian length followed by what `f` writes.
-fn with_len(out: &mut Vec<u8>, n: usize, f: impl FnOnce(&mut Vec<u8>)) {
-    let at = out.len();
-    out.resize(at + n, 0);
-    f(out);
-    let len = (out.len() - at - n) as u32;
-    out[at..at + n].copy_from_slice(&len.to_be_bytes()[4 - n..]);
-}
-
-fn tls_record(out: &mut Vec<u8>, ctype: u8, ver: u16, f: impl FnOnce(&mut Vec<u8>)) {
-    out.push(ctype);
-    out.extend_from_slice(&ver.to_be_bytes());
-    with_len(out, 2, f);
-}
-
-fn tls_handshake(out: &mut Vec<u8>, htype: u8, f: impl FnOnce(&mut Vec<u8>)) {
-    out.push(htype);
-    with_len(out, 3, f);
-}
-
-fn tls_ext(out: &mut Vec<u8>, typ: u16, f: impl FnOnce(&mut Vec<u8>)) {
-    out.extend_from_slice(&typ.to_be_bytes());
-    with_len(out, 2, f);
-}
-
-fn u16s(out: &mut Vec<u8>, xs: &[u16]) {
-    for x in xs {
-        out.extend_from_slice(&x.to_be_bytes());
-    }
-}
+// Encoders: G.711 (BER and TLS are cleartrace::build's)
 
 /// ITU-T G.711 A-law (reference algorithm).
 fn alaw(pcm: i16) -> u8 {
@@ -1688,10 +1603,10 @@ impl Sim {
         };
         server_hello(&mut s.data, rng, ver, &ssid, suite);
         if ver == TlsV::V13 {
-            tls_record(&mut s.data, 20, 0x0303, |o| o.push(1));
+            tls::push_record(&mut s.data, 20, 0x0303, |o| o.push(1));
             // EncryptedExtensions, Certificate, CertificateVerify, Finished
             let n = rng.range(1800, 3800) as usize;
-            tls_record(&mut s.data, 23, 0x0303, |o| rng.fill(o, n));
+            tls::push_record(&mut s.data, 23, 0x0303, |o| rng.fill(o, n));
         }
         s.tcp_send(&mut t, false, m);
 
@@ -1700,12 +1615,12 @@ impl Sim {
         let m = s.data.len();
         match ver {
             TlsV::V13 => {
-                tls_record(&mut s.data, 20, 0x0303, |o| o.push(1));
-                tls_record(&mut s.data, 23, 0x0303, |o| rng.fill(o, 53));
+                tls::push_record(&mut s.data, 20, 0x0303, |o| o.push(1));
+                tls::push_record(&mut s.data, 23, 0x0303, |o| rng.fill(o, 53));
             }
             TlsV::V12 | TlsV::V10 => {
-                tls_record(&mut s.data, 22, rec_ver, |o| {
-                    tls_handshake(o, 16, |o| {
+                tls::push_record(&mut s.data, 22, rec_ver, |o| {
+                    tls::push_handshake(o, 16, |o| {
                         if ver == TlsV::V12 {
                             o.push(65);
                             o.push(4);
@@ -1716,18 +1631,18 @@ impl Sim {
                         }
                     })
                 });
-                tls_record(&mut s.data, 20, rec_ver, |o| o.push(1));
+                tls::push_record(&mut s.data, 20, rec_ver, |o| o.push(1));
                 let fin = if ver == TlsV::V12 { 40 } else { 48 };
-                tls_record(&mut s.data, 22, rec_ver, |o| rng.fill(o, fin));
+                tls::push_record(&mut s.data, 22, rec_ver, |o| rng.fill(o, fin));
             }
         }
         s.tcp_send(&mut t, true, m);
         if ver != TlsV::V13 {
             t += rtt / 2 + rng.range(100, 800);
             let m = s.data.len();
-            tls_record(&mut s.data, 20, rec_ver, |o| o.push(1));
+            tls::push_record(&mut s.data, 20, rec_ver, |o| o.push(1));
             let fin = if ver == TlsV::V12 { 40 } else { 48 };
-            tls_record(&mut s.data, 22, rec_ver, |o| rng.fill(o, fin));
+            tls::push_record(&mut s.data, 22, rec_ver, |o| rng.fill(o, fin));
             s.tcp_send(&mut t, false, m);
         }
 
@@ -1744,13 +1659,13 @@ impl Sim {
             t += rng.range(1, 300) * MS;
             let m = s.data.len();
             let n = app_len(rng, 120, 900);
-            tls_record(&mut s.data, 23, rec_ver, |o| rng.fill(o, n));
+            tls::push_record(&mut s.data, 23, rec_ver, |o| rng.fill(o, n));
             s.tcp_send(&mut t, true, m);
             t += rtt / 2 + rng.range(300, 20_000);
             let m = s.data.len();
             for _ in 0..rng.range(1, 3) {
                 let n = app_len(rng, 100, 8000);
-                tls_record(&mut s.data, 23, rec_ver, |o| rng.fill(o, n));
+                tls::push_record(&mut s.data, 23, rec_ver, |o| rng.fill(o, n));
             }
             s.tcp_send(&mut t, false, m);
         }
@@ -1760,7 +1675,7 @@ impl Sim {
         let n = if ver == TlsV::V13 { 19 } else { 26 };
         let n = if ver == TlsV::V10 { 32 } else { n };
         let ctype = if ver == TlsV::V13 { 23 } else { 21 };
-        tls_record(&mut s.data, ctype, rec_ver, |o| rng.fill(o, n));
+        tls::push_record(&mut s.data, ctype, rec_ver, |o| rng.fill(o, n));
         s.tcp_send(&mut t, true, m);
         t += 50;
         s.tcp_close(&mut t, true, rtt);
@@ -1805,10 +1720,10 @@ impl Sim {
         t += self.rng.range(50, 300);
         let m = s.data.len();
         ldap_msg(&mut s.data, 1, |o| {
-            tlv(o, 0x60, |o| {
-                ber_int(o, 0x02, 3);
-                ber_str(o, 0x04, dn);
-                ber_str(o, 0x80, pw);
+            ber::push_tlv(o, 0x60, |o| {
+                ber::push_integer(o, 0x02, 3);
+                ber::push_bytes(o, 0x04, dn);
+                ber::push_bytes(o, 0x80, pw);
             })
         });
         s.tcp_send(&mut t, true, m);
@@ -1824,19 +1739,19 @@ impl Sim {
             t += self.rng.range(1, 50) * MS;
             let m = s.data.len();
             ldap_msg(&mut s.data, id, |o| {
-                tlv(o, 0x63, |o| {
-                    ber_str(o, 0x04, b"ou=people,dc=example,dc=test");
+                ber::push_tlv(o, 0x63, |o| {
+                    ber::push_bytes(o, 0x04, b"ou=people,dc=example,dc=test");
                     o.extend_from_slice(&[0x0a, 1, 2, 0x0a, 1, 0]);
-                    ber_int(o, 0x02, 1);
-                    ber_int(o, 0x02, 10);
+                    ber::push_integer(o, 0x02, 1);
+                    ber::push_integer(o, 0x02, 10);
                     o.extend_from_slice(&[0x01, 1, 0]);
-                    tlv(o, 0xa3, |o| {
-                        ber_str(o, 0x04, b"telephoneNumber");
-                        ber_str(o, 0x04, num.as_bytes());
+                    ber::push_tlv(o, 0xa3, |o| {
+                        ber::push_bytes(o, 0x04, b"telephoneNumber");
+                        ber::push_bytes(o, 0x04, num.as_bytes());
                     });
-                    tlv(o, 0x30, |o| {
+                    ber::push_tlv(o, 0x30, |o| {
                         for a in ["cn", "mail", "telephoneNumber"] {
-                            ber_str(o, 0x04, a.as_bytes());
+                            ber::push_bytes(o, 0x04, a.as_bytes());
                         }
                     });
                 })
@@ -1850,14 +1765,16 @@ impl Sim {
                 let mail = who.mail();
                 let tel = format!("+49 30 555 {:04}", who.num % 10_000);
                 ldap_msg(&mut s.data, id, |o| {
-                    tlv(o, 0x64, |o| {
-                        ber_str(o, 0x04, entry_dn.as_bytes());
-                        tlv(o, 0x30, |o| {
+                    ber::push_tlv(o, 0x64, |o| {
+                        ber::push_bytes(o, 0x04, entry_dn.as_bytes());
+                        ber::push_tlv(o, 0x30, |o| {
                             for (k, v) in [("cn", &cn), ("mail", &mail), ("telephoneNumber", &tel)]
                             {
-                                tlv(o, 0x30, |o| {
-                                    ber_str(o, 0x04, k.as_bytes());
-                                    tlv(o, 0x31, |o| ber_str(o, 0x04, v.as_bytes()));
+                                ber::push_tlv(o, 0x30, |o| {
+                                    ber::push_bytes(o, 0x04, k.as_bytes());
+                                    ber::push_tlv(o, 0x31, |o| {
+                                        ber::push_bytes(o, 0x04, v.as_bytes())
+                                    });
                                 });
                             }
                         });
@@ -1928,8 +1845,8 @@ impl Sim {
             let m = s.data.len();
             snmp_msg(&mut s.data, community, 0xa0, req_id, |o| {
                 for leaf in oids {
-                    tlv(o, 0x30, |o| {
-                        ber_oid(o, &[1, 3, 6, 1, 2, 1, 1, leaf, 0]);
+                    ber::push_tlv(o, 0x30, |o| {
+                        ber::push_oid(o, &[1, 3, 6, 1, 2, 1, 1, leaf, 0]);
                         o.extend_from_slice(&[0x05, 0x00]);
                     });
                 }
@@ -1939,9 +1856,9 @@ impl Sim {
             let vals = [&descr, &contact, &name, &location];
             snmp_msg(&mut s.data, community, 0xa2, req_id, |o| {
                 for (leaf, v) in oids.iter().zip(vals) {
-                    tlv(o, 0x30, |o| {
-                        ber_oid(o, &[1, 3, 6, 1, 2, 1, 1, *leaf, 0]);
-                        ber_str(o, 0x04, v.as_bytes());
+                    ber::push_tlv(o, 0x30, |o| {
+                        ber::push_oid(o, &[1, 3, 6, 1, 2, 1, 1, *leaf, 0]);
+                        ber::push_bytes(o, 0x04, v.as_bytes());
                     });
                 }
             });
@@ -2131,18 +2048,18 @@ impl Sim {
 }
 
 fn ldap_msg(out: &mut Vec<u8>, id: i64, op: impl FnOnce(&mut Vec<u8>)) {
-    tlv(out, 0x30, |o| {
-        ber_int(o, 0x02, id);
+    ber::push_tlv(out, 0x30, |o| {
+        ber::push_integer(o, 0x02, id);
         op(o);
     });
 }
 
 /// An LDAPResult `success` with this application tag.
 fn ldap_result(o: &mut Vec<u8>, tag: u8) {
-    tlv(o, tag, |o| {
+    ber::push_tlv(o, tag, |o| {
         o.extend_from_slice(&[0x0a, 1, 0]);
-        ber_str(o, 0x04, b"");
-        ber_str(o, 0x04, b"");
+        ber::push_bytes(o, 0x04, b"");
+        ber::push_bytes(o, 0x04, b"");
     });
 }
 
@@ -2153,21 +2070,21 @@ fn snmp_msg(
     req_id: i64,
     varbinds: impl FnOnce(&mut Vec<u8>),
 ) {
-    tlv(out, 0x30, |o| {
-        ber_int(o, 0x02, 1); // v2c
-        ber_str(o, 0x04, community);
-        tlv(o, pdu, |o| {
-            ber_int(o, 0x02, req_id);
-            ber_int(o, 0x02, 0);
-            ber_int(o, 0x02, 0);
-            tlv(o, 0x30, varbinds);
+    ber::push_tlv(out, 0x30, |o| {
+        ber::push_integer(o, 0x02, 1); // v2c
+        ber::push_bytes(o, 0x04, community);
+        ber::push_tlv(o, pdu, |o| {
+            ber::push_integer(o, 0x02, req_id);
+            ber::push_integer(o, 0x02, 0);
+            ber::push_integer(o, 0x02, 0);
+            ber::push_tlv(o, 0x30, varbinds);
         });
     });
 }
 
 fn client_hello(out: &mut Vec<u8>, rng: &mut Rng, ver: TlsV, sni: &str, alpn: bool, sid: &[u8]) {
-    tls_record(out, 22, 0x0301, |o| {
-        tls_handshake(o, 1, |o| {
+    tls::push_record(out, 22, 0x0301, |o| {
+        tls::push_handshake(o, 1, |o| {
             let legacy: u16 = if ver == TlsV::V10 { 0x0301 } else { 0x0303 };
             o.extend_from_slice(&legacy.to_be_bytes());
             rng.fill(o, 32);
@@ -2192,31 +2109,31 @@ fn client_hello(out: &mut Vec<u8>, rng: &mut Rng, ver: TlsV, sni: &str, alpn: bo
             });
             o.extend_from_slice(&[1, 0]);
             with_len(o, 2, |o| {
-                tls_ext(o, 0x0000, |o| {
+                tls::push_extension(o, 0x0000, |o| {
                     with_len(o, 2, |o| {
                         o.push(0);
                         with_len(o, 2, |o| o.extend_from_slice(sni.as_bytes()));
                     })
                 });
-                tls_ext(o, 0xff01, |o| o.push(0));
+                tls::push_extension(o, 0xff01, |o| o.push(0));
                 if ver == TlsV::V10 {
                     return;
                 }
-                tls_ext(o, 0x0017, |_| {});
-                tls_ext(o, 0x000a, |o| {
+                tls::push_extension(o, 0x0017, |_| {});
+                tls::push_extension(o, 0x000a, |o| {
                     with_len(o, 2, |o| u16s(o, &[0x001d, 0x0017, 0x0018]))
                 });
-                tls_ext(o, 0x000b, |o| o.extend_from_slice(&[1, 0]));
-                tls_ext(o, 0x0023, |_| {});
+                tls::push_extension(o, 0x000b, |o| o.extend_from_slice(&[1, 0]));
+                tls::push_extension(o, 0x0023, |_| {});
                 if alpn {
-                    tls_ext(o, 0x0010, |o| {
+                    tls::push_extension(o, 0x0010, |o| {
                         with_len(o, 2, |o| {
                             o.push(8);
                             o.extend_from_slice(b"http/1.1");
                         })
                     });
                 }
-                tls_ext(o, 0x000d, |o| {
+                tls::push_extension(o, 0x000d, |o| {
                     with_len(o, 2, |o| {
                         u16s(
                             o,
@@ -2227,14 +2144,14 @@ fn client_hello(out: &mut Vec<u8>, rng: &mut Rng, ver: TlsV, sni: &str, alpn: bo
                     })
                 });
                 if ver == TlsV::V13 {
-                    tls_ext(o, 0x0033, |o| {
+                    tls::push_extension(o, 0x0033, |o| {
                         with_len(o, 2, |o| {
                             u16s(o, &[0x001d, 32]);
                             rng.fill(o, 32);
                         })
                     });
-                    tls_ext(o, 0x002d, |o| o.extend_from_slice(&[1, 1]));
-                    tls_ext(o, 0x002b, |o| o.extend_from_slice(&[4, 3, 4, 3, 3]));
+                    tls::push_extension(o, 0x002d, |o| o.extend_from_slice(&[1, 1]));
+                    tls::push_extension(o, 0x002b, |o| o.extend_from_slice(&[4, 3, 4, 3, 3]));
                 }
             });
         });
@@ -2245,8 +2162,8 @@ fn client_hello(out: &mut Vec<u8>, rng: &mut Rng, ver: TlsV, sni: &str, alpn: bo
 /// (no Certificate: nothing here needs one), in one record.
 fn server_hello(out: &mut Vec<u8>, rng: &mut Rng, ver: TlsV, sid: &[u8], suite: u16) {
     let legacy: u16 = if ver == TlsV::V10 { 0x0301 } else { 0x0303 };
-    tls_record(out, 22, legacy, |o| {
-        tls_handshake(o, 2, |o| {
+    tls::push_record(out, 22, legacy, |o| {
+        tls::push_handshake(o, 2, |o| {
             o.extend_from_slice(&legacy.to_be_bytes());
             rng.fill(o, 32);
             o.push(sid.len() as u8);
@@ -2255,22 +2172,22 @@ fn server_hello(out: &mut Vec<u8>, rng: &mut Rng, ver: TlsV, sid: &[u8], suite: 
             o.push(0);
             with_len(o, 2, |o| match ver {
                 TlsV::V13 => {
-                    tls_ext(o, 0x002b, |o| o.extend_from_slice(&[3, 4]));
-                    tls_ext(o, 0x0033, |o| {
+                    tls::push_extension(o, 0x002b, |o| o.extend_from_slice(&[3, 4]));
+                    tls::push_extension(o, 0x0033, |o| {
                         u16s(o, &[0x001d, 32]);
                         rng.fill(o, 32);
                     });
                 }
                 TlsV::V12 => {
-                    tls_ext(o, 0xff01, |o| o.push(0));
-                    tls_ext(o, 0x0017, |_| {});
-                    tls_ext(o, 0x000b, |o| o.extend_from_slice(&[1, 0]));
+                    tls::push_extension(o, 0xff01, |o| o.push(0));
+                    tls::push_extension(o, 0x0017, |_| {});
+                    tls::push_extension(o, 0x000b, |o| o.extend_from_slice(&[1, 0]));
                 }
-                TlsV::V10 => tls_ext(o, 0xff01, |o| o.push(0)),
+                TlsV::V10 => tls::push_extension(o, 0xff01, |o| o.push(0)),
             });
         });
         if ver == TlsV::V12 {
-            tls_handshake(o, 12, |o| {
+            tls::push_handshake(o, 12, |o| {
                 o.push(3);
                 u16s(o, &[0x0017]);
                 o.push(65);
@@ -2281,7 +2198,7 @@ fn server_hello(out: &mut Vec<u8>, rng: &mut Rng, ver: TlsV, sid: &[u8], suite: 
             });
         }
         if ver != TlsV::V13 {
-            tls_handshake(o, 14, |_| {});
+            tls::push_handshake(o, 14, |_| {});
         }
     });
 }

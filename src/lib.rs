@@ -14,6 +14,7 @@
 )]
 
 pub mod analyze;
+pub mod build;
 pub mod capture;
 pub mod config;
 pub mod decode;

@@ -545,23 +545,9 @@ impl LdapDissector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::{ber::tlv, tls};
     use crate::protocols::tls::TlsFact;
     use crate::protocols::{testing::with_ctx, AppProto};
-
-    /// A BER TLV with a definite length (short or long form).
-    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        let len = content.len();
-        if len < 0x80 {
-            out.push(len as u8);
-        } else if len < 0x100 {
-            out.extend_from_slice(&[0x81, len as u8]);
-        } else {
-            out.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]);
-        }
-        out.extend_from_slice(content);
-        out
-    }
 
     fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
         parts.concat()
@@ -842,14 +828,7 @@ mod tests {
                 &cat(&[tlv(0x0a, &[0]), tlv(0x04, b""), tlv(0x04, b"")]),
             ),
         );
-        // ClientHello, TLS 1.2, one suite, no extensions.
-        let mut hello = vec![0x03, 0x03];
-        hello.extend_from_slice(&[7; 32]);
-        hello.extend_from_slice(&[0, 0, 2, 0xc0, 0x2f, 1, 0]);
-        let mut handshake = vec![1, 0, 0, hello.len() as u8];
-        handshake.extend_from_slice(&hello);
-        let mut record = vec![22, 3, 1, 0, handshake.len() as u8];
-        record.extend_from_slice(&handshake);
+        let record = tls::client_hello(0x0303, &[0xc02f]);
         // The bind after StartTLS is TLS application data, never read as LDAP.
         let (facts, d) = run(
             L4::Tcp,
@@ -868,11 +847,7 @@ mod tests {
         assert!(!d.encrypted() && !d.finished());
 
         // The server's first record in the same segment as the response.
-        let mut body = vec![0x03, 0x03];
-        body.extend_from_slice(&[9; 32]);
-        body.extend_from_slice(&[0, 0xc0, 0x2f, 0]);
-        let mut server_hello = vec![22, 3, 3, 0, body.len() as u8 + 4, 2, 0, 0, body.len() as u8];
-        server_hello.extend_from_slice(&body);
+        let server_hello = tls::server_hello(0x0303, 0xc02f);
         let mut segment = response.clone();
         segment.extend_from_slice(&server_hello);
         let (facts, d) = run(

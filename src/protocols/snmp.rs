@@ -449,6 +449,7 @@ impl SnmpDissector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::ber::tlv;
     use crate::personal_data::Kind;
     use crate::protocols::{testing::with_ctx, AppProto};
 
@@ -457,17 +458,6 @@ mod tests {
             .step_by(2)
             .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
             .collect()
-    }
-
-    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        if content.len() < 0x80 {
-            out.push(content.len() as u8);
-        } else {
-            out.extend_from_slice(&[0x81, content.len() as u8]);
-        }
-        out.extend_from_slice(content);
-        out
     }
 
     /// zeek snmpv1_get.pcap, frame 1: v1 get-request sysObjectID.0, community public.

@@ -962,12 +962,8 @@ mod tests {
 
     #[test]
     fn handshake_in_prelogin_then_bare_records() {
-        // ClientHello: TLS 1.2, 32-byte random, no session id, one suite, null compression.
-        let mut body = vec![3, 3];
-        body.extend_from_slice(&[7; 32]);
-        body.extend_from_slice(&[0, 0, 2, 0xC0, 0x2F, 1, 0]);
-        let mut hello = vec![22, 3, 1, 0, 4 + body.len() as u8, 1, 0, 0, body.len() as u8];
-        hello.extend_from_slice(&body);
+        // ClientHello: TLS 1.2, one suite, no extensions.
+        let hello = crate::build::tls::client_hello(0x0303, &[0xc02f]);
         let mut d = TdsDissector::default();
         let facts = with_ctx(AppProto::Tds, |ctx| {
             d.on_data(Direction::ToServer, &packet(PRELOGIN, 1, &prelogin(1)), ctx);

@@ -79,37 +79,13 @@ pub fn ipv4_frame(
     seq: u32,
     payload: &[u8],
 ) -> Vec<u8> {
-    let l4_len = if udp { 8 } else { 20 } + payload.len();
-    let mut f = vec![0u8; 12];
-    f.extend_from_slice(&[0x08, 0x00]);
-    let total = (20 + l4_len) as u16;
-    f.extend_from_slice(&[
-        0x45,
-        0,
-        (total >> 8) as u8,
-        total as u8,
-        0,
-        0,
-        0x40,
-        0,
-        64,
-        if udp { 17 } else { 6 },
-        0,
-        0,
-    ]);
-    f.extend_from_slice(&src.octets());
-    f.extend_from_slice(&dst.octets());
-    f.extend_from_slice(&sport.to_be_bytes());
-    f.extend_from_slice(&dport.to_be_bytes());
-    if udp {
-        f.extend_from_slice(&(l4_len as u16).to_be_bytes());
-        f.extend_from_slice(&[0, 0]);
+    let (protocol, l4) = if udp {
+        (17, attacks::udp(sport, dport, payload))
     } else {
-        f.extend_from_slice(&(seq.wrapping_mul(977)).to_be_bytes());
-        f.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
-    }
-    f.extend_from_slice(payload);
-    f
+        let seq = seq.wrapping_mul(977);
+        (6, attacks::tcp(sport, dport, seq, 0x18, payload))
+    };
+    attacks::ipv4(src.octets(), dst.octets(), protocol, 0, 0x4000, &l4)
 }
 
 /// Runs `capture` and checks it holds one SMB flow with this encryption and this `smb`

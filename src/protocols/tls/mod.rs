@@ -311,13 +311,7 @@ mod tests {
     fn record_split_over_segments_and_garbage() {
         use crate::protocols::{testing::with_ctx, AppProto};
         // ServerHello (TLS 1.2, 0xc02f) in one record, delivered a byte at a time.
-        let mut body = vec![0x03, 0x03];
-        body.extend_from_slice(&[9; 32]);
-        body.extend_from_slice(&[0, 0xc0, 0x2f, 0]);
-        let mut hs = vec![2, 0, 0, body.len() as u8];
-        hs.extend_from_slice(&body);
-        let mut record = vec![22, 3, 3, 0, hs.len() as u8];
-        record.extend_from_slice(&hs);
+        let record = crate::build::tls::server_hello(0x0303, 0xc02f);
         let mut d = TlsDissector::stream();
         let facts = with_ctx(AppProto::Tls, |ctx| {
             for b in &record {
