@@ -14,7 +14,7 @@ use crate::engine::Engine;
 use crate::flow::{Direction, ReassemblyLimits, StreamChunk, StreamReassembler, L4};
 use crate::output::{FlowEvent, Sink};
 use crate::protocols::testing::with_ctx;
-use crate::protocols::{self, AppProto, Ctx};
+use crate::protocols::{self, AppProto, Ctx, Dissector};
 
 /// A fuzz entry point.
 pub type Target = fn(&[u8]);
@@ -170,7 +170,7 @@ pub fn espa(data: &[u8]) {
 
 pub fn modbus(data: &[u8]) {
     let mut d = protocols::modbus::ModbusDissector::default();
-    run(AppProto::Modbus, data, |_, c, ctx| d.on_data(c, ctx));
+    run(AppProto::Modbus, data, |dir, c, ctx| d.on_data(dir, c, ctx));
 }
 
 pub fn mqtt(data: &[u8]) {

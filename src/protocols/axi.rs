@@ -3,9 +3,11 @@
 //! (`user`, `pp` … with `name`, `num`, `sipAuthId`, `sipPw` …) carry personal data.
 
 use crate::flow::Direction;
+use crate::flow::L4;
 use crate::personal_data::{mask, Confidence, Field, Kind, Match};
 use crate::protocols::login::login;
 use crate::protocols::{held_bytes, probe_prefixes, Ctx, Fact, Probe};
+use crate::protocols::{AppProto, Dissector, Registration};
 use crate::severity::Severity;
 
 /// Our own cap on one XML message.
@@ -65,32 +67,6 @@ pub struct AxiDissector {
 }
 
 impl AxiDissector {
-    pub fn on_gap(&mut self, dir: Direction) {
-        self.pending[dir.index()] = Vec::new();
-    }
-
-    /// Bytes of partial messages held (the engine's memory budget).
-    pub fn buffered(&self) -> usize {
-        held_bytes(&self.pending)
-    }
-
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
-        let d = dir.index();
-        let mut buffer = std::mem::take(&mut self.pending[d]);
-        buffer.extend_from_slice(data);
-        let mut used = 0;
-        while let Some(end) = memchr::memchr(0, &buffer[used..]) {
-            let message = String::from_utf8_lossy(&buffer[used..used + end]).into_owned();
-            self.on_message(&message, ctx);
-            used += end + 1;
-        }
-        buffer.drain(..used);
-        if buffer.len() > MAX_MESSAGE {
-            buffer.clear();
-        }
-        self.pending[d] = buffer;
-    }
-
     fn on_message(&mut self, message: &str, ctx: &mut Ctx<'_>) {
         let mut found: Vec<Match> = Vec::new();
         for (element, attributes) in elements(message) {
@@ -134,6 +110,42 @@ impl AxiDissector {
         }
     }
 }
+
+impl Dissector for AxiDissector {
+    fn on_gap(&mut self, dir: Direction) {
+        self.pending[dir.index()] = Vec::new();
+    }
+
+    /// Bytes of partial messages held (the engine's memory budget).
+    fn buffered(&self) -> usize {
+        held_bytes(&self.pending)
+    }
+
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+        let d = dir.index();
+        let mut buffer = std::mem::take(&mut self.pending[d]);
+        buffer.extend_from_slice(data);
+        let mut used = 0;
+        while let Some(end) = memchr::memchr(0, &buffer[used..]) {
+            let message = String::from_utf8_lossy(&buffer[used..used + end]).into_owned();
+            self.on_message(&message, ctx);
+            used += end + 1;
+        }
+        buffer.drain(..used);
+        if buffer.len() > MAX_MESSAGE {
+            buffer.clear();
+        }
+        self.pending[d] = buffer;
+    }
+}
+
+pub const AXI: Registration = Registration {
+    app_proto: AppProto::Axi,
+    l4: L4::Tcp,
+    ports: &[12621],
+    probe: probe_axi,
+    start: || Box::new(AxiDissector::default()),
+};
 
 #[cfg(test)]
 mod tests {

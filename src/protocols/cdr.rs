@@ -3,7 +3,9 @@
 //! site-specific TCP ports. Each line goes to the personal-data scanner.
 
 use crate::flow::Direction;
+use crate::flow::L4;
 use crate::personal_data::Field;
+use crate::protocols::{AppProto, Dissector, Registration};
 use crate::protocols::{Ctx, Probe};
 
 /// Our own cap on one record line.
@@ -53,17 +55,17 @@ pub struct CdrDissector {
     pending: Vec<u8>,
 }
 
-impl CdrDissector {
-    pub fn on_gap(&mut self, _dir: Direction) {
+impl Dissector for CdrDissector {
+    fn on_gap(&mut self, _dir: Direction) {
         self.pending = Vec::new();
     }
 
     /// Bytes of partial messages held (the engine's memory budget).
-    pub fn buffered(&self) -> usize {
+    fn buffered(&self) -> usize {
         self.pending.capacity()
     }
 
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         if dir != Direction::ToServer {
             return;
         }
@@ -79,6 +81,14 @@ impl CdrDissector {
         }
     }
 }
+
+pub const CDR: Registration = Registration {
+    app_proto: AppProto::Cdr,
+    l4: L4::Tcp,
+    ports: &[1752],
+    probe: probe_cdr,
+    start: || Box::new(CdrDissector::default()),
+};
 
 #[cfg(test)]
 mod tests {

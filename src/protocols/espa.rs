@@ -12,8 +12,10 @@
 //! transmissions, 6 = priority, 7 = call status.
 
 use crate::flow::Direction;
+use crate::flow::L4;
 use crate::personal_data::{mask, Field};
 use crate::protocols::{held_bytes, Ctx, Fact, Probe};
+use crate::protocols::{AppProto, Dissector, Registration};
 
 const SOH: u8 = 0x01;
 const STX: u8 = 0x02;
@@ -64,48 +66,6 @@ fn latin1(bytes: &[u8]) -> String {
 }
 
 impl EspaDissector {
-    pub fn on_gap(&mut self, dir: Direction) {
-        self.pending[dir.index()] = Vec::new();
-    }
-
-    /// Bytes of partial messages held (the engine's memory budget).
-    pub fn buffered(&self) -> usize {
-        held_bytes(&self.pending)
-    }
-
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
-        let d = dir.index();
-        let mut buffer = std::mem::take(&mut self.pending[d]);
-        buffer.extend_from_slice(data);
-        let mut used = 0;
-        while used < buffer.len() {
-            let rest = &buffer[used..];
-            match rest[0] {
-                ENQ | ACK | NAK | EOT => used += 1,
-                SOH => {
-                    // Block ends at ETX followed by its BCC.
-                    let Some(etx) = rest.iter().position(|b| *b == ETX) else {
-                        break;
-                    };
-                    let Some(&bcc) = rest.get(etx + 1) else { break };
-                    let block = &rest[1..=etx];
-                    if bcc_ok(block, bcc) {
-                        self.on_block(&rest[1..etx], ctx);
-                    } else {
-                        ctx.emit(Fact::Anomaly("espa.bad_bcc"));
-                    }
-                    used += etx + 2;
-                }
-                _ => used += 1,
-            }
-        }
-        buffer.drain(..used.min(buffer.len()));
-        if buffer.len() > MAX_BLOCK {
-            buffer.clear();
-        }
-        self.pending[d] = buffer;
-    }
-
     /// `type STX id US value RS …` (without SOH and ETX).
     fn on_block(&mut self, block: &[u8], ctx: &mut Ctx<'_>) {
         let Some(stx) = block.iter().position(|b| *b == STX) else {
@@ -140,6 +100,50 @@ impl EspaDissector {
     }
 }
 
+impl Dissector for EspaDissector {
+    fn on_gap(&mut self, dir: Direction) {
+        self.pending[dir.index()] = Vec::new();
+    }
+
+    /// Bytes of partial messages held (the engine's memory budget).
+    fn buffered(&self) -> usize {
+        held_bytes(&self.pending)
+    }
+
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+        let d = dir.index();
+        let mut buffer = std::mem::take(&mut self.pending[d]);
+        buffer.extend_from_slice(data);
+        let mut used = 0;
+        while used < buffer.len() {
+            let rest = &buffer[used..];
+            match rest[0] {
+                ENQ | ACK | NAK | EOT => used += 1,
+                SOH => {
+                    // Block ends at ETX followed by its BCC.
+                    let Some(etx) = rest.iter().position(|b| *b == ETX) else {
+                        break;
+                    };
+                    let Some(&bcc) = rest.get(etx + 1) else { break };
+                    let block = &rest[1..=etx];
+                    if bcc_ok(block, bcc) {
+                        self.on_block(&rest[1..etx], ctx);
+                    } else {
+                        ctx.emit(Fact::Anomaly("espa.bad_bcc"));
+                    }
+                    used += etx + 2;
+                }
+                _ => used += 1,
+            }
+        }
+        buffer.drain(..used.min(buffer.len()));
+        if buffer.len() > MAX_BLOCK {
+            buffer.clear();
+        }
+        self.pending[d] = buffer;
+    }
+}
+
 /// Builds a call block as a paging system expects it (used by tests; the capture
 /// generator in `pcaps/tools/espa444.py` writes the same bytes).
 pub fn call_block(records: &[(&[u8], &[u8])]) -> Vec<u8> {
@@ -159,6 +163,14 @@ pub fn call_block(records: &[(&[u8], &[u8])]) -> Vec<u8> {
     out.push(bcc);
     out
 }
+
+pub const ESPA: Registration = Registration {
+    app_proto: AppProto::Espa,
+    l4: L4::Tcp,
+    ports: &[],
+    probe: probe_espa,
+    start: || Box::new(EspaDissector::default()),
+};
 
 #[cfg(test)]
 mod tests {

@@ -18,7 +18,7 @@ use crate::flow::{Direction, L4};
 use crate::personal_data::{looks_textual, mask, Confidence, Field, Kind, Match};
 use crate::protocols::ber;
 use crate::protocols::tls::TlsDissector;
-use crate::protocols::{Ctx, Fact, Probe};
+use crate::protocols::{AppProto, Ctx, Dissector, Fact, Probe, Registration};
 use crate::severity::Severity;
 
 /// Our own cap on one LDAP message held for reassembly (a search entry with a photo
@@ -477,7 +477,26 @@ impl LdapDissector {
         }
     }
 
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+    /// StartTLS accepted in `dir`: from here both directions are TLS. A client must
+    /// not send after its request until the response (RFC 4511 §4.14.1), so whatever
+    /// the other direction holds unframed is its first TLS record.
+    fn start_tls(&mut self, dir: Direction, rest: &[u8], ctx: &mut Ctx<'_>) {
+        let mut tls = Box::new(TlsDissector::stream());
+        let other = dir.reverse();
+        let early = self.streams[other.index()].take_pending();
+        if !early.is_empty() {
+            tls.on_data(other, &early, ctx);
+        }
+        if !rest.is_empty() {
+            tls.on_data(dir, rest, ctx);
+        }
+        self.streams = [ber::Stream::new(0), ber::Stream::new(0)];
+        self.tls = Some(tls);
+    }
+}
+
+impl Dissector for LdapDissector {
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         if let Some(tls) = &mut self.tls {
             tls.on_data(dir, data, ctx);
             return;
@@ -498,24 +517,7 @@ impl LdapDissector {
         }
     }
 
-    /// StartTLS accepted in `dir`: from here both directions are TLS. A client must
-    /// not send after its request until the response (RFC 4511 §4.14.1), so whatever
-    /// the other direction holds unframed is its first TLS record.
-    fn start_tls(&mut self, dir: Direction, rest: &[u8], ctx: &mut Ctx<'_>) {
-        let mut tls = Box::new(TlsDissector::stream());
-        let other = dir.reverse();
-        let early = self.streams[other.index()].take_pending();
-        if !early.is_empty() {
-            tls.on_data(other, &early, ctx);
-        }
-        if !rest.is_empty() {
-            tls.on_data(dir, rest, ctx);
-        }
-        self.streams = [ber::Stream::new(0), ber::Stream::new(0)];
-        self.tls = Some(tls);
-    }
-
-    pub fn on_gap(&mut self, dir: Direction) {
+    fn on_gap(&mut self, dir: Direction) {
         match &mut self.tls {
             Some(tls) => tls.on_gap(dir),
             None => self.streams[dir.index()].gap(),
@@ -523,7 +525,7 @@ impl LdapDissector {
     }
 
     /// Bytes of partial messages held (the engine's memory budget).
-    pub fn buffered(&self) -> usize {
+    fn buffered(&self) -> usize {
         self.streams
             .iter()
             .map(ber::Stream::buffered)
@@ -532,15 +534,31 @@ impl LdapDissector {
     }
 
     /// After StartTLS: what the embedded TLS dissector says.
-    pub fn encrypted(&self) -> bool {
+    fn encrypted(&self) -> bool {
         self.tls.as_ref().is_some_and(|t| t.encrypted())
     }
 
     /// After StartTLS: the embedded TLS dissector has nothing more to read.
-    pub fn finished(&self) -> bool {
+    fn finished(&self) -> bool {
         self.tls.as_ref().is_some_and(|t| t.finished())
     }
 }
+
+pub const LDAP_TCP: Registration = Registration {
+    app_proto: AppProto::Ldap,
+    l4: L4::Tcp,
+    ports: &[389, 3268],
+    probe: probe_ldap,
+    start: || Box::new(LdapDissector::new(L4::Tcp)),
+};
+
+pub const LDAP_UDP: Registration = Registration {
+    app_proto: AppProto::Ldap,
+    l4: L4::Udp,
+    ports: &[389],
+    probe: probe_ldap,
+    start: || Box::new(LdapDissector::new(L4::Udp)),
+};
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@
 use crate::flow::Direction;
 use crate::protocols::login::login;
 use crate::protocols::tls::TlsDissector;
-use crate::protocols::{held_bytes, Ctx, Fact};
+use crate::protocols::{held_bytes, Ctx, Dissector, Fact};
 
 /// Our own cap on one line (RFC 5321 §4.5.3.1.6: 1000 octets for SMTP text lines; IMAP
 /// literals and FTP are longer at times).
@@ -33,7 +33,7 @@ pub struct Session {
 }
 
 /// The meaning of lines, per protocol.
-pub trait LineProtocol {
+pub trait LineProtocol: Send {
     const NAME: &'static str;
     fn client_line(&mut self, line: &[u8], ctx: &mut Ctx<'_>) -> Next;
     fn server_line(&mut self, line: &[u8], upgrade_pending: bool, ctx: &mut Ctx<'_>) -> Next;
@@ -83,16 +83,18 @@ impl<P: LineProtocol> LineDissector<P> {
             lost: [false; 2],
         }
     }
+}
 
-    pub fn encrypted(&self) -> bool {
+impl<P: LineProtocol> Dissector for LineDissector<P> {
+    fn encrypted(&self) -> bool {
         self.tls.as_ref().is_some_and(TlsDissector::encrypted)
     }
 
-    pub fn finished(&self) -> bool {
+    fn finished(&self) -> bool {
         self.tls.as_ref().is_some_and(TlsDissector::finished)
     }
 
-    pub fn on_gap(&mut self, dir: Direction) {
+    fn on_gap(&mut self, dir: Direction) {
         match &mut self.tls {
             Some(tls) => tls.on_gap(dir),
             None => {
@@ -103,11 +105,11 @@ impl<P: LineProtocol> LineDissector<P> {
     }
 
     /// Bytes of partial messages held (the engine's memory budget).
-    pub fn buffered(&self) -> usize {
+    fn buffered(&self) -> usize {
         held_bytes(&self.pending) + self.tls.as_ref().map_or(0, TlsDissector::buffered)
     }
 
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         if let Some(tls) = &mut self.tls {
             return tls.on_data(dir, data, ctx);
         }
@@ -161,7 +163,7 @@ impl<P: LineProtocol> LineDissector<P> {
 
     /// The session ended: an upgrade the server offered and the client never took,
     /// while logging in or sending mail in clear, is rule 6003.
-    pub fn on_end(&mut self, ctx: &mut Ctx<'_>) {
+    fn on_end(&mut self, ctx: &mut Ctx<'_>) {
         let session = self.protocol.session();
         if self.tls.is_none() && session.upgrade_offered && session.sensitive_in_clear {
             ctx.emit(Fact::StartTlsNotUsed { protocol: P::NAME });

@@ -4,9 +4,13 @@
 
 use base64::Engine as _;
 
+use crate::flow::L4;
 use crate::personal_data::Field;
-use crate::protocols::lines::{argument, starts_with_ci, user_pass, LineProtocol, Next, Session};
+use crate::protocols::lines::{
+    argument, starts_with_ci, user_pass, LineDissector, LineProtocol, Next, Session,
+};
 use crate::protocols::login::{challenge_login, login};
+use crate::protocols::Registration;
 use crate::protocols::{AppProto, Ctx, Probe};
 
 fn b64(data: &[u8]) -> Option<Vec<u8>> {
@@ -503,11 +507,43 @@ impl LineProtocol for Ftp {
     }
 }
 
+pub const SMTP: Registration = Registration {
+    app_proto: AppProto::Smtp,
+    l4: L4::Tcp,
+    ports: &[25, 587, 2525],
+    probe: probe_smtp,
+    start: || Box::new(LineDissector::new(Smtp::default())),
+};
+
+pub const FTP: Registration = Registration {
+    app_proto: AppProto::Ftp,
+    l4: L4::Tcp,
+    ports: &[21],
+    probe: probe_ftp,
+    start: || Box::new(LineDissector::new(Ftp::default())),
+};
+
+pub const POP3: Registration = Registration {
+    app_proto: AppProto::Pop3,
+    l4: L4::Tcp,
+    ports: &[110],
+    probe: probe_pop3,
+    start: || Box::new(LineDissector::new(Pop3::default())),
+};
+
+pub const IMAP: Registration = Registration {
+    app_proto: AppProto::Imap,
+    l4: L4::Tcp,
+    ports: &[143],
+    probe: probe_imap,
+    start: || Box::new(LineDissector::new(Imap::default())),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::flow::Direction::{ToClient as DOWN, ToServer as UP};
-    use crate::protocols::lines::LineDissector;
+    use crate::protocols::Dissector;
     use crate::protocols::{testing::with_ctx, AppProto, Fact};
 
     fn run<P: LineProtocol>(p: P, script: &[(crate::flow::Direction, &[u8])]) -> (Vec<Fact>, bool) {

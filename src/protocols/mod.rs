@@ -248,403 +248,104 @@ pub fn probe_prefixes(data: &[u8], tokens: &[&[u8]]) -> Probe {
     }
 }
 
-/// One registered protocol: where it runs, the ports that make it the first guess,
-/// how to recognise it and how to start its dissector.
-struct Detector {
-    app_proto: AppProto,
-    l4: L4,
-    ports: &'static [u16],
-    probe: fn(&[u8]) -> Probe,
-    start: fn() -> Dissector,
+/// A protocol's dissector: turns one flow's payload into facts. Only `on_data` is
+/// required; the rest describe what most dissectors need not say.
+pub trait Dissector: Send {
+    /// The next in-order payload of one direction.
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>);
+
+    /// Bytes of `dir` were lost: drop partial messages, resynchronise if possible.
+    fn on_gap(&mut self, _dir: Direction) {}
+
+    /// The flow's content is encrypted (a TLS handshake finished, STARTTLS taken, …).
+    fn encrypted(&self) -> bool {
+        false
+    }
+
+    /// Nothing more can be learnt from the payload: the engine may stop delivering it.
+    fn finished(&self) -> bool {
+        false
+    }
+
+    /// The flow ends: dissectors that summarise (RTP, SIP dialogs) say so.
+    fn on_end(&mut self, _ctx: &mut Ctx<'_>) {}
+
+    /// Bytes of partial messages held, for the engine's memory budget. A dissector that
+    /// buffers across segments must count them.
+    fn buffered(&self) -> usize {
+        0
+    }
+
+    /// The app protocol a dissector knows better than its detector (RTP proven SRTP,
+    /// SIP over a WebSocket).
+    fn refine_app_proto(&self, detected: AppProto) -> AppProto {
+        detected
+    }
+
+    /// The content proved not to be this protocol: the flow goes back to unclassified.
+    fn rejected(&self) -> bool {
+        false
+    }
+
+    /// Media recognised by its headers alone, which a later SDP announcement may still
+    /// describe (see `adopt_media`).
+    fn unsignalled_media(&self) -> bool {
+        false
+    }
+
+    /// Takes what an SDP announcement that came after the flow's first packets says.
+    fn adopt_media(&mut self, _hint: rtp::MediaHint) {}
 }
 
-const DETECTORS: &[Detector] = &[
-    Detector {
-        app_proto: AppProto::Tls,
-        l4: L4::Tcp,
-        ports: &[
-            443, 465, 636, 802, 853, 990, 993, 995, 3269, 5061, 6514, 8443, 8883, 12622,
-        ],
-        probe: tls::probe_tls,
-        start: || Dissector::Tls(tls::TlsDissector::stream()),
-    },
-    Detector {
-        app_proto: AppProto::Dtls,
-        l4: L4::Udp,
-        ports: &[443, 4433, 5061, 5684],
-        probe: tls::probe_dtls,
-        start: || Dissector::Tls(tls::TlsDissector::datagram()),
-    },
-    Detector {
-        app_proto: AppProto::Http,
-        l4: L4::Tcp,
-        ports: &[80, 8000, 8008, 8080, 8088, 3128],
-        probe: http::probe_http,
-        start: || Dissector::Http(http::HttpDissector::default()),
-    },
-    Detector {
-        app_proto: AppProto::Sip,
-        l4: L4::Udp,
-        ports: &[5060, 5080],
-        probe: sip::probe_sip,
-        start: || Dissector::Sip(sip::SipDissector::new(L4::Udp)),
-    },
-    Detector {
-        app_proto: AppProto::Sip,
-        l4: L4::Tcp,
-        ports: &[5060, 5080],
-        probe: sip::probe_sip,
-        start: || Dissector::Sip(sip::SipDissector::new(L4::Tcp)),
-    },
+/// One protocol as detection sees it: where it runs, the ports that make it the first
+/// guess, how to recognise it and how to start its dissector. Each protocol module
+/// exports its registrations; `PROTOCOLS` names them all.
+pub struct Registration {
+    pub app_proto: AppProto,
+    pub l4: L4,
+    /// Ports (server or client side) that make this protocol the first candidate asked.
+    pub ports: &'static [u16],
+    pub probe: fn(&[u8]) -> Probe,
+    pub start: fn() -> Box<dyn Dissector>,
+}
+
+/// Every registered protocol. Among the candidates of a transport, those whose port
+/// hint matches are asked first, then the rest, each group in this order.
+pub const PROTOCOLS: &[&Registration] = &[
+    &tls::TLS,
+    &tls::DTLS,
+    &http::HTTP,
+    &sip::SIP_UDP,
+    &sip::SIP_TCP,
     // Media without signalling seen last: header shapes are weak evidence, and the RTP
     // dissector must still prove the flow is RTP.
-    Detector {
-        app_proto: AppProto::Rtcp,
-        l4: L4::Udp,
-        ports: &[],
-        probe: rtp::probe_rtcp,
-        start: || Dissector::Rtp(rtp::RtpDissector::heuristic()),
-    },
-    Detector {
-        app_proto: AppProto::Rtp,
-        l4: L4::Udp,
-        ports: &[],
-        probe: rtp::probe_rtp,
-        start: || Dissector::Rtp(rtp::RtpDissector::heuristic()),
-    },
-    Detector {
-        app_proto: AppProto::Ldap,
-        l4: L4::Tcp,
-        ports: &[389, 3268],
-        probe: ldap::probe_ldap,
-        start: || Dissector::Ldap(ldap::LdapDissector::new(L4::Tcp)),
-    },
-    Detector {
-        app_proto: AppProto::Ldap,
-        l4: L4::Udp,
-        ports: &[389],
-        probe: ldap::probe_ldap,
-        start: || Dissector::Ldap(ldap::LdapDissector::new(L4::Udp)),
-    },
-    Detector {
-        app_proto: AppProto::Snmp,
-        l4: L4::Udp,
-        ports: &[161, 162],
-        probe: snmp::probe_snmp,
-        start: || Dissector::Snmp(snmp::SnmpDissector::new(L4::Udp)),
-    },
-    Detector {
-        app_proto: AppProto::Snmp,
-        l4: L4::Tcp,
-        ports: &[161, 162, 1161],
-        probe: snmp::probe_snmp,
-        start: || Dissector::Snmp(snmp::SnmpDissector::new(L4::Tcp)),
-    },
-    Detector {
-        app_proto: AppProto::Smtp,
-        l4: L4::Tcp,
-        ports: &[25, 587, 2525],
-        probe: mail::probe_smtp,
-        start: || Dissector::Smtp(lines::LineDissector::new(mail::Smtp::default())),
-    },
-    Detector {
-        app_proto: AppProto::Ftp,
-        l4: L4::Tcp,
-        ports: &[21],
-        probe: mail::probe_ftp,
-        start: || Dissector::Ftp(lines::LineDissector::new(mail::Ftp::default())),
-    },
-    Detector {
-        app_proto: AppProto::Pop3,
-        l4: L4::Tcp,
-        ports: &[110],
-        probe: mail::probe_pop3,
-        start: || Dissector::Pop3(lines::LineDissector::new(mail::Pop3::default())),
-    },
-    Detector {
-        app_proto: AppProto::Imap,
-        l4: L4::Tcp,
-        ports: &[143],
-        probe: mail::probe_imap,
-        start: || Dissector::Imap(lines::LineDissector::new(mail::Imap::default())),
-    },
-    Detector {
-        app_proto: AppProto::Telnet,
-        l4: L4::Tcp,
-        ports: &[23, 2323],
-        probe: telnet::probe_telnet,
-        start: || Dissector::Telnet(telnet::TelnetDissector::default()),
-    },
-    Detector {
-        app_proto: AppProto::Mqtt,
-        l4: L4::Tcp,
-        ports: &[1883],
-        probe: mqtt::probe_mqtt,
-        start: || Dissector::Mqtt(mqtt::MqttDissector::default()),
-    },
-    Detector {
-        app_proto: AppProto::Axi,
-        l4: L4::Tcp,
-        ports: &[12621],
-        probe: axi::probe_axi,
-        start: || Dissector::Axi(axi::AxiDissector::default()),
-    },
-    Detector {
-        app_proto: AppProto::Espa,
-        l4: L4::Tcp,
-        ports: &[],
-        probe: espa::probe_espa,
-        start: || Dissector::Espa(espa::EspaDissector::default()),
-    },
-    Detector {
-        app_proto: AppProto::Cdr,
-        l4: L4::Tcp,
-        ports: &[1752],
-        probe: cdr::probe_cdr,
-        start: || Dissector::Cdr(cdr::CdrDissector::default()),
-    },
-    Detector {
-        app_proto: AppProto::Tds,
-        l4: L4::Tcp,
-        ports: &[1433],
-        probe: tds::probe_tds,
-        start: || Dissector::Tds(tds::TdsDissector::default()),
-    },
-    Detector {
-        app_proto: AppProto::Smb,
-        l4: L4::Tcp,
-        ports: &[445, 139],
-        probe: smb::probe_smb,
-        start: || Dissector::Smb(smb::SmbDissector::default()),
-    },
-    Detector {
-        app_proto: AppProto::Syslog,
-        l4: L4::Udp,
-        ports: &[514],
-        probe: syslog::probe_syslog,
-        start: || Dissector::Syslog(syslog::SyslogDissector::new(L4::Udp)),
-    },
-    Detector {
-        app_proto: AppProto::Syslog,
-        l4: L4::Tcp,
-        ports: &[514, 601, 6601],
-        probe: syslog::probe_syslog,
-        start: || Dissector::Syslog(syslog::SyslogDissector::new(L4::Tcp)),
-    },
-    Detector {
-        app_proto: AppProto::Modbus,
-        l4: L4::Tcp,
-        ports: &[502, 5020],
-        probe: modbus::probe_modbus,
-        start: || Dissector::Modbus(modbus::ModbusDissector::default()),
-    },
-    Detector {
-        app_proto: AppProto::Pgsql,
-        l4: L4::Tcp,
-        ports: &[5432],
-        probe: pgsql::probe_pgsql,
-        start: || Dissector::Pgsql(pgsql::PgsqlDissector::default()),
-    },
-    Detector {
-        app_proto: AppProto::Mysql,
-        l4: L4::Tcp,
-        ports: &[3306],
-        probe: mysql::probe_mysql,
-        start: || Dissector::Mysql(mysql::MysqlDissector::default()),
-    },
-    Detector {
-        app_proto: AppProto::Ssh,
-        l4: L4::Tcp,
-        ports: &[22],
-        probe: ssh::probe_ssh,
-        start: || Dissector::Ssh,
-    },
+    &rtp::RTCP,
+    &rtp::RTP,
+    &ldap::LDAP_TCP,
+    &ldap::LDAP_UDP,
+    &snmp::SNMP_UDP,
+    &snmp::SNMP_TCP,
+    &mail::SMTP,
+    &mail::FTP,
+    &mail::POP3,
+    &mail::IMAP,
+    &telnet::TELNET,
+    &mqtt::MQTT,
+    &axi::AXI,
+    &espa::ESPA,
+    &cdr::CDR,
+    &tds::TDS,
+    &smb::SMB,
+    &syslog::SYSLOG_UDP,
+    &syslog::SYSLOG_TCP,
+    &modbus::MODBUS,
+    &pgsql::PGSQL,
+    &mysql::MYSQL,
+    &ssh::SSH,
     // RTP over TCP (RFC 4571) asked last: a length prefix is weak evidence, and the
     // stream must prove itself as unsignalled UDP media does.
-    Detector {
-        app_proto: AppProto::Rtp,
-        l4: L4::Tcp,
-        ports: &[],
-        probe: rtp::probe_rtp_over_tcp,
-        start: || Dissector::RtpTcp(rtp::RtpOverTcp::new()),
-    },
+    &rtp::RTP_OVER_TCP,
 ];
-
-/// Per-protocol state; an enum so dispatch needs no allocation or vtable.
-enum Dissector {
-    Tls(tls::TlsDissector),
-    Http(http::HttpDissector),
-    /// Nothing to read after the identification string: the session is encrypted.
-    Ssh,
-    Sip(sip::SipDissector),
-    Rtp(rtp::RtpDissector),
-    RtpTcp(rtp::RtpOverTcp),
-    Smtp(lines::LineDissector<mail::Smtp>),
-    Pop3(lines::LineDissector<mail::Pop3>),
-    Imap(lines::LineDissector<mail::Imap>),
-    Ftp(lines::LineDissector<mail::Ftp>),
-    Telnet(telnet::TelnetDissector),
-    Mqtt(mqtt::MqttDissector),
-    Modbus(modbus::ModbusDissector),
-    Syslog(syslog::SyslogDissector),
-    Espa(espa::EspaDissector),
-    Axi(axi::AxiDissector),
-    Cdr(cdr::CdrDissector),
-    Tds(tds::TdsDissector),
-    Ldap(ldap::LdapDissector),
-    Snmp(snmp::SnmpDissector),
-    Smb(smb::SmbDissector),
-    Pgsql(pgsql::PgsqlDissector),
-    Mysql(mysql::MysqlDissector),
-}
-
-impl Dissector {
-    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
-        match self {
-            Dissector::Tls(d) => d.on_data(dir, data, ctx),
-            Dissector::Http(d) => d.on_data(dir, data, ctx),
-            Dissector::Ssh => {}
-            Dissector::Sip(d) => d.on_data(dir, data, ctx),
-            Dissector::Rtp(d) => d.on_data(dir, data, ctx),
-            Dissector::RtpTcp(d) => d.on_data(dir, data, ctx),
-            Dissector::Smtp(d) => d.on_data(dir, data, ctx),
-            Dissector::Pop3(d) => d.on_data(dir, data, ctx),
-            Dissector::Imap(d) => d.on_data(dir, data, ctx),
-            Dissector::Ftp(d) => d.on_data(dir, data, ctx),
-            Dissector::Telnet(d) => d.on_data(dir, data, ctx),
-            Dissector::Mqtt(d) => d.on_data(dir, data, ctx),
-            Dissector::Modbus(d) => d.on_data(data, ctx),
-            Dissector::Syslog(d) => d.on_data(dir, data, ctx),
-            Dissector::Espa(d) => d.on_data(dir, data, ctx),
-            Dissector::Axi(d) => d.on_data(dir, data, ctx),
-            Dissector::Cdr(d) => d.on_data(dir, data, ctx),
-            Dissector::Tds(d) => d.on_data(dir, data, ctx),
-            Dissector::Ldap(d) => d.on_data(dir, data, ctx),
-            Dissector::Snmp(d) => d.on_data(dir, data, ctx),
-            Dissector::Smb(d) => d.on_data(dir, data, ctx),
-            Dissector::Pgsql(d) => d.on_data(dir, data, ctx),
-            Dissector::Mysql(d) => d.on_data(dir, data, ctx),
-        }
-    }
-
-    fn on_gap(&mut self, dir: Direction) {
-        match self {
-            Dissector::Tls(d) => d.on_gap(dir),
-            Dissector::Http(d) => d.on_gap(dir),
-            Dissector::Sip(d) => d.on_gap(dir),
-            Dissector::Smtp(d) => d.on_gap(dir),
-            Dissector::Pop3(d) => d.on_gap(dir),
-            Dissector::Imap(d) => d.on_gap(dir),
-            Dissector::Ftp(d) => d.on_gap(dir),
-            Dissector::Mqtt(d) => d.on_gap(dir),
-            Dissector::Syslog(d) => d.on_gap(dir),
-            Dissector::Espa(d) => d.on_gap(dir),
-            Dissector::Axi(d) => d.on_gap(dir),
-            Dissector::Cdr(d) => d.on_gap(dir),
-            Dissector::Tds(d) => d.on_gap(dir),
-            Dissector::Ldap(d) => d.on_gap(dir),
-            Dissector::Snmp(d) => d.on_gap(dir),
-            Dissector::Telnet(d) => d.on_gap(dir),
-            Dissector::RtpTcp(d) => d.on_gap(dir),
-            Dissector::Smb(d) => d.on_gap(dir),
-            Dissector::Pgsql(d) => d.on_gap(dir),
-            Dissector::Mysql(d) => d.on_gap(dir),
-            Dissector::Ssh | Dissector::Rtp(_) | Dissector::Modbus(_) => {}
-        }
-    }
-
-    fn encrypted(&self) -> bool {
-        match self {
-            Dissector::Tls(d) => d.encrypted(),
-            Dissector::Ssh => true,
-            Dissector::Tds(d) => d.encrypted(),
-            Dissector::Rtp(d) => d.encrypted(),
-            Dissector::RtpTcp(d) => d.encrypted(),
-            Dissector::Smtp(d) => d.encrypted(),
-            Dissector::Pop3(d) => d.encrypted(),
-            Dissector::Imap(d) => d.encrypted(),
-            Dissector::Ftp(d) => d.encrypted(),
-            Dissector::Ldap(d) => d.encrypted(),
-            Dissector::Snmp(d) => d.encrypted(),
-            Dissector::Smb(d) => d.encrypted(),
-            Dissector::Pgsql(d) => d.encrypted(),
-            Dissector::Mysql(d) => d.encrypted(),
-            _ => false,
-        }
-    }
-
-    fn finished(&self) -> bool {
-        match self {
-            Dissector::Tls(d) => d.finished(),
-            Dissector::Ssh => true,
-            Dissector::Smtp(d) => d.finished(),
-            Dissector::Pop3(d) => d.finished(),
-            Dissector::Imap(d) => d.finished(),
-            Dissector::Ftp(d) => d.finished(),
-            Dissector::Ldap(d) => d.finished(),
-            Dissector::Tds(d) => d.finished(),
-            Dissector::Pgsql(d) => d.finished(),
-            Dissector::Mysql(d) => d.finished(),
-            // A MODBUS flow is judged by its first ADU.
-            Dissector::Modbus(_) => false,
-            _ => false,
-        }
-    }
-
-    fn on_end(&mut self, ctx: &mut Ctx<'_>) {
-        match self {
-            Dissector::Sip(d) => d.on_end(ctx),
-            Dissector::Rtp(d) => d.on_end(ctx),
-            Dissector::RtpTcp(d) => d.on_end(ctx),
-            Dissector::Http(d) => d.on_end(ctx),
-            Dissector::Smtp(d) => d.on_end(ctx),
-            Dissector::Pop3(d) => d.on_end(ctx),
-            Dissector::Imap(d) => d.on_end(ctx),
-            Dissector::Ftp(d) => d.on_end(ctx),
-            Dissector::Smb(d) => d.on_end(ctx),
-            _ => {}
-        }
-    }
-
-    /// Bytes of partial messages held, for the engine's memory budget. Every dissector
-    /// that buffers across segments is listed; the rest hold only small fixed state.
-    fn buffered(&self) -> usize {
-        match self {
-            Dissector::Tls(d) => d.buffered(),
-            Dissector::Http(d) => d.buffered(),
-            Dissector::Sip(d) => d.buffered(),
-            Dissector::Smtp(d) => d.buffered(),
-            Dissector::Pop3(d) => d.buffered(),
-            Dissector::Imap(d) => d.buffered(),
-            Dissector::Ftp(d) => d.buffered(),
-            Dissector::Telnet(d) => d.buffered(),
-            Dissector::Mqtt(d) => d.buffered(),
-            Dissector::Syslog(d) => d.buffered(),
-            Dissector::Espa(d) => d.buffered(),
-            Dissector::Axi(d) => d.buffered(),
-            Dissector::Cdr(d) => d.buffered(),
-            Dissector::Tds(d) => d.buffered(),
-            Dissector::Ldap(d) => d.buffered(),
-            Dissector::Snmp(d) => d.buffered(),
-            Dissector::RtpTcp(d) => d.buffered(),
-            Dissector::Smb(d) => d.buffered(),
-            Dissector::Pgsql(d) => d.buffered(),
-            Dissector::Mysql(d) => d.buffered(),
-            Dissector::Ssh | Dissector::Rtp(_) | Dissector::Modbus(_) => 0,
-        }
-    }
-
-    /// The app protocol a dissector knows better than its detector (RTP proven SRTP).
-    fn app_proto(&self, detected: AppProto) -> AppProto {
-        match self {
-            Dissector::Rtp(d) => d.app_proto(),
-            Dissector::RtpTcp(d) => d.app_proto(),
-            Dissector::Tls(d) if d.carries_srtp() => AppProto::Srtp,
-            Dissector::Http(d) if d.carries_sip() => AppProto::Sip,
-            _ => detected,
-        }
-    }
-}
 
 /// Bytes held by a dissector's per-direction buffers.
 pub(crate) fn held_bytes(buffers: &[Vec<u8>]) -> usize {
@@ -675,7 +376,7 @@ enum State {
     Active {
         app_proto: AppProto,
         /// Boxed: flows being detected or unclassified (most of a flood) stay small.
-        dissector: Box<Dissector>,
+        dissector: Box<dyn Dissector>,
     },
     /// No dissector: textual payload is scanned for personal data (rule 7001).
     /// `binary_chunks` counts payloads that did not look like text; a flow whose first
@@ -739,7 +440,7 @@ impl AppLayer {
         AppLayer {
             state: State::Active {
                 app_proto,
-                dissector: Box::new(Dissector::Rtp(rtp::RtpDissector::signalled(hint))),
+                dissector: Box::new(rtp::RtpDissector::signalled(hint)),
             },
             ports: (server_port, client_port),
             l4: L4::Udp,
@@ -754,20 +455,14 @@ impl AppLayer {
         self.l4 == L4::Udp
             && match &self.state {
                 State::Detecting { .. } | State::Unclassified { .. } => true,
-                State::Active { dissector, .. } => {
-                    matches!(&**dissector, Dissector::Rtp(d) if !d.is_signalled())
-                }
+                State::Active { dissector, .. } => dissector.unsignalled_media(),
             }
     }
 
     /// Takes an SDP announcement that came after the flow's first packets.
     pub fn adopt_media(&mut self, hint: rtp::MediaHint) {
         match &mut self.state {
-            State::Active { dissector, .. } => {
-                if let Dissector::Rtp(d) = &mut **dissector {
-                    d.adopt(hint);
-                }
-            }
+            State::Active { dissector, .. } => dissector.adopt_media(hint),
             State::Detecting { .. } | State::Unclassified { .. } => {
                 *self = AppLayer::expected_media(self.ports.0, self.ports.1, self.limits, hint);
             }
@@ -779,7 +474,7 @@ impl AppLayer {
             State::Active {
                 app_proto,
                 dissector,
-            } => dissector.app_proto(*app_proto),
+            } => dissector.refine_app_proto(*app_proto),
             _ => AppProto::Failed,
         }
     }
@@ -875,12 +570,7 @@ impl AppLayer {
         match &mut self.state {
             State::Active { dissector, .. } => {
                 dissector.on_data(dir, data, &mut ctx);
-                let rejected = match &**dissector {
-                    Dissector::Rtp(d) => d.rejected(),
-                    Dissector::RtpTcp(d) => d.rejected(),
-                    _ => false,
-                };
-                if rejected {
+                if dissector.rejected() {
                     self.state = State::unclassified();
                 }
             }
@@ -913,8 +603,9 @@ impl AppLayer {
                 .then(|| mail::settle_bare_greeting(data))
                 .flatten()
                 .and_then(|proto| {
-                    DETECTORS
+                    PROTOCOLS
                         .iter()
+                        .copied()
                         .find(|d| d.app_proto == proto && d.l4 == self.l4)
                 });
                 let held_dir = &mut held[dir.index()];
@@ -929,7 +620,7 @@ impl AppLayer {
                 };
                 match verdict {
                     Detection::Found(detector) => {
-                        let mut dissector = Box::new((detector.start)());
+                        let mut dissector = (detector.start)();
                         // SIP over TLS (RFC 3261 §26.2) is judged as TLS and named sip.
                         let app_proto = if detector.app_proto == AppProto::Tls
                             && self.ports.0 == SIP_TLS_PORT
@@ -984,14 +675,15 @@ impl AppLayer {
 }
 
 enum Detection {
-    Found(&'static Detector),
+    Found(&'static Registration),
     NeedMore,
     NoMatch,
 }
 
 fn detect(l4: L4, (server_port, client_port): (u16, u16), data: &[u8]) -> Detection {
-    let hinted = |d: &&Detector| d.ports.contains(&server_port) || d.ports.contains(&client_port);
-    let candidates = DETECTORS.iter().filter(|d| d.l4 == l4);
+    let hinted =
+        |d: &&Registration| d.ports.contains(&server_port) || d.ports.contains(&client_port);
+    let candidates = PROTOCOLS.iter().copied().filter(|d| d.l4 == l4);
     let ordered = candidates
         .clone()
         .filter(hinted)

@@ -2,7 +2,9 @@
 //! is validated so the channel is recognised on any port; its mere presence in clear is
 //! the finding (rule 5002).
 
+use crate::flow::{Direction, L4};
 use crate::protocols::Probe;
+use crate::protocols::{AppProto, Dissector, Registration};
 
 /// MBAP: transaction id (2), protocol id = 0 (2), length (2) counting unit id + PDU,
 /// unit id (1), then the function code.
@@ -63,6 +65,14 @@ pub fn function_name(code: u8) -> &'static str {
     }
 }
 
+pub const MODBUS: Registration = Registration {
+    app_proto: AppProto::Modbus,
+    l4: L4::Tcp,
+    ports: &[502, 5020],
+    probe: probe_modbus,
+    start: || Box::new(ModbusDissector::default()),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,8 +121,8 @@ pub struct ModbusDissector {
     reported: bool,
 }
 
-impl ModbusDissector {
-    pub fn on_data(&mut self, data: &[u8], ctx: &mut crate::protocols::Ctx<'_>) {
+impl Dissector for ModbusDissector {
+    fn on_data(&mut self, _dir: Direction, data: &[u8], ctx: &mut crate::protocols::Ctx<'_>) {
         if self.reported || probe_modbus(data) != Probe::Match {
             return;
         }

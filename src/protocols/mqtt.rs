@@ -1,9 +1,11 @@
 //! MQTT 3.1, 3.1.1 and 5 (OASIS): CONNECT credentials and PUBLISH topics and payloads.
 
 use crate::flow::Direction;
+use crate::flow::L4;
 use crate::personal_data::{looks_textual, Field};
 use crate::protocols::login::login;
 use crate::protocols::{held_bytes, Ctx, Probe};
+use crate::protocols::{AppProto, Dissector, Registration};
 
 /// Our own cap on a packet we buffer; bigger PUBLISH payloads are skipped unread.
 const MAX_PACKET: usize = 256 * 1024;
@@ -69,57 +71,6 @@ pub struct MqttDissector {
 }
 
 impl MqttDissector {
-    pub fn on_gap(&mut self, dir: crate::flow::Direction) {
-        self.pending[dir.index()] = Vec::new();
-        self.lost[dir.index()] = true;
-    }
-
-    /// Bytes of partial messages held (the engine's memory budget).
-    pub fn buffered(&self) -> usize {
-        held_bytes(&self.pending)
-    }
-
-    pub fn on_data(&mut self, dir: Direction, mut data: &[u8], ctx: &mut Ctx<'_>) {
-        let d = dir.index();
-        if self.lost[d] {
-            return;
-        }
-        if self.skip[d] > 0 {
-            let n = self.skip[d].min(data.len());
-            self.skip[d] -= n;
-            data = &data[n..];
-        }
-        let mut buffer = std::mem::take(&mut self.pending[d]);
-        buffer.extend_from_slice(data);
-        let mut used = 0;
-        loop {
-            let rest = &buffer[used..];
-            let Some(&first) = rest.first() else { break };
-            let Some(header) = rest.get(1..).and_then(remaining_length) else {
-                break;
-            };
-            let Ok((len, len_bytes)) = header else {
-                self.lost[d] = true;
-                used = buffer.len();
-                break;
-            };
-            let start = 1 + len_bytes;
-            if len > MAX_PACKET {
-                let available = rest.len() - start;
-                self.skip[d] = len.saturating_sub(available);
-                used = buffer.len();
-                break;
-            }
-            let Some(body) = rest.get(start..start + len) else {
-                break;
-            };
-            self.on_packet(first, body, ctx);
-            used += start + len;
-        }
-        buffer.drain(..used.min(buffer.len()));
-        self.pending[d] = buffer;
-    }
-
     fn on_packet(&mut self, first: u8, body: &[u8], ctx: &mut Ctx<'_>) {
         match first >> 4 {
             CONNECT => self.on_connect(body, ctx),
@@ -202,6 +153,67 @@ impl MqttDissector {
         }
     }
 }
+
+impl Dissector for MqttDissector {
+    fn on_gap(&mut self, dir: crate::flow::Direction) {
+        self.pending[dir.index()] = Vec::new();
+        self.lost[dir.index()] = true;
+    }
+
+    /// Bytes of partial messages held (the engine's memory budget).
+    fn buffered(&self) -> usize {
+        held_bytes(&self.pending)
+    }
+
+    fn on_data(&mut self, dir: Direction, mut data: &[u8], ctx: &mut Ctx<'_>) {
+        let d = dir.index();
+        if self.lost[d] {
+            return;
+        }
+        if self.skip[d] > 0 {
+            let n = self.skip[d].min(data.len());
+            self.skip[d] -= n;
+            data = &data[n..];
+        }
+        let mut buffer = std::mem::take(&mut self.pending[d]);
+        buffer.extend_from_slice(data);
+        let mut used = 0;
+        loop {
+            let rest = &buffer[used..];
+            let Some(&first) = rest.first() else { break };
+            let Some(header) = rest.get(1..).and_then(remaining_length) else {
+                break;
+            };
+            let Ok((len, len_bytes)) = header else {
+                self.lost[d] = true;
+                used = buffer.len();
+                break;
+            };
+            let start = 1 + len_bytes;
+            if len > MAX_PACKET {
+                let available = rest.len() - start;
+                self.skip[d] = len.saturating_sub(available);
+                used = buffer.len();
+                break;
+            }
+            let Some(body) = rest.get(start..start + len) else {
+                break;
+            };
+            self.on_packet(first, body, ctx);
+            used += start + len;
+        }
+        buffer.drain(..used.min(buffer.len()));
+        self.pending[d] = buffer;
+    }
+}
+
+pub const MQTT: Registration = Registration {
+    app_proto: AppProto::Mqtt,
+    l4: L4::Tcp,
+    ports: &[1883],
+    probe: probe_mqtt,
+    start: || Box::new(MqttDissector::default()),
+};
 
 #[cfg(test)]
 mod tests {

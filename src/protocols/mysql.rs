@@ -7,11 +7,12 @@
 //! STARTTLS.
 
 use crate::flow::Direction;
+use crate::flow::L4;
 use crate::personal_data::Field;
 use crate::protocols::framing::{Frame, Framer, Stop};
 use crate::protocols::login::{challenge_login, login};
 use crate::protocols::tls::TlsDissector;
-use crate::protocols::{Ctx, Fact, Probe};
+use crate::protocols::{AppProto, Ctx, Dissector, Fact, Probe, Registration};
 
 /// Capability flags (`CLIENT_*`).
 const CLIENT_CONNECT_WITH_DB: u32 = 0x0000_0008;
@@ -217,19 +218,19 @@ impl Default for MysqlDissector {
     }
 }
 
-impl MysqlDissector {
-    pub fn encrypted(&self) -> bool {
+impl Dissector for MysqlDissector {
+    fn encrypted(&self) -> bool {
         self.tls.as_ref().is_some_and(TlsDissector::encrypted)
     }
 
-    pub fn finished(&self) -> bool {
+    fn finished(&self) -> bool {
         match &self.tls {
             Some(tls) => tls.finished(),
             None => self.framers.iter().all(Framer::lost),
         }
     }
 
-    pub fn on_gap(&mut self, dir: Direction) {
+    fn on_gap(&mut self, dir: Direction) {
         match &mut self.tls {
             Some(tls) => tls.on_gap(dir),
             None => self.framers[dir.index()].lose(),
@@ -237,12 +238,12 @@ impl MysqlDissector {
     }
 
     /// Bytes of partial packets held (the engine's memory budget).
-    pub fn buffered(&self) -> usize {
+    fn buffered(&self) -> usize {
         self.framers.iter().map(Framer::buffered).sum::<usize>()
             + self.tls.as_ref().map_or(0, TlsDissector::buffered)
     }
 
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         if let Some(tls) = &mut self.tls {
             return tls.on_data(dir, data, ctx);
         }
@@ -285,7 +286,7 @@ impl MysqlDissector {
     }
 
     /// The flow ends during a login the server never answered: it still crossed.
-    pub fn on_end(&mut self, ctx: &mut Ctx<'_>) {
+    fn on_end(&mut self, ctx: &mut Ctx<'_>) {
         self.session.report_login(ctx);
     }
 }
@@ -540,6 +541,14 @@ fn ok_status(payload: &[u8]) -> Option<u16> {
     let (_, rest) = lenenc(rest)?;
     le16(rest)
 }
+
+pub const MYSQL: Registration = Registration {
+    app_proto: AppProto::Mysql,
+    l4: L4::Tcp,
+    ports: &[3306],
+    probe: probe_mysql,
+    start: || Box::new(MysqlDissector::default()),
+};
 
 #[cfg(test)]
 mod tests {

@@ -6,11 +6,12 @@
 //! After `S` the TLS handshake is the TLS dissector's, as after STARTTLS.
 
 use crate::flow::Direction;
+use crate::flow::L4;
 use crate::personal_data::Field;
 use crate::protocols::framing::{Frame, Framer, Stop};
 use crate::protocols::login::{challenge_login, login};
 use crate::protocols::tls::TlsDissector;
-use crate::protocols::{Ctx, Fact, Probe};
+use crate::protocols::{AppProto, Ctx, Dissector, Fact, Probe, Registration};
 
 /// Request codes of the untyped first messages (§55.7: SSLRequest, GSSENCRequest,
 /// CancelRequest); a StartupMessage carries the protocol version instead.
@@ -127,15 +128,15 @@ impl Default for PgsqlDissector {
     }
 }
 
-impl PgsqlDissector {
-    pub fn encrypted(&self) -> bool {
+impl Dissector for PgsqlDissector {
+    fn encrypted(&self) -> bool {
         self.session.upgrade == Upgrade::GssAccepted
             || self.tls.as_ref().is_some_and(TlsDissector::encrypted)
     }
 
     /// Nothing more to learn: TLS has taken over and finished, GSSAPI encrypts, or
     /// neither direction can be framed any more.
-    pub fn finished(&self) -> bool {
+    fn finished(&self) -> bool {
         match &self.tls {
             Some(tls) => tls.finished(),
             None => {
@@ -145,7 +146,7 @@ impl PgsqlDissector {
         }
     }
 
-    pub fn on_gap(&mut self, dir: Direction) {
+    fn on_gap(&mut self, dir: Direction) {
         match &mut self.tls {
             Some(tls) => tls.on_gap(dir),
             None => self.framers[dir.index()].lose(),
@@ -153,12 +154,12 @@ impl PgsqlDissector {
     }
 
     /// Bytes of partial messages held (the engine's memory budget).
-    pub fn buffered(&self) -> usize {
+    fn buffered(&self) -> usize {
         self.framers.iter().map(Framer::buffered).sum::<usize>()
             + self.tls.as_ref().map_or(0, TlsDissector::buffered)
     }
 
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         if let Some(tls) = &mut self.tls {
             return tls.on_data(dir, data, ctx);
         }
@@ -358,6 +359,14 @@ fn scan_values(data: &[u8], ctx: &mut Ctx<'_>) {
         rest = &rest[len..];
     }
 }
+
+pub const PGSQL: Registration = Registration {
+    app_proto: AppProto::Pgsql,
+    l4: L4::Tcp,
+    ports: &[5432],
+    probe: probe_pgsql,
+    start: || Box::new(PgsqlDissector::default()),
+};
 
 #[cfg(test)]
 mod tests {

@@ -14,10 +14,12 @@
 //! too) is taken for SRTP: WhatsApp- and Discord-style calls.
 
 use crate::flow::Direction;
+use crate::flow::L4;
 use crate::personal_data::Field;
 use crate::protocols::dtmf::{event_key, DigitCollector, DtmfSource};
 use crate::protocols::sdp::static_codec;
 use crate::protocols::{AppProto, Ctx, Fact, Probe};
+use crate::protocols::{Dissector, Registration};
 
 const RTP_HEADER: usize = 12;
 /// SSRCs tracked per flow; more is not a call.
@@ -187,7 +189,27 @@ impl RtpOverTcp {
         }
     }
 
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+    /// Hands every whole frame of `data` to the RTP dissector; returns the bytes used.
+    fn frames(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) -> usize {
+        let mut at = 0;
+        while let Some(&[hi, lo]) = data.get(at..at + 2) {
+            let end = at + 2 + usize::from(u16::from_be_bytes([hi, lo]));
+            let Some(frame) = data.get(at + 2..end) else {
+                break;
+            };
+            self.rtp.on_data(dir, frame, ctx);
+            at = end;
+        }
+        at
+    }
+}
+
+impl Dissector for RtpOverTcp {
+    fn refine_app_proto(&self, _detected: AppProto) -> AppProto {
+        self.rtp.app_proto()
+    }
+
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         if self.lost[dir.index()] {
             return;
         }
@@ -208,42 +230,24 @@ impl RtpOverTcp {
         self.pending[dir.index()] = pending;
     }
 
-    /// Hands every whole frame of `data` to the RTP dissector; returns the bytes used.
-    fn frames(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) -> usize {
-        let mut at = 0;
-        while let Some(&[hi, lo]) = data.get(at..at + 2) {
-            let end = at + 2 + usize::from(u16::from_be_bytes([hi, lo]));
-            let Some(frame) = data.get(at + 2..end) else {
-                break;
-            };
-            self.rtp.on_data(dir, frame, ctx);
-            at = end;
-        }
-        at
-    }
-
-    pub fn on_gap(&mut self, dir: Direction) {
+    fn on_gap(&mut self, dir: Direction) {
         self.lost[dir.index()] = true;
         self.pending[dir.index()] = Vec::new();
     }
 
-    pub fn buffered(&self) -> usize {
+    fn buffered(&self) -> usize {
         self.pending.iter().map(Vec::capacity).sum()
     }
 
-    pub fn rejected(&self) -> bool {
+    fn rejected(&self) -> bool {
         self.rtp.rejected()
     }
 
-    pub fn app_proto(&self) -> AppProto {
-        self.rtp.app_proto()
-    }
-
-    pub fn encrypted(&self) -> bool {
+    fn encrypted(&self) -> bool {
         self.rtp.encrypted()
     }
 
-    pub fn on_end(&mut self, ctx: &mut Ctx<'_>) {
+    fn on_end(&mut self, ctx: &mut Ctx<'_>) {
         self.rtp.on_end(ctx);
     }
 }
@@ -483,21 +487,6 @@ impl RtpDissector {
         }
     }
 
-    pub fn is_signalled(&self) -> bool {
-        self.hint.is_some()
-    }
-
-    /// An announcement for a flow found by its headers: from now on it is judged as
-    /// signalled media (codec names, telephone-event, SRTP from the SDP).
-    pub fn adopt(&mut self, hint: MediaHint) {
-        self.hint = Some(hint);
-    }
-
-    /// Not RTP after all: the flow goes back to being unclassified.
-    pub fn rejected(&self) -> bool {
-        self.rejected
-    }
-
     fn secure(&self) -> bool {
         self.hint.as_ref().is_some_and(|h| h.secure)
             || (self.trailed_frames >= 5 && self.plain_frames == 0)
@@ -522,11 +511,90 @@ impl RtpDissector {
         }
     }
 
-    pub fn encrypted(&self) -> bool {
+    /// Unsignalled packets that never formed a stream within the window: not RTP.
+    fn give_up_unproven(&mut self) {
+        if self.hint.is_none() && self.packets >= PROOF_WINDOW && !self.proven_rtp() {
+            self.rejected = true;
+        }
+    }
+
+    /// RTCP compound packet: SDES items to the scanner; an SRTCP trailer noticed.
+    fn on_rtcp(&mut self, data: &[u8], ctx: &mut Ctx<'_>) {
+        // Walk the compound by its length fields. Plain RTCP ends exactly at the end of
+        // the datagram; SRTCP leaves index and tag after the first (clear) report, and
+        // its encrypted packets' lengths are noise.
+        let mut packets: Vec<(u8, u8, usize, usize)> = Vec::new();
+        let mut offset = 0;
+        while let (Some(&b0), Some(&pt), Some(&hi), Some(&lo)) = (
+            data.get(offset),
+            data.get(offset + 1),
+            data.get(offset + 2),
+            data.get(offset + 3),
+        ) {
+            let len = (usize::from(hi) << 8 | usize::from(lo)) * 4 + 4;
+            if b0 >> 6 != 2 || !(192..=223).contains(&pt) || offset + len > data.len() {
+                break;
+            }
+            packets.push((b0, pt, offset, len));
+            offset += len;
+        }
+        let rest = data.len() - offset;
+        let sender = data
+            .get(4..8)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        if let (true, Some(sender)) = (report_fits(data), sender) {
+            match self.rtcp_senders.iter().position(|(s, _)| *s == sender) {
+                Some(i) => self.rtcp_senders[i].1 += 1,
+                None if self.rtcp_senders.len() < MAX_STREAMS => {
+                    self.rtcp_senders.push((sender, 1))
+                }
+                None => {}
+            }
+        } else {
+            self.rtcp_malformed += 1;
+            if self.hint.is_none() && self.rtcp_malformed >= PROOF_PACKETS && !self.proven() {
+                self.rejected = true;
+            }
+        }
+        if rest == 0 {
+            self.rtcp_plain += 1;
+            // Clear RTCP, even on an SRTP session (some stacks send BYE/SDES in clear).
+            for &(b0, pt, at, len) in &packets {
+                if pt == 202 {
+                    sdes_items(&data[at..at + len], b0 & 0x1f, ctx);
+                }
+            }
+        } else if SRTP_TRAILERS.iter().any(|t| t + 4 == rest) {
+            self.srtcp_trailers += 1;
+        }
+    }
+}
+
+impl Dissector for RtpDissector {
+    fn refine_app_proto(&self, _detected: AppProto) -> AppProto {
+        self.app_proto()
+    }
+
+    fn unsignalled_media(&self) -> bool {
+        self.hint.is_none()
+    }
+
+    /// An announcement for a flow found by its headers: from now on it is judged as
+    /// signalled media (codec names, telephone-event, SRTP from the SDP).
+    fn adopt_media(&mut self, hint: MediaHint) {
+        self.hint = Some(hint);
+    }
+
+    /// Not RTP after all: the flow goes back to being unclassified.
+    fn rejected(&self) -> bool {
+        self.rejected
+    }
+
+    fn encrypted(&self) -> bool {
         matches!(self.app_proto(), AppProto::Srtp | AppProto::Srtcp)
     }
 
-    pub fn on_data(&mut self, _dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+    fn on_data(&mut self, _dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         if self.rejected {
             return;
         }
@@ -620,66 +688,8 @@ impl RtpDissector {
         self.give_up_unproven();
     }
 
-    /// Unsignalled packets that never formed a stream within the window: not RTP.
-    fn give_up_unproven(&mut self) {
-        if self.hint.is_none() && self.packets >= PROOF_WINDOW && !self.proven_rtp() {
-            self.rejected = true;
-        }
-    }
-
-    /// RTCP compound packet: SDES items to the scanner; an SRTCP trailer noticed.
-    fn on_rtcp(&mut self, data: &[u8], ctx: &mut Ctx<'_>) {
-        // Walk the compound by its length fields. Plain RTCP ends exactly at the end of
-        // the datagram; SRTCP leaves index and tag after the first (clear) report, and
-        // its encrypted packets' lengths are noise.
-        let mut packets: Vec<(u8, u8, usize, usize)> = Vec::new();
-        let mut offset = 0;
-        while let (Some(&b0), Some(&pt), Some(&hi), Some(&lo)) = (
-            data.get(offset),
-            data.get(offset + 1),
-            data.get(offset + 2),
-            data.get(offset + 3),
-        ) {
-            let len = (usize::from(hi) << 8 | usize::from(lo)) * 4 + 4;
-            if b0 >> 6 != 2 || !(192..=223).contains(&pt) || offset + len > data.len() {
-                break;
-            }
-            packets.push((b0, pt, offset, len));
-            offset += len;
-        }
-        let rest = data.len() - offset;
-        let sender = data
-            .get(4..8)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-        if let (true, Some(sender)) = (report_fits(data), sender) {
-            match self.rtcp_senders.iter().position(|(s, _)| *s == sender) {
-                Some(i) => self.rtcp_senders[i].1 += 1,
-                None if self.rtcp_senders.len() < MAX_STREAMS => {
-                    self.rtcp_senders.push((sender, 1))
-                }
-                None => {}
-            }
-        } else {
-            self.rtcp_malformed += 1;
-            if self.hint.is_none() && self.rtcp_malformed >= PROOF_PACKETS && !self.proven() {
-                self.rejected = true;
-            }
-        }
-        if rest == 0 {
-            self.rtcp_plain += 1;
-            // Clear RTCP, even on an SRTP session (some stacks send BYE/SDES in clear).
-            for &(b0, pt, at, len) in &packets {
-                if pt == 202 {
-                    sdes_items(&data[at..at + len], b0 & 0x1f, ctx);
-                }
-            }
-        } else if SRTP_TRAILERS.iter().any(|t| t + 4 == rest) {
-            self.srtcp_trailers += 1;
-        }
-    }
-
     /// The flow ends: its summary and the digits of each stream.
-    pub fn on_end(&mut self, ctx: &mut Ctx<'_>) {
+    fn on_end(&mut self, ctx: &mut Ctx<'_>) {
         let dialog = self.hint.as_ref().map(|h| h.dialog);
         if let Some(sample) = &mut self.payload {
             sample.judge();
@@ -774,6 +784,30 @@ fn sdes_items(packet: &[u8], chunks: u8, ctx: &mut Ctx<'_>) {
         }
     }
 }
+
+pub const RTCP: Registration = Registration {
+    app_proto: AppProto::Rtcp,
+    l4: L4::Udp,
+    ports: &[],
+    probe: probe_rtcp,
+    start: || Box::new(RtpDissector::heuristic()),
+};
+
+pub const RTP: Registration = Registration {
+    app_proto: AppProto::Rtp,
+    l4: L4::Udp,
+    ports: &[],
+    probe: probe_rtp,
+    start: || Box::new(RtpDissector::heuristic()),
+};
+
+pub const RTP_OVER_TCP: Registration = Registration {
+    app_proto: AppProto::Rtp,
+    l4: L4::Tcp,
+    ports: &[],
+    probe: probe_rtp_over_tcp,
+    start: || Box::new(RtpOverTcp::new()),
+};
 
 #[cfg(test)]
 mod tests {
@@ -950,7 +984,7 @@ mod tests {
             }
             d.on_end(ctx);
         });
-        assert_eq!(d.app_proto(), AppProto::Rtp);
+        assert_eq!(d.refine_app_proto(AppProto::Failed), AppProto::Rtp);
         assert!(
             matches!(facts.as_slice(), [Fact::Media(s)] if s.packets == 12 && s.audio),
             "{facts:?}"

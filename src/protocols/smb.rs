@@ -15,9 +15,10 @@
 use std::collections::VecDeque;
 
 use crate::flow::Direction;
+use crate::flow::L4;
 use crate::personal_data::mask;
 use crate::protocols::login::challenge_login;
-use crate::protocols::{Ctx, Fact, Probe};
+use crate::protocols::{AppProto, Ctx, Dissector, Fact, Probe, Registration};
 
 /// Our own cap on the part of one message we hold: a NEGOTIATE, SESSION_SETUP or CREATE
 /// fits many times over; READ responses and WRITE requests beyond it are skipped.
@@ -295,94 +296,6 @@ pub struct SmbDissector {
 const MAX_SMB1_DIALECTS: usize = 16;
 
 impl SmbDissector {
-    pub fn encrypted(&self) -> bool {
-        self.encrypted
-    }
-
-    /// Bytes held: partial messages and the file tables (the engine's memory budget).
-    pub fn buffered(&self) -> usize {
-        let tracked = |f: &TrackedFile| {
-            std::mem::size_of::<([u8; 16], TrackedFile)>() + f.name_masked.capacity()
-        };
-        self.framers
-            .iter()
-            .map(|f| f.held.capacity())
-            .sum::<usize>()
-            + self.creating.iter().map(|(_, f)| tracked(f)).sum::<usize>()
-            + self.open.iter().map(|(_, f)| tracked(f)).sum::<usize>()
-            + self
-                .smb1_offered
-                .iter()
-                .map(String::capacity)
-                .sum::<usize>()
-    }
-
-    pub fn on_gap(&mut self, dir: Direction) {
-        let framer = &mut self.framers[dir.index()];
-        framer.held = Vec::new();
-        framer.skip = 0;
-        framer.lost = true;
-    }
-
-    /// A login still held (no message after it told) was made in a session not shown
-    /// to be encrypted: it counts.
-    pub fn on_end(&mut self, ctx: &mut Ctx<'_>) {
-        if let Some(login) = self.pending_login.take() {
-            ctx.emit(login);
-        }
-    }
-
-    pub fn on_data(&mut self, dir: Direction, mut data: &[u8], ctx: &mut Ctx<'_>) {
-        let d = dir.index();
-        while !data.is_empty() {
-            let framer = &mut self.framers[d];
-            if framer.lost {
-                // After a gap or garbage (or a capture that starts mid-message), read on
-                // from the next NetBIOS header that carries an SMB identifier.
-                let Some(at) = resync_point(data) else { return };
-                framer.lost = false;
-                data = &data[at..];
-            }
-            if framer.skip > 0 {
-                let n = framer.skip.min(data.len());
-                framer.skip -= n;
-                data = &data[n..];
-                continue;
-            }
-            // Whole messages straight from the segment; the rest through `held`.
-            if framer.held.is_empty() && data.len() >= 4 {
-                let len = nbss_length(data);
-                let keep = len.min(MAX_MESSAGE);
-                if let Some(message) = data.get(4..4 + keep) {
-                    let kind = data[0];
-                    framer.skip = len - keep;
-                    data = &data[4 + keep..];
-                    self.on_frame(d, kind, message, len, ctx);
-                    continue;
-                }
-            }
-            let need = if framer.held.len() < 4 {
-                4 - framer.held.len()
-            } else {
-                (4 + nbss_length(&framer.held).min(MAX_MESSAGE)) - framer.held.len()
-            };
-            let n = need.min(data.len());
-            // Exactly the message's held part: no doubling past `MAX_MESSAGE`.
-            framer.held.reserve_exact(n);
-            framer.held.extend_from_slice(&data[..n]);
-            data = &data[n..];
-            if framer.held.len() >= 4 {
-                let len = nbss_length(&framer.held);
-                let keep = len.min(MAX_MESSAGE);
-                if framer.held.len() == 4 + keep {
-                    let held = std::mem::take(&mut framer.held);
-                    framer.skip = len - keep;
-                    self.on_frame(d, held[0], &held[4..], len, ctx);
-                }
-            }
-        }
-    }
-
     /// One NetBIOS session message; `full_len` is its length on the wire, `message` the
     /// part of it held.
     fn on_frame(&mut self, d: usize, kind: u8, message: &[u8], full_len: usize, ctx: &mut Ctx<'_>) {
@@ -676,6 +589,96 @@ impl SmbDissector {
     }
 }
 
+impl Dissector for SmbDissector {
+    fn encrypted(&self) -> bool {
+        self.encrypted
+    }
+
+    /// Bytes held: partial messages and the file tables (the engine's memory budget).
+    fn buffered(&self) -> usize {
+        let tracked = |f: &TrackedFile| {
+            std::mem::size_of::<([u8; 16], TrackedFile)>() + f.name_masked.capacity()
+        };
+        self.framers
+            .iter()
+            .map(|f| f.held.capacity())
+            .sum::<usize>()
+            + self.creating.iter().map(|(_, f)| tracked(f)).sum::<usize>()
+            + self.open.iter().map(|(_, f)| tracked(f)).sum::<usize>()
+            + self
+                .smb1_offered
+                .iter()
+                .map(String::capacity)
+                .sum::<usize>()
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
+        let framer = &mut self.framers[dir.index()];
+        framer.held = Vec::new();
+        framer.skip = 0;
+        framer.lost = true;
+    }
+
+    /// A login still held (no message after it told) was made in a session not shown
+    /// to be encrypted: it counts.
+    fn on_end(&mut self, ctx: &mut Ctx<'_>) {
+        if let Some(login) = self.pending_login.take() {
+            ctx.emit(login);
+        }
+    }
+
+    fn on_data(&mut self, dir: Direction, mut data: &[u8], ctx: &mut Ctx<'_>) {
+        let d = dir.index();
+        while !data.is_empty() {
+            let framer = &mut self.framers[d];
+            if framer.lost {
+                // After a gap or garbage (or a capture that starts mid-message), read on
+                // from the next NetBIOS header that carries an SMB identifier.
+                let Some(at) = resync_point(data) else { return };
+                framer.lost = false;
+                data = &data[at..];
+            }
+            if framer.skip > 0 {
+                let n = framer.skip.min(data.len());
+                framer.skip -= n;
+                data = &data[n..];
+                continue;
+            }
+            // Whole messages straight from the segment; the rest through `held`.
+            if framer.held.is_empty() && data.len() >= 4 {
+                let len = nbss_length(data);
+                let keep = len.min(MAX_MESSAGE);
+                if let Some(message) = data.get(4..4 + keep) {
+                    let kind = data[0];
+                    framer.skip = len - keep;
+                    data = &data[4 + keep..];
+                    self.on_frame(d, kind, message, len, ctx);
+                    continue;
+                }
+            }
+            let need = if framer.held.len() < 4 {
+                4 - framer.held.len()
+            } else {
+                (4 + nbss_length(&framer.held).min(MAX_MESSAGE)) - framer.held.len()
+            };
+            let n = need.min(data.len());
+            // Exactly the message's held part: no doubling past `MAX_MESSAGE`.
+            framer.held.reserve_exact(n);
+            framer.held.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if framer.held.len() >= 4 {
+                let len = nbss_length(&framer.held);
+                let keep = len.min(MAX_MESSAGE);
+                if framer.held.len() == 4 + keep {
+                    let held = std::mem::take(&mut framer.held);
+                    framer.skip = len - keep;
+                    self.on_frame(d, held[0], &held[4..], len, ctx);
+                }
+            }
+        }
+    }
+}
+
 /// Where in `data` a NetBIOS session message holding an SMB message starts: type 0,
 /// then after the length one of the protocol identifiers.
 fn resync_point(data: &[u8]) -> Option<usize> {
@@ -774,6 +777,14 @@ pub fn ntlm_authenticate(msg: &[u8]) -> Option<NtlmAuthenticate> {
         response_len: nt_response.len(),
     })
 }
+
+pub const SMB: Registration = Registration {
+    app_proto: AppProto::Smb,
+    l4: L4::Tcp,
+    ports: &[445, 139],
+    probe: probe_smb,
+    start: || Box::new(SmbDissector::default()),
+};
 
 #[cfg(test)]
 mod tests {

@@ -18,7 +18,7 @@ use snmp_parser::{ObjectSyntax, SnmpVariable, VarBindValue};
 use crate::flow::{Direction, L4};
 use crate::personal_data::{looks_textual, mask, Field, Match};
 use crate::protocols::ber;
-use crate::protocols::{Ctx, Fact, Probe};
+use crate::protocols::{AppProto, Ctx, Dissector, Fact, Probe, Registration};
 
 /// Our own cap on one message held for reassembly over TCP (RFC 3430 §2 lets a
 /// message be as long as msgMaxSize, up to 2^31-1; real ones are a few KiB).
@@ -415,8 +415,10 @@ impl SnmpDissector {
             session: Session::default(),
         }
     }
+}
 
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+impl Dissector for SnmpDissector {
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         if self.l4 == L4::Udp {
             self.session.on_message(data, ctx);
             return;
@@ -432,19 +434,35 @@ impl SnmpDissector {
 
     /// Encrypted when the flow ran SNMPv3 authPriv and nothing else carried data in
     /// clear (engine discovery and Reports are part of every v3 exchange).
-    pub fn encrypted(&self) -> bool {
+    fn encrypted(&self) -> bool {
         self.session.private && !self.session.clear
     }
 
-    pub fn on_gap(&mut self, dir: Direction) {
+    fn on_gap(&mut self, dir: Direction) {
         self.streams[dir.index()].gap();
     }
 
     /// Bytes of partial messages held (the engine's memory budget).
-    pub fn buffered(&self) -> usize {
+    fn buffered(&self) -> usize {
         self.streams.iter().map(ber::Stream::buffered).sum()
     }
 }
+
+pub const SNMP_UDP: Registration = Registration {
+    app_proto: AppProto::Snmp,
+    l4: L4::Udp,
+    ports: &[161, 162],
+    probe: probe_snmp,
+    start: || Box::new(SnmpDissector::new(L4::Udp)),
+};
+
+pub const SNMP_TCP: Registration = Registration {
+    app_proto: AppProto::Snmp,
+    l4: L4::Tcp,
+    ports: &[161, 162, 1161],
+    probe: probe_snmp,
+    start: || Box::new(SnmpDissector::new(L4::Tcp)),
+};
 
 #[cfg(test)]
 mod tests {

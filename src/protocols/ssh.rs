@@ -2,7 +2,10 @@
 //! encrypted and its key-exchange lists (`curve25519-sha256@libssh.org` …) are not
 //! mistaken for e-mail addresses in clear.
 
-use crate::protocols::{probe_prefixes, Probe};
+use crate::flow::Direction;
+use crate::flow::L4;
+use crate::protocols::{probe_prefixes, Ctx, Probe};
+use crate::protocols::{AppProto, Dissector, Registration};
 
 const IDENTIFICATION: &[u8] = b"SSH-";
 
@@ -10,6 +13,29 @@ const IDENTIFICATION: &[u8] = b"SSH-";
 pub fn probe_ssh(data: &[u8]) -> Probe {
     probe_prefixes(data, &[IDENTIFICATION])
 }
+
+/// Nothing to read after the identification string: the session is encrypted.
+pub struct SshDissector;
+
+impl Dissector for SshDissector {
+    fn on_data(&mut self, _dir: Direction, _data: &[u8], _ctx: &mut Ctx<'_>) {}
+
+    fn encrypted(&self) -> bool {
+        true
+    }
+
+    fn finished(&self) -> bool {
+        true
+    }
+}
+
+pub const SSH: Registration = Registration {
+    app_proto: AppProto::Ssh,
+    l4: L4::Tcp,
+    ports: &[22],
+    probe: probe_ssh,
+    start: || Box::new(SshDissector),
+};
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 
 use crate::flow::{Direction, L4};
 use crate::personal_data::Field;
+use crate::protocols::{AppProto, Dissector, Registration};
 use crate::protocols::{Ctx, Probe};
 
 /// Our own cap on one message (RFC 5425 §4.3.1 requires 2048, allows more).
@@ -42,21 +43,23 @@ impl SyslogDissector {
         }
     }
 
-    pub fn on_gap(&mut self, _dir: Direction) {
-        self.pending = Vec::new();
-    }
-
-    /// Bytes of partial messages held (the engine's memory budget).
-    pub fn buffered(&self) -> usize {
-        self.pending.capacity()
-    }
-
     fn message(msg: &[u8], ctx: &mut Ctx<'_>) {
         let text = priority_at(msg).map_or(msg, |at| &msg[at..]);
         ctx.scan(Field::Text, text);
     }
+}
 
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+impl Dissector for SyslogDissector {
+    fn on_gap(&mut self, _dir: Direction) {
+        self.pending = Vec::new();
+    }
+
+    /// Bytes of partial messages held (the engine's memory budget).
+    fn buffered(&self) -> usize {
+        self.pending.capacity()
+    }
+
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         if dir != Direction::ToServer {
             return;
         }
@@ -108,6 +111,22 @@ impl SyslogDissector {
         }
     }
 }
+
+pub const SYSLOG_UDP: Registration = Registration {
+    app_proto: AppProto::Syslog,
+    l4: L4::Udp,
+    ports: &[514],
+    probe: probe_syslog,
+    start: || Box::new(SyslogDissector::new(L4::Udp)),
+};
+
+pub const SYSLOG_TCP: Registration = Registration {
+    app_proto: AppProto::Syslog,
+    l4: L4::Tcp,
+    ports: &[514, 601, 6601],
+    probe: probe_syslog,
+    start: || Box::new(SyslogDissector::new(L4::Tcp)),
+};
 
 #[cfg(test)]
 mod tests {

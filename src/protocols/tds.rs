@@ -16,10 +16,11 @@
 use std::borrow::Cow;
 
 use crate::flow::Direction;
+use crate::flow::L4;
 use crate::personal_data::{Field, Match};
 use crate::protocols::login::login;
 use crate::protocols::tls::TlsDissector;
-use crate::protocols::{Ctx, Fact, Probe};
+use crate::protocols::{AppProto, Ctx, Dissector, Fact, Probe, Registration};
 
 /// MS-TDS 2.2.3.1.1 packet types.
 const SQL_BATCH: u8 = 0x01;
@@ -561,60 +562,6 @@ impl TdsDissector {
         Some(negotiate(self.client?, self.server?))
     }
 
-    /// Encrypted only when the whole session runs in TLS (login-only leaves the
-    /// session readable).
-    pub fn encrypted(&self) -> bool {
-        self.protection() == Some(Protection::Full)
-            && self.tls.as_ref().is_some_and(TlsDissector::encrypted)
-    }
-
-    pub fn finished(&self) -> bool {
-        self.protection() == Some(Protection::Full)
-            && self.tls.as_ref().is_some_and(TlsDissector::finished)
-    }
-
-    pub fn on_gap(&mut self, dir: Direction) {
-        let half = &mut self.halves[dir.index()];
-        *half = Half {
-            lost: true,
-            ..Half::default()
-        };
-        if let Some(tls) = &mut self.tls {
-            tls.on_gap(dir);
-        }
-    }
-
-    /// Bytes of partial packets and messages held (the engine's memory budget).
-    pub fn buffered(&self) -> usize {
-        self.halves
-            .iter()
-            .map(|h| h.pending.capacity() + h.message.capacity())
-            .sum::<usize>()
-            + self.tls.as_ref().map_or(0, TlsDissector::buffered)
-    }
-
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
-        let d = dir.index();
-        if self.halves[d].lost {
-            return;
-        }
-        let mut pending = std::mem::take(&mut self.halves[d].pending);
-        let input: &[u8] = if pending.is_empty() {
-            data
-        } else {
-            pending.extend_from_slice(data);
-            &pending
-        };
-        let used = self.read_units(dir, input, ctx);
-        let rest = &input[used..];
-        let keep = if self.halves[d].lost {
-            Vec::new()
-        } else {
-            rest.to_vec()
-        };
-        self.halves[d].pending = keep;
-    }
-
     /// Reads whole TDS packets and bare TLS records; returns the bytes used.
     fn read_units(&mut self, dir: Direction, input: &[u8], ctx: &mut Ctx<'_>) -> usize {
         let mut at = 0;
@@ -722,6 +669,62 @@ impl TdsDissector {
     }
 }
 
+impl Dissector for TdsDissector {
+    /// Encrypted only when the whole session runs in TLS (login-only leaves the
+    /// session readable).
+    fn encrypted(&self) -> bool {
+        self.protection() == Some(Protection::Full)
+            && self.tls.as_ref().is_some_and(TlsDissector::encrypted)
+    }
+
+    fn finished(&self) -> bool {
+        self.protection() == Some(Protection::Full)
+            && self.tls.as_ref().is_some_and(TlsDissector::finished)
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
+        let half = &mut self.halves[dir.index()];
+        *half = Half {
+            lost: true,
+            ..Half::default()
+        };
+        if let Some(tls) = &mut self.tls {
+            tls.on_gap(dir);
+        }
+    }
+
+    /// Bytes of partial packets and messages held (the engine's memory budget).
+    fn buffered(&self) -> usize {
+        self.halves
+            .iter()
+            .map(|h| h.pending.capacity() + h.message.capacity())
+            .sum::<usize>()
+            + self.tls.as_ref().map_or(0, TlsDissector::buffered)
+    }
+
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+        let d = dir.index();
+        if self.halves[d].lost {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.halves[d].pending);
+        let input: &[u8] = if pending.is_empty() {
+            data
+        } else {
+            pending.extend_from_slice(data);
+            &pending
+        };
+        let used = self.read_units(dir, input, ctx);
+        let rest = &input[used..];
+        let keep = if self.halves[d].lost {
+            Vec::new()
+        } else {
+            rest.to_vec()
+        };
+        self.halves[d].pending = keep;
+    }
+}
+
 /// The length of the unit at the start of `data`: a bare TLS record (content types
 /// 20–23; TDS packet types stop at 0x12) or a TDS packet. Ok(None): too few bytes to
 /// tell; Err: not a length we follow.
@@ -748,6 +751,14 @@ fn unit_length(data: &[u8]) -> Result<Option<usize>, ()> {
     }
     Ok(Some(header.length))
 }
+
+pub const TDS: Registration = Registration {
+    app_proto: AppProto::Tds,
+    l4: L4::Tcp,
+    ports: &[1433],
+    probe: probe_tds,
+    start: || Box::new(TdsDissector::default()),
+};
 
 #[cfg(test)]
 mod tests {

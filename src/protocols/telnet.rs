@@ -2,8 +2,10 @@
 //! a user name and password typed in clear are reported (never shown).
 
 use crate::flow::Direction;
+use crate::flow::L4;
 use crate::personal_data::Field;
 use crate::protocols::login::login;
+use crate::protocols::{AppProto, Dissector, Registration};
 use crate::protocols::{Ctx, Probe};
 
 const IAC: u8 = 255;
@@ -37,18 +39,54 @@ pub struct TelnetDissector {
 }
 
 impl TelnetDissector {
+    fn push(&mut self, dir: Direction, b: u8, ctx: &mut Ctx<'_>) {
+        let d = dir.index();
+        if b == b'\r' || b == b'\n' || b == 0 {
+            if !self.lines[d].is_empty() {
+                let line = std::mem::take(&mut self.lines[d]);
+                self.on_line(dir, &line, ctx);
+            }
+            return;
+        }
+        if self.lines[d].len() < MAX_LINE {
+            self.lines[d].push(b);
+        }
+    }
+
+    fn on_line(&mut self, dir: Direction, line: &[u8], ctx: &mut Ctx<'_>) {
+        match (dir, self.prompt) {
+            (Direction::ToServer, Prompt::Login) => {
+                self.user = Some(line.to_vec());
+                self.prompt = Prompt::None;
+            }
+            (Direction::ToServer, Prompt::Password) => {
+                ctx.emit(login(
+                    "telnet",
+                    "login",
+                    self.user.take().as_deref(),
+                    String::from_utf8_lossy(line).chars().count(),
+                ));
+                self.prompt = Prompt::None;
+            }
+            (Direction::ToClient, _) => ctx.scan(Field::Text, line),
+            _ => {}
+        }
+    }
+}
+
+impl Dissector for TelnetDissector {
     /// A hole in the stream: the partial line is gone.
-    pub fn on_gap(&mut self, dir: Direction) {
+    fn on_gap(&mut self, dir: Direction) {
         self.lines[dir.index()] = Vec::new();
         self.skip[dir.index()] = 0;
     }
 
     /// Bytes of partial lines held (the engine's memory budget).
-    pub fn buffered(&self) -> usize {
+    fn buffered(&self) -> usize {
         crate::protocols::held_bytes(&self.lines)
     }
 
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         let d = dir.index();
         let mut i = 0;
         while i < data.len() {
@@ -93,41 +131,15 @@ impl TelnetDissector {
             }
         }
     }
-
-    fn push(&mut self, dir: Direction, b: u8, ctx: &mut Ctx<'_>) {
-        let d = dir.index();
-        if b == b'\r' || b == b'\n' || b == 0 {
-            if !self.lines[d].is_empty() {
-                let line = std::mem::take(&mut self.lines[d]);
-                self.on_line(dir, &line, ctx);
-            }
-            return;
-        }
-        if self.lines[d].len() < MAX_LINE {
-            self.lines[d].push(b);
-        }
-    }
-
-    fn on_line(&mut self, dir: Direction, line: &[u8], ctx: &mut Ctx<'_>) {
-        match (dir, self.prompt) {
-            (Direction::ToServer, Prompt::Login) => {
-                self.user = Some(line.to_vec());
-                self.prompt = Prompt::None;
-            }
-            (Direction::ToServer, Prompt::Password) => {
-                ctx.emit(login(
-                    "telnet",
-                    "login",
-                    self.user.take().as_deref(),
-                    String::from_utf8_lossy(line).chars().count(),
-                ));
-                self.prompt = Prompt::None;
-            }
-            (Direction::ToClient, _) => ctx.scan(Field::Text, line),
-            _ => {}
-        }
-    }
 }
+
+pub const TELNET: Registration = Registration {
+    app_proto: AppProto::Telnet,
+    l4: L4::Tcp,
+    ports: &[23, 2323],
+    probe: probe_telnet,
+    start: || Box::new(TelnetDissector::default()),
+};
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ use crate::personal_data::{looks_textual, Field};
 use crate::protocols::sip::SipDissector;
 use crate::protocols::websocket::Deframer;
 use crate::protocols::{probe_prefixes, Ctx, Fact, Probe};
+use crate::protocols::{AppProto, Dissector, Registration};
 
 use authorization::{credentials, HttpCredentials};
 
@@ -263,33 +264,6 @@ fn body_of(headers: &[httparse::Header<'_>], default: Option<Body>) -> (Option<B
 }
 
 impl HttpDissector {
-    pub fn on_gap(&mut self, dir: Direction) {
-        self.halves[dir.index()] = Half {
-            framing: Framing::Lost,
-            ..Half::default()
-        };
-    }
-
-    /// Bytes of partial heads, chunk lines and WebSocket frames held.
-    pub fn buffered(&self) -> usize {
-        self.halves.iter().map(Half::buffered).sum::<usize>()
-            + self.upgraded.as_ref().map_or(0, |u| {
-                u.frames.iter().map(Deframer::buffered).sum::<usize>()
-                    + u.sip.as_ref().map_or(0, SipDissector::buffered)
-            })
-    }
-
-    /// The connection carries SIP over WebSocket.
-    pub fn carries_sip(&self) -> bool {
-        self.upgraded.as_ref().is_some_and(|u| u.sip.is_some())
-    }
-
-    pub fn on_end(&mut self, ctx: &mut Ctx<'_>) {
-        if let Some(sip) = self.upgraded.as_mut().and_then(|u| u.sip.as_mut()) {
-            sip.on_end(ctx);
-        }
-    }
-
     /// WebSocket frames: SIP messages to the SIP dissector, other text frames scanned.
     fn on_frames(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         let Some(up) = self.upgraded.as_mut() else {
@@ -301,76 +275,6 @@ impl HttpDissector {
             None if looks_textual(payload) => ctx.scan(Field::Text, payload),
             None => {}
         });
-    }
-
-    pub fn on_data(&mut self, dir: Direction, mut data: &[u8], ctx: &mut Ctx<'_>) {
-        while !data.is_empty() {
-            if self.upgraded.is_some() {
-                return self.on_frames(dir, data, ctx);
-            }
-            let framing = std::mem::take(&mut self.halves[dir.index()].framing);
-            match framing {
-                Framing::Lost => {
-                    self.halves[dir.index()].framing = Framing::Lost;
-                    return;
-                }
-                Framing::Body { body, scan } => {
-                    let (used, next) = body_step(body, data, scan, ctx);
-                    data = &data[used..];
-                    self.halves[dir.index()].framing = match next {
-                        Some(body) => Framing::Body { body, scan },
-                        None => Framing::Head,
-                    };
-                }
-                Framing::LongHead { line, skipping } => {
-                    let (used, next) = long_head_step(dir, line, skipping, data, ctx);
-                    data = &data[used..];
-                    self.halves[dir.index()].framing = next;
-                }
-                Framing::Head => {
-                    let half = &mut self.halves[dir.index()];
-                    let before = half.head.len();
-                    let take = data.len().min(MAX_HEAD.saturating_sub(before));
-                    half.head.extend_from_slice(&data[..take]);
-                    let Some(len) = head_end(dir, half, ctx) else {
-                        if take == data.len() {
-                            return;
-                        }
-                        // Full, and no end in sight: read on line by line.
-                        data = &data[take..];
-                        let head = std::mem::take(&mut half.head);
-                        let (lines, partial) = head.split_at(half.scanned);
-                        half.scanned = 0;
-                        ctx.emit(Fact::Anomaly("http.head_too_long"));
-                        ctx.scan(Field::Text, lines);
-                        half.framing = Framing::LongHead {
-                            line: partial[..partial.len().min(MAX_LINE)].to_vec(),
-                            skipping: partial.len() > MAX_LINE,
-                        };
-                        continue;
-                    };
-                    let head = std::mem::take(&mut half.head);
-                    half.scanned = 0;
-                    data = &data[len.saturating_sub(before).min(data.len())..];
-                    let parsed = self.parse_head(dir, &head[..len], ctx);
-                    let lost = parsed.is_err();
-                    self.halves[dir.index()].framing = match parsed {
-                        Ok(HeadInfo {
-                            body: Some(body),
-                            scan_body,
-                        }) => Framing::Body {
-                            body,
-                            scan: scan_body,
-                        },
-                        Ok(HeadInfo { body: None, .. }) => Framing::Head,
-                        Err(()) => Framing::Lost,
-                    };
-                    if lost {
-                        return;
-                    }
-                }
-            }
-        }
     }
 
     /// Parses a complete head (up to and including its empty line); `Err` if it is not
@@ -463,6 +367,109 @@ impl HttpDissector {
                 }
                 let (body, scan_body) = body_of(response.headers, Some(Body::UntilClose));
                 Ok(HeadInfo { body, scan_body })
+            }
+        }
+    }
+}
+
+impl Dissector for HttpDissector {
+    /// A connection that carries SIP over WebSocket is SIP.
+    fn refine_app_proto(&self, detected: AppProto) -> AppProto {
+        if self.upgraded.as_ref().is_some_and(|u| u.sip.is_some()) {
+            AppProto::Sip
+        } else {
+            detected
+        }
+    }
+
+    fn on_gap(&mut self, dir: Direction) {
+        self.halves[dir.index()] = Half {
+            framing: Framing::Lost,
+            ..Half::default()
+        };
+    }
+
+    /// Bytes of partial heads, chunk lines and WebSocket frames held.
+    fn buffered(&self) -> usize {
+        self.halves.iter().map(Half::buffered).sum::<usize>()
+            + self.upgraded.as_ref().map_or(0, |u| {
+                u.frames.iter().map(Deframer::buffered).sum::<usize>()
+                    + u.sip.as_ref().map_or(0, SipDissector::buffered)
+            })
+    }
+
+    fn on_end(&mut self, ctx: &mut Ctx<'_>) {
+        if let Some(sip) = self.upgraded.as_mut().and_then(|u| u.sip.as_mut()) {
+            sip.on_end(ctx);
+        }
+    }
+
+    fn on_data(&mut self, dir: Direction, mut data: &[u8], ctx: &mut Ctx<'_>) {
+        while !data.is_empty() {
+            if self.upgraded.is_some() {
+                return self.on_frames(dir, data, ctx);
+            }
+            let framing = std::mem::take(&mut self.halves[dir.index()].framing);
+            match framing {
+                Framing::Lost => {
+                    self.halves[dir.index()].framing = Framing::Lost;
+                    return;
+                }
+                Framing::Body { body, scan } => {
+                    let (used, next) = body_step(body, data, scan, ctx);
+                    data = &data[used..];
+                    self.halves[dir.index()].framing = match next {
+                        Some(body) => Framing::Body { body, scan },
+                        None => Framing::Head,
+                    };
+                }
+                Framing::LongHead { line, skipping } => {
+                    let (used, next) = long_head_step(dir, line, skipping, data, ctx);
+                    data = &data[used..];
+                    self.halves[dir.index()].framing = next;
+                }
+                Framing::Head => {
+                    let half = &mut self.halves[dir.index()];
+                    let before = half.head.len();
+                    let take = data.len().min(MAX_HEAD.saturating_sub(before));
+                    half.head.extend_from_slice(&data[..take]);
+                    let Some(len) = head_end(dir, half, ctx) else {
+                        if take == data.len() {
+                            return;
+                        }
+                        // Full, and no end in sight: read on line by line.
+                        data = &data[take..];
+                        let head = std::mem::take(&mut half.head);
+                        let (lines, partial) = head.split_at(half.scanned);
+                        half.scanned = 0;
+                        ctx.emit(Fact::Anomaly("http.head_too_long"));
+                        ctx.scan(Field::Text, lines);
+                        half.framing = Framing::LongHead {
+                            line: partial[..partial.len().min(MAX_LINE)].to_vec(),
+                            skipping: partial.len() > MAX_LINE,
+                        };
+                        continue;
+                    };
+                    let head = std::mem::take(&mut half.head);
+                    half.scanned = 0;
+                    data = &data[len.saturating_sub(before).min(data.len())..];
+                    let parsed = self.parse_head(dir, &head[..len], ctx);
+                    let lost = parsed.is_err();
+                    self.halves[dir.index()].framing = match parsed {
+                        Ok(HeadInfo {
+                            body: Some(body),
+                            scan_body,
+                        }) => Framing::Body {
+                            body,
+                            scan: scan_body,
+                        },
+                        Ok(HeadInfo { body: None, .. }) => Framing::Head,
+                        Err(()) => Framing::Lost,
+                    };
+                    if lost {
+                        return;
+                    }
+                }
             }
         }
     }
@@ -617,6 +624,14 @@ fn body_step(body: Body, data: &[u8], scan: Scan, ctx: &mut Ctx<'_>) -> (usize, 
         }
     }
 }
+
+pub const HTTP: Registration = Registration {
+    app_proto: AppProto::Http,
+    l4: L4::Tcp,
+    ports: &[80, 8000, 8008, 8080, 8088, 3128],
+    probe: probe_http,
+    start: || Box::new(HttpDissector::default()),
+};
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,7 @@ use crate::protocols::dtmf::{DigitCollector, DtmfSource};
 use crate::protocols::http::authorization::{credentials, HttpCredentials};
 use crate::protocols::sdp::{self, Media};
 use crate::protocols::{held_bytes, probe_prefixes, Ctx, Fact, Probe};
+use crate::protocols::{AppProto, Dissector, Registration};
 use parser::{Message, StartLine};
 
 pub use parser::parse_message;
@@ -132,108 +133,6 @@ impl SipDissector {
             lost: [false; 2],
             waiting: [Waiting::Nothing; 2],
             dialogs: HashMap::new(),
-        }
-    }
-
-    pub fn on_gap(&mut self, dir: Direction) {
-        // Framing is lost until a new start line is found at the front of a segment.
-        self.pending[dir.index()] = Vec::new();
-        self.lost[dir.index()] = true;
-        self.waiting[dir.index()] = Waiting::Nothing;
-    }
-
-    /// Bytes of partial messages held (the engine's memory budget).
-    pub fn buffered(&self) -> usize {
-        held_bytes(&self.pending)
-    }
-
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
-        if self.l4 == L4::Udp {
-            // One message per datagram (RFC 3261 §18.1.1).
-            if let Some(message) = parse_message(data) {
-                self.on_message(&message, ctx);
-            }
-            return;
-        }
-        let d = dir.index();
-        if self.lost[d] {
-            if probe_sip(data) != Probe::Match {
-                return;
-            }
-            self.lost[d] = false;
-        }
-        let mut buffer = std::mem::take(&mut self.pending[d]);
-        buffer.extend_from_slice(data);
-        let waits = match self.waiting[d] {
-            Waiting::Nothing => false,
-            Waiting::Length(total) => buffer.len() < total,
-            Waiting::HeadEnd { searched } => !parser::head_ends_after(&buffer, searched),
-        };
-        if waits && buffer.len() <= MAX_MESSAGE {
-            if let Waiting::HeadEnd { searched } = &mut self.waiting[d] {
-                *searched = buffer.len();
-            }
-            self.pending[d] = buffer;
-            return;
-        }
-        self.waiting[d] = Waiting::Nothing;
-        let mut used = 0;
-        loop {
-            let rest = &buffer[used..];
-            // CRLF keep-alives between messages (RFC 5626 §3.5.1).
-            let skip = rest
-                .iter()
-                .take_while(|b| **b == b'\r' || **b == b'\n')
-                .count();
-            let rest = &rest[skip..];
-            used += skip;
-            match parser::frame_len(rest) {
-                Some(Ok(len)) => {
-                    if let Some(message) = parse_message(&rest[..len]) {
-                        self.on_message(&message, ctx);
-                    }
-                    used += len;
-                }
-                Some(Err(())) => {
-                    if rest.len() > MAX_MESSAGE {
-                        // A head past our cap: counted, never silently skipped.
-                        ctx.emit(Fact::Anomaly("sip.message_too_long"));
-                    }
-                    self.lost[d] = true;
-                    used = buffer.len();
-                    break;
-                }
-                None => {
-                    self.waiting[d] = match parser::frame_needs(rest) {
-                        // Offsets into what stays pending: `rest`.
-                        Some(total) => Waiting::Length(total),
-                        None => Waiting::HeadEnd {
-                            searched: rest.len(),
-                        },
-                    };
-                    break;
-                }
-            }
-        }
-        buffer.drain(..used);
-        if buffer.len() > MAX_MESSAGE {
-            buffer = Vec::new();
-            self.lost[d] = true;
-            self.waiting[d] = Waiting::Nothing;
-        }
-        self.pending[d] = buffer;
-    }
-
-    /// The flow ends: digits of dialogs never closed by BYE still count.
-    pub fn on_end(&mut self, ctx: &mut Ctx<'_>) {
-        let mut ids: Vec<u64> = self.dialogs.keys().copied().collect();
-        ids.sort_unstable();
-        for id in ids {
-            if let Some(mut digits) = self.dialogs.remove(&id) {
-                if let Some(fact) = digits.take(DtmfSource::SipInfo, Some(id)) {
-                    ctx.emit(Fact::Dtmf(fact));
-                }
-            }
         }
     }
 
@@ -354,6 +253,126 @@ impl SipDissector {
         self.dialogs.entry(dialog).or_default().push(key);
     }
 }
+
+impl Dissector for SipDissector {
+    fn on_gap(&mut self, dir: Direction) {
+        // Framing is lost until a new start line is found at the front of a segment.
+        self.pending[dir.index()] = Vec::new();
+        self.lost[dir.index()] = true;
+        self.waiting[dir.index()] = Waiting::Nothing;
+    }
+
+    /// Bytes of partial messages held (the engine's memory budget).
+    fn buffered(&self) -> usize {
+        held_bytes(&self.pending)
+    }
+
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+        if self.l4 == L4::Udp {
+            // One message per datagram (RFC 3261 §18.1.1).
+            if let Some(message) = parse_message(data) {
+                self.on_message(&message, ctx);
+            }
+            return;
+        }
+        let d = dir.index();
+        if self.lost[d] {
+            if probe_sip(data) != Probe::Match {
+                return;
+            }
+            self.lost[d] = false;
+        }
+        let mut buffer = std::mem::take(&mut self.pending[d]);
+        buffer.extend_from_slice(data);
+        let waits = match self.waiting[d] {
+            Waiting::Nothing => false,
+            Waiting::Length(total) => buffer.len() < total,
+            Waiting::HeadEnd { searched } => !parser::head_ends_after(&buffer, searched),
+        };
+        if waits && buffer.len() <= MAX_MESSAGE {
+            if let Waiting::HeadEnd { searched } = &mut self.waiting[d] {
+                *searched = buffer.len();
+            }
+            self.pending[d] = buffer;
+            return;
+        }
+        self.waiting[d] = Waiting::Nothing;
+        let mut used = 0;
+        loop {
+            let rest = &buffer[used..];
+            // CRLF keep-alives between messages (RFC 5626 §3.5.1).
+            let skip = rest
+                .iter()
+                .take_while(|b| **b == b'\r' || **b == b'\n')
+                .count();
+            let rest = &rest[skip..];
+            used += skip;
+            match parser::frame_len(rest) {
+                Some(Ok(len)) => {
+                    if let Some(message) = parse_message(&rest[..len]) {
+                        self.on_message(&message, ctx);
+                    }
+                    used += len;
+                }
+                Some(Err(())) => {
+                    if rest.len() > MAX_MESSAGE {
+                        // A head past our cap: counted, never silently skipped.
+                        ctx.emit(Fact::Anomaly("sip.message_too_long"));
+                    }
+                    self.lost[d] = true;
+                    used = buffer.len();
+                    break;
+                }
+                None => {
+                    self.waiting[d] = match parser::frame_needs(rest) {
+                        // Offsets into what stays pending: `rest`.
+                        Some(total) => Waiting::Length(total),
+                        None => Waiting::HeadEnd {
+                            searched: rest.len(),
+                        },
+                    };
+                    break;
+                }
+            }
+        }
+        buffer.drain(..used);
+        if buffer.len() > MAX_MESSAGE {
+            buffer = Vec::new();
+            self.lost[d] = true;
+            self.waiting[d] = Waiting::Nothing;
+        }
+        self.pending[d] = buffer;
+    }
+
+    /// The flow ends: digits of dialogs never closed by BYE still count.
+    fn on_end(&mut self, ctx: &mut Ctx<'_>) {
+        let mut ids: Vec<u64> = self.dialogs.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            if let Some(mut digits) = self.dialogs.remove(&id) {
+                if let Some(fact) = digits.take(DtmfSource::SipInfo, Some(id)) {
+                    ctx.emit(Fact::Dtmf(fact));
+                }
+            }
+        }
+    }
+}
+
+pub const SIP_UDP: Registration = Registration {
+    app_proto: AppProto::Sip,
+    l4: L4::Udp,
+    ports: &[5060, 5080],
+    probe: probe_sip,
+    start: || Box::new(SipDissector::new(L4::Udp)),
+};
+
+pub const SIP_TCP: Registration = Registration {
+    app_proto: AppProto::Sip,
+    l4: L4::Tcp,
+    ports: &[5060, 5080],
+    probe: probe_sip,
+    start: || Box::new(SipDissector::new(L4::Tcp)),
+};
 
 #[cfg(test)]
 mod tests {

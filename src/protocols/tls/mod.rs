@@ -6,6 +6,8 @@ pub mod facts;
 mod parser;
 
 use crate::flow::Direction;
+use crate::flow::L4;
+use crate::protocols::{AppProto, Dissector, Registration};
 use crate::protocols::{Ctx, Fact, Probe};
 
 pub use facts::{Cipher, CipherWeakness, TlsFact, TlsVersion};
@@ -188,8 +190,19 @@ impl TlsDissector {
             _ => {}
         }
     }
+}
 
-    pub fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
+impl Dissector for TlsDissector {
+    /// Media keyed by this DTLS handshake follows on the same 5-tuple: SRTP.
+    fn refine_app_proto(&self, detected: AppProto) -> AppProto {
+        if self.srtp_packets > 0 {
+            AppProto::Srtp
+        } else {
+            detected
+        }
+    }
+
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) {
         if self.datagram {
             if self.server_hello.is_some() && matches!(data.first(), Some(128..=191)) {
                 self.srtp_packets += 1;
@@ -231,7 +244,7 @@ impl TlsDissector {
     }
 
     /// A hole in the stream: record boundaries are lost for good.
-    pub fn on_gap(&mut self, dir: Direction) {
+    fn on_gap(&mut self, dir: Direction) {
         let half = &mut self.halves[dir.index()];
         half.record = Vec::new();
         half.handshake = Vec::new();
@@ -239,7 +252,7 @@ impl TlsDissector {
     }
 
     /// Bytes of partial messages held (the engine's memory budget).
-    pub fn buffered(&self) -> usize {
+    fn buffered(&self) -> usize {
         self.halves
             .iter()
             .map(|h| h.record.capacity() + h.handshake.capacity())
@@ -248,21 +261,16 @@ impl TlsDissector {
 
     /// Payload is protected: a server hello chose a cipher that encrypts, or (DTLS
     /// picked up mid-session, no hello seen) records arrive under a later epoch.
-    pub fn encrypted(&self) -> bool {
+    fn encrypted(&self) -> bool {
         match self.server_hello {
             Some(cipher) => cipher.weakness() != Some(CipherWeakness::Null),
             None => self.datagram && self.halves.iter().any(|h| h.encrypted),
         }
     }
 
-    /// Media keyed by this DTLS handshake follows on the same 5-tuple.
-    pub fn carries_srtp(&self) -> bool {
-        self.srtp_packets > 0
-    }
-
     /// The server has answered and gone quiet-encrypted, or neither side can be read.
     /// Datagram flows keep going: DTLS-SRTP media may follow on the same 5-tuple.
-    pub fn finished(&self) -> bool {
+    fn finished(&self) -> bool {
         if self.datagram {
             return false;
         }
@@ -271,6 +279,24 @@ impl TlsDissector {
         (self.server_hello.is_some() && server.encrypted) || (client.broken && server.broken)
     }
 }
+
+pub const TLS: Registration = Registration {
+    app_proto: AppProto::Tls,
+    l4: L4::Tcp,
+    ports: &[
+        443, 465, 636, 802, 853, 990, 993, 995, 3269, 5061, 6514, 8443, 8883, 12622,
+    ],
+    probe: probe_tls,
+    start: || Box::new(TlsDissector::stream()),
+};
+
+pub const DTLS: Registration = Registration {
+    app_proto: AppProto::Dtls,
+    l4: L4::Udp,
+    ports: &[443, 4433, 5061, 5684],
+    probe: probe_dtls,
+    start: || Box::new(TlsDissector::datagram()),
+};
 
 #[cfg(test)]
 mod tests {
