@@ -82,11 +82,20 @@ def main():
                 n += 1
             joined = b"".join(chunks[:8])
             (d / f"{capture}-stream").write_bytes(bytes([len(joined) // 3 % 256, 1]) + joined)
+<<<<<<< HEAD
     for target, sources in CONVERSATIONS.items():
         d = OUT / target
         d.mkdir(parents=True)
         for capture, server_port in sources:
             (d / f"{capture}-conversation").write_bytes(conversation(capture, server_port))
+=======
+    # Every registered protocol's dissector runs over each of these (one stream per
+    # capture of the dissector targets).
+    (OUT / "registered").mkdir(parents=True)
+    for stream in sorted(OUT.glob("*/*-stream")):
+        if stream.parent.name not in ("sdp", "registered"):
+            shutil.copy(stream, OUT / "registered" / stream.name)
+>>>>>>> 1e480dd (ARCHITECTURE.md: a packet's way through the code and the files a new protocol touches; fuzzing: TARGETS is a slice, and a 'registered' target runs every registration in PROTOCOLS through the Dissector interface (seeds: every dissector target's stream seed), so a new protocol is fuzzed without a target of its own)
     # Link/IP decoding and the whole pipeline start from frames and files.
     for target in ["decode", "reassembly", "pipeline", "signatures", "config"]:
         (OUT / target).mkdir(parents=True)

@@ -20,7 +20,7 @@ use crate::protocols::{self, AppProto, Ctx, Dissector};
 pub type Target = fn(&[u8]);
 
 /// The targets, by name (fuzz target and corpus directory names).
-pub const TARGETS: [(&str, Target); 23] = [
+pub const TARGETS: &[(&str, Target)] = &[
     ("decode", decode),
     ("reassembly", reassembly),
     ("tls", tls),
@@ -44,6 +44,7 @@ pub const TARGETS: [(&str, Target); 23] = [
     ("signatures", signatures),
     ("config", config),
     ("pipeline", pipeline),
+    ("registered", registered),
 ];
 
 /// Splits the input into two chunks, the second in a direction chosen by the input:
@@ -112,6 +113,22 @@ pub fn reassembly(data: &[u8]) {
         rest = &rest[5 + len..];
     }
     stream.flush(&mut sink);
+}
+
+/// Every registered protocol (`protocols::PROTOCOLS`) over the same bytes: its probe,
+/// then its dissector through the `Dissector` interface, a gap and the flow's end. A
+/// new protocol is fuzzed here without a target of its own.
+pub fn registered(data: &[u8]) {
+    for registration in protocols::PROTOCOLS {
+        let _ = (registration.probe)(data);
+        let mut d = (registration.start)();
+        run(registration.app_proto, data, |dir, c, ctx| {
+            d.on_data(dir, c, ctx);
+            let _ = (d.buffered(), d.encrypted(), d.finished(), d.rejected());
+        });
+        d.on_gap(Direction::ToClient);
+        with_ctx(registration.app_proto, |ctx| d.on_end(ctx));
+    }
 }
 
 pub fn tls(data: &[u8]) {
