@@ -19,10 +19,9 @@ use crate::personal_data::{Confidence, Scanner};
 use crate::policy::{Finding, Policy};
 use crate::protocols::rtp::{MediaHint, StreamSummary};
 use crate::protocols::sdp::static_codec;
-use crate::protocols::sip::{MediaOffer, SipFact};
 use crate::protocols::smb::{SmbFact, SmbSession};
 use crate::protocols::tls::TlsFact;
-use crate::protocols::{AppLayer, AppLimits, Fact};
+use crate::protocols::{AppLayer, AppLimits, Fact, Output};
 use crate::severity::Severity;
 use crate::threads::{lock, Progress};
 use crate::timestamp::Timestamp;
@@ -220,13 +219,11 @@ impl EngineStats {
 struct Judge {
     policy: Policy,
     scanner: Scanner,
-    /// Media announced by SIP since the last packet; the engine turns them into
-    /// expectations (outside the flow-table borrow).
-    offers: Vec<MediaOffer>,
     limits: AppLimits,
-    /// Named anomalies dissectors reported.
-    anomalies: BTreeMap<&'static str, u64>,
-    facts: Vec<Fact>,
+    /// What the dissectors produced: facts for the policy (drained per packet), media
+    /// announced since the last packet (the engine turns them into expectations,
+    /// outside the flow-table borrow) and the anomalies counted so far.
+    out: Output,
     findings: Vec<Finding>,
     reassembly: ReassemblyLimits,
     tcp_gaps: u64,
@@ -243,13 +240,8 @@ impl Judge {
     /// server (the flow's own orientation).
     fn apply(&mut self, ts: Timestamp, direction: Direction, state: &mut FlowState) {
         let app_proto = state.app.app_proto();
-        for fact in self.facts.drain(..) {
+        for fact in self.out.facts.drain(..) {
             state.record(&fact);
-            match &fact {
-                Fact::Sip(SipFact::Media(offer)) => self.offers.push(offer.clone()),
-                Fact::Anomaly(name) => *self.anomalies.entry(name).or_default() += 1,
-                _ => {}
-            }
             self.policy.evaluate(&fact, app_proto, &mut self.findings);
         }
         for finding in self.findings.drain(..) {
@@ -313,9 +305,9 @@ impl Finisher<'_> {
         if flow.l4 == L4::Tcp && flow.state.app.wants_payload() {
             for dir in [Direction::ToServer, Direction::ToClient] {
                 let FlowState { app, .. } = &mut flow.state;
-                let Judge { facts, scanner, .. } = &mut *self.judge;
+                let Judge { out, scanner, .. } = &mut *self.judge;
                 flow.tcp.streams[dir.index()]
-                    .flush(&mut |chunk| deliver(app, dir, chunk, facts, scanner));
+                    .flush(&mut |chunk| deliver(app, dir, chunk, out, scanner));
             }
         }
         // Counted for every TCP flow, also those whose dissector finished early.
@@ -323,8 +315,8 @@ impl Finisher<'_> {
             self.judge.tcp_gaps += stream.gaps;
             self.judge.tcp_retransmitted_bytes += stream.retransmitted_bytes;
         }
-        let Judge { facts, scanner, .. } = &mut *self.judge;
-        flow.state.app.on_end(facts, scanner);
+        let Judge { out, scanner, .. } = &mut *self.judge;
+        flow.state.app.on_end(out, scanner);
         let last = flow.last;
         self.judge.apply(last, Direction::ToServer, &mut flow.state);
         self.emit(&mut flow, reason);
@@ -418,11 +410,11 @@ fn deliver(
     app: &mut AppLayer,
     dir: Direction,
     chunk: StreamChunk<'_>,
-    facts: &mut Vec<Fact>,
+    out: &mut Output,
     scanner: &Scanner,
 ) {
     match chunk {
-        StreamChunk::Data(data) => app.on_data(dir, data, facts, scanner),
+        StreamChunk::Data(data) => app.on_data(dir, data, out, scanner),
         StreamChunk::Gap(_) => app.on_gap(dir),
     }
 }
@@ -463,13 +455,11 @@ impl Engine {
             judge: Judge {
                 policy,
                 scanner,
-                offers: Vec::new(),
                 limits: AppLimits {
                     scan_bytes: config.scan.max_bytes_per_flow,
                     sip_dialogs: config.media.max_sip_dialogs,
                 },
-                anomalies: BTreeMap::new(),
-                facts: Vec::new(),
+                out: Output::default(),
                 findings: Vec::new(),
                 reassembly: config.reassembly_limits(),
                 tcp_gaps: 0,
@@ -547,7 +537,7 @@ impl Engine {
         if self.reports_expectations {
             s.expectation_evictions = lock(&self.expectations).evicted;
         }
-        s.anomalies = self.judge.anomalies.clone();
+        s.anomalies = self.judge.out.anomalies.clone();
         let named = self.defrag.stats.named();
         let repeated = (
             "alerts.repeated_after_eviction",
@@ -757,30 +747,30 @@ impl Engine {
                 if !payload.is_empty() && flow.state.app.wants_payload() {
                     let FlowState { app, .. } = &mut flow.state;
                     let Judge {
-                        facts,
+                        out,
                         reassembly,
                         scanner,
                         ..
                     } = &mut *finisher.judge;
                     stream.on_segment(seg.seq, payload, reassembly, &mut |chunk| {
-                        deliver(app, dir, chunk, facts, scanner)
+                        deliver(app, dir, chunk, out, scanner)
                     });
                 }
             }
             None => {
                 if flow.state.app.wants_payload() {
-                    let Judge { facts, scanner, .. } = &mut *finisher.judge;
-                    flow.state.app.on_data(dir, payload, facts, scanner);
+                    let Judge { out, scanner, .. } = &mut *finisher.judge;
+                    flow.state.app.on_data(dir, payload, out, scanner);
                 }
             }
         }
-        if !finisher.judge.facts.is_empty() {
+        if !finisher.judge.out.facts.is_empty() {
             finisher.judge.apply(ts, dir, &mut flow.state);
         }
         if !payload.is_empty() {
             finisher.judge.recharge(flow);
         }
-        if !self.judge.offers.is_empty() {
+        if !self.judge.out.offers.is_empty() {
             self.expect_media(ts);
         }
         if ip.fragment.is_some() || !payload.is_empty() {
@@ -816,10 +806,10 @@ impl Engine {
             let wants = flow.state.app.wants_payload();
             for dir in [Direction::ToServer, Direction::ToClient] {
                 let FlowState { app, .. } = &mut flow.state;
-                let Judge { facts, scanner, .. } = &mut *judge;
+                let Judge { out, scanner, .. } = &mut *judge;
                 flow.tcp.streams[dir.index()].flush(&mut |chunk| {
                     if wants {
-                        deliver(app, dir, chunk, facts, scanner)
+                        deliver(app, dir, chunk, out, scanner)
                     }
                 });
                 judge.apply(ts, dir, &mut flow.state);
@@ -855,7 +845,7 @@ impl Engine {
             None => self.position,
         };
         let mut expectations = lock(&self.expectations);
-        for offer in std::mem::take(&mut self.judge.offers) {
+        for offer in std::mem::take(&mut self.judge.out.offers) {
             let media = &offer.media;
             let Some(address) = media.address else {
                 continue;

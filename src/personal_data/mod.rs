@@ -2,6 +2,7 @@
 //! masking. A match leaves this module with its evidence already masked — raw values
 //! never do.
 
+pub mod directory;
 pub mod mask;
 pub mod validators;
 
@@ -99,6 +100,20 @@ pub struct Match {
 }
 
 impl Match {
+    /// A password, PIN or key seen in a field that holds nothing else: never scanned
+    /// or shown, only its length (`userPassword present (14 chars)`). Credentials are
+    /// critical whatever the protocol.
+    pub fn credential(label: &str, len: usize) -> Match {
+        Match {
+            kind: Kind::Credential,
+            pattern_id: 0,
+            evidence: mask::secret(label, len),
+            confidence: Confidence::High,
+            severity: Severity::Critical,
+            rule: None,
+        }
+    }
+
     /// The evidence labelled with what it is (`person_name: J*** D**`), as alerts and
     /// the report show it.
     pub fn labelled_evidence(&self) -> String {

@@ -236,7 +236,6 @@ impl Policy {
                         .scoped(*dialog),
                 );
             }
-            Fact::Sip(SipFact::Media(_)) | Fact::Anomaly(_) => {}
             Fact::Media(stream) => self.media(stream, out),
             Fact::Dtmf(dtmf) => self.dtmf(dtmf, out),
             Fact::Ldap(LdapFact::Credentials {

@@ -4,11 +4,10 @@
 
 use crate::flow::Direction;
 use crate::flow::L4;
-use crate::personal_data::{mask, Confidence, Field, Kind, Match};
+use crate::personal_data::{Field, Match};
 use crate::protocols::login::login;
 use crate::protocols::{held_bytes, probe_prefixes, Ctx, Fact, Probe};
 use crate::protocols::{AppProto, Dissector, Registration};
-use crate::severity::Severity;
 
 /// Our own cap on one XML message.
 const MAX_MESSAGE: usize = 256 * 1024;
@@ -92,14 +91,7 @@ impl AxiDissector {
                 } else if NUMBER_ATTRIBUTES.contains(&key.as_str()) {
                     ctx.find(Field::PhoneNumber, value.as_bytes(), &mut found);
                 } else if SECRET_ATTRIBUTES.contains(&key.as_str()) {
-                    found.push(Match {
-                        kind: Kind::Credential,
-                        pattern_id: 0,
-                        evidence: mask::secret(&key, value.chars().count()),
-                        confidence: Confidence::High,
-                        severity: Severity::Critical,
-                        rule: None,
-                    });
+                    found.push(Match::credential(&key, value.chars().count()));
                 } else {
                     ctx.find(Field::Text, value.as_bytes(), &mut found);
                 }

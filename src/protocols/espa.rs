@@ -129,7 +129,7 @@ impl Dissector for EspaDissector {
                     if bcc_ok(block, bcc) {
                         self.on_block(&rest[1..etx], ctx);
                     } else {
-                        ctx.emit(Fact::Anomaly("espa.bad_bcc"));
+                        ctx.anomaly("espa.bad_bcc");
                     }
                     used += etx + 2;
                 }
@@ -175,6 +175,7 @@ pub const ESPA: Registration = Registration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocols::testing::with_ctx_output;
     use crate::protocols::{testing::with_ctx, AppProto};
 
     #[test]
@@ -192,7 +193,7 @@ mod tests {
         let last = bad.len() - 1;
         bad[last] ^= 0x55;
         let mut d = EspaDissector::default();
-        let facts = with_ctx(AppProto::Failed, |ctx| {
+        let out = with_ctx_output(AppProto::Failed, |ctx| {
             d.on_data(Direction::ToServer, &[ENQ], ctx);
             let (a, b) = block.split_at(6);
             d.on_data(Direction::ToServer, a, ctx);
@@ -201,15 +202,13 @@ mod tests {
             d.on_data(Direction::ToServer, &[EOT], ctx);
         });
         assert_eq!(
-            facts,
-            vec![
-                Fact::Paging(PagingFact {
-                    call_address: Some("**0".into()),
-                    text_len: 11
-                }),
-                Fact::Anomaly("espa.bad_bcc")
-            ]
+            out.facts,
+            vec![Fact::Paging(PagingFact {
+                call_address: Some("**0".into()),
+                text_len: 11
+            })]
         );
+        assert_eq!(out.anomalies.get("espa.bad_bcc"), Some(&1));
     }
 
     #[test]

@@ -15,11 +15,11 @@ use ldap_parser::ldap::{AuthenticationChoice, BindRequest, LdapMessage, Protocol
 use ldap_parser::FromBer;
 
 use crate::flow::{Direction, L4};
-use crate::personal_data::{looks_textual, mask, Confidence, Field, Kind, Match};
+use crate::personal_data::directory::{personal_attribute, Treatment};
+use crate::personal_data::{looks_textual, mask, Field, Match};
 use crate::protocols::ber;
 use crate::protocols::tls::TlsDissector;
 use crate::protocols::{AppProto, Ctx, Dissector, Fact, Probe, Registration};
-use crate::severity::Severity;
 
 /// Our own cap on one LDAP message held for reassembly (a search entry with a photo
 /// is ~100 KiB; anything larger loses the framing and waits for a resync).
@@ -103,122 +103,6 @@ fn is_protocol_op(tag: u8) -> bool {
 
 fn resync(data: &[u8]) -> bool {
     probe_ldap(data) == Probe::Match
-}
-
-/// How a personal attribute's values are looked at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Treatment {
-    /// A person's name: `Field::PersonName`.
-    Name,
-    /// A telephone number: `Field::PhoneNumber`.
-    Phone,
-    /// Free text (mail, title, address, identifiers): `Field::Text`.
-    Text,
-    /// A password or its hash: never scanned, only counted.
-    Secret,
-    /// An image: not scanned, its presence is reported.
-    Photo,
-}
-
-/// A personal attribute: its names (the first is canonical; the others are RFC 4519
-/// aliases) and its OID.
-struct PersonalAttribute {
-    names: &'static [&'static str],
-    oid: &'static str,
-    treatment: Treatment,
-}
-
-const fn attr(
-    names: &'static [&'static str],
-    oid: &'static str,
-    treatment: Treatment,
-) -> PersonalAttribute {
-    PersonalAttribute {
-        names,
-        oid,
-        treatment,
-    }
-}
-
-/// RFC 4519, RFC 2798 (inetOrgPerson), RFC 1274 and Active Directory's schema.
-const PERSONAL_ATTRIBUTES: &[PersonalAttribute] = &[
-    attr(&["cn", "commonName"], "2.5.4.3", Treatment::Name),
-    attr(&["sn", "surname"], "2.5.4.4", Treatment::Name),
-    attr(&["givenName", "gn"], "2.5.4.42", Treatment::Name),
-    attr(
-        &["displayName"],
-        "2.16.840.1.113730.3.1.241",
-        Treatment::Name,
-    ),
-    attr(
-        &["mail", "rfc822Mailbox"],
-        "0.9.2342.19200300.100.1.3",
-        Treatment::Text,
-    ),
-    attr(&["telephoneNumber"], "2.5.4.20", Treatment::Phone),
-    attr(
-        &["mobile", "mobileTelephoneNumber"],
-        "0.9.2342.19200300.100.1.41",
-        Treatment::Phone,
-    ),
-    attr(
-        &["homePhone", "homeTelephoneNumber"],
-        "0.9.2342.19200300.100.1.20",
-        Treatment::Phone,
-    ),
-    attr(&["ipPhone"], "1.2.840.113556.1.4.721", Treatment::Phone),
-    attr(
-        &["facsimileTelephoneNumber", "fax"],
-        "2.5.4.23",
-        Treatment::Phone,
-    ),
-    attr(
-        &["jpegPhoto"],
-        "0.9.2342.19200300.100.1.60",
-        Treatment::Photo,
-    ),
-    attr(
-        &["thumbnailPhoto"],
-        "1.2.840.113556.1.4.7000.102.50",
-        Treatment::Photo,
-    ),
-    attr(&["title"], "2.5.4.12", Treatment::Text),
-    attr(&["department"], "1.2.840.113556.1.2.141", Treatment::Text),
-    attr(&["street", "streetAddress"], "2.5.4.9", Treatment::Text),
-    attr(&["l", "localityName"], "2.5.4.7", Treatment::Text),
-    attr(&["postalCode"], "2.5.4.17", Treatment::Text),
-    attr(&["employeeID"], "1.2.840.113556.1.4.35", Treatment::Text),
-    attr(
-        &["employeeNumber"],
-        "2.16.840.1.113730.3.1.3",
-        Treatment::Text,
-    ),
-    attr(
-        &["uid", "userid"],
-        "0.9.2342.19200300.100.1.1",
-        Treatment::Text,
-    ),
-    attr(
-        &["sAMAccountName"],
-        "1.2.840.113556.1.4.221",
-        Treatment::Text,
-    ),
-    attr(&["userPassword"], "2.5.4.35", Treatment::Secret),
-    attr(&["unicodePwd"], "1.2.840.113556.1.4.90", Treatment::Secret),
-];
-
-/// The personal attribute an AttributeDescription (RFC 4512 §2.5) names: options
-/// (`cn;lang-en`) are dropped, names compare case-insensitively, OIDs exactly (with
-/// or without the old `OID.` prefix).
-fn personal_attribute(description: &str) -> Option<&'static PersonalAttribute> {
-    let base = description.split(';').next().unwrap_or(description).trim();
-    let base = match base.get(..4) {
-        Some(prefix) if prefix.eq_ignore_ascii_case("oid.") => &base[4..],
-        _ => base,
-    };
-    PERSONAL_ATTRIBUTES
-        .iter()
-        .find(|a| a.oid == base || a.names.iter().any(|n| n.eq_ignore_ascii_case(base)))
 }
 
 /// Characters of a UTF-8 secret, bytes of anything else.
@@ -328,7 +212,7 @@ impl Session {
     fn on_message(&mut self, message: &[u8], ctx: &mut Ctx<'_>) -> ber::Next {
         let Ok((_, message)) = LdapMessage::from_ber(message) else {
             // A framed message ldap-parser could not read.
-            ctx.emit(Fact::Anomaly("ldap.unparsed_message"));
+            ctx.anomaly("ldap.unparsed_message");
             return ber::Next::Continue;
         };
         match &message.protocol_op {
@@ -434,14 +318,7 @@ fn personal_attributes<'a>(
                     ctx.find(Field::Text, value, &mut matches)
                 }
                 Treatment::Text | Treatment::Photo => {}
-                Treatment::Secret => matches.push(Match {
-                    kind: Kind::Credential,
-                    pattern_id: 0,
-                    evidence: mask::secret(name, secret_len(name, value)),
-                    confidence: Confidence::High,
-                    severity: Severity::Critical,
-                    rule: None,
-                }),
+                Treatment::Secret => matches.push(Match::credential(name, secret_len(name, value))),
             }
         }
     }
@@ -512,7 +389,7 @@ impl Dissector for LdapDissector {
             ber::Pushed::Framed | ber::Pushed::Ignored => {}
             // Not BER, or a message above our cap: framing resumes at a segment that
             // starts with an LDAP message.
-            ber::Pushed::Lost => ctx.emit(Fact::Anomaly("ldap.framing_lost")),
+            ber::Pushed::Lost => ctx.anomaly("ldap.framing_lost"),
             ber::Pushed::HandOff(rest) => self.start_tls(dir, &rest, ctx),
         }
     }
@@ -564,7 +441,10 @@ pub const LDAP_UDP: Registration = Registration {
 mod tests {
     use super::*;
     use crate::build::{ber::tlv, tls};
+    use crate::personal_data::Kind;
+    use crate::protocols::testing::with_ctx_output;
     use crate::protocols::tls::TlsFact;
+    use crate::protocols::Output;
     use crate::protocols::{testing::with_ctx, AppProto};
 
     fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
@@ -613,14 +493,17 @@ mod tests {
         (facts, d)
     }
 
-    fn anomalies(facts: &[Fact]) -> Vec<&'static str> {
-        facts
-            .iter()
-            .filter_map(|f| match f {
-                Fact::Anomaly(name) => Some(*name),
-                _ => None,
-            })
-            .collect()
+    fn output(l4: L4, chunks: &[(Direction, &[u8])]) -> Output {
+        let mut d = LdapDissector::new(l4);
+        with_ctx_output(AppProto::Failed, |ctx| {
+            for (dir, chunk) in chunks {
+                d.on_data(*dir, chunk, ctx);
+            }
+        })
+    }
+
+    fn anomalies(out: &Output) -> Vec<(&'static str, u64)> {
+        out.anomalies.iter().map(|(k, v)| (*k, *v)).collect()
     }
 
     fn ldap_facts(facts: &[Fact]) -> Vec<&LdapFact> {
@@ -963,18 +846,18 @@ mod tests {
             }
         });
         // Not BER: the direction is lost, and found again at a message boundary.
-        let (facts, _) = run(
+        let out = output(
             L4::Tcp,
             &[(TO_SERVER, b"\x00\x00\x00\x10garbage"), (TO_SERVER, &bind)],
         );
-        assert_eq!(anomalies(&facts), ["ldap.framing_lost"]);
-        assert_eq!(ldap_facts(&facts).len(), 1);
+        assert_eq!(anomalies(&out), [("ldap.framing_lost", 1)]);
+        assert_eq!(ldap_facts(&out.facts).len(), 1);
         // An announced length above the cap loses framing instead of buffering.
-        let (facts, _) = run(
+        let out = output(
             L4::Tcp,
             &[(TO_SERVER, &[0x30, 0x84, 0x7f, 0, 0, 0, 2, 1, 1])],
         );
-        assert_eq!(anomalies(&facts), ["ldap.framing_lost"]);
+        assert_eq!(anomalies(&out), [("ldap.framing_lost", 1)]);
     }
 
     #[test]

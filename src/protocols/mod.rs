@@ -32,6 +32,8 @@ pub mod telnet;
 pub mod tls;
 pub mod websocket;
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::flow::{Direction, L4};
@@ -120,8 +122,6 @@ pub enum Fact {
     Media(rtp::StreamSummary),
     /// DTMF digits seen in clear (counted, never kept).
     Dtmf(dtmf::DtmfFact),
-    /// A named anomaly (a bound reached, a message not parsed): counted, the flow goes on.
-    Anomaly(&'static str),
     Ldap(ldap::LdapFact),
     Snmp(snmp::SnmpFact),
     /// A login (user name, password) seen in clear.
@@ -141,10 +141,23 @@ pub enum Fact {
     Smb(smb::SmbFact),
 }
 
-/// What a dissector gets with each chunk: where facts go, and the personal-data
+/// What dissectors produce: facts for the policy, and on their own path what only the
+/// engine needs (media to expect, anomalies to count).
+#[derive(Debug, Default)]
+pub struct Output {
+    /// For the policy and the flow record.
+    pub facts: Vec<Fact>,
+    /// Media a signalling message described: the engine expects these flows.
+    pub offers: Vec<sip::MediaOffer>,
+    /// Named anomalies (a bound reached, a message not parsed): counted for the summary
+    /// and metrics; the flow goes on.
+    pub anomalies: BTreeMap<&'static str, u64>,
+}
+
+/// What a dissector gets with each chunk: where its output goes, and the personal-data
 /// scanner with this flow's remaining scan budget.
 pub struct Ctx<'a> {
-    facts: &'a mut Vec<Fact>,
+    out: &'a mut Output,
     scanner: &'a Scanner,
     budget: &'a mut ScanBudget,
     app_proto: AppProto,
@@ -175,7 +188,17 @@ impl Ctx<'_> {
     }
 
     pub fn emit(&mut self, fact: Fact) {
-        self.facts.push(fact);
+        self.out.facts.push(fact);
+    }
+
+    /// Media a signalling message described, for the engine to expect.
+    pub fn offer_media(&mut self, offer: sip::MediaOffer) {
+        self.out.offers.push(offer);
+    }
+
+    /// A named anomaly (`sip.message_too_long`): counted, the flow goes on.
+    pub fn anomaly(&mut self, name: &'static str) {
+        *self.out.anomalies.entry(name).or_default() += 1;
     }
 
     /// Scans `data` (within the flow's budget) and emits what it finds.
@@ -183,7 +206,7 @@ impl Ctx<'_> {
         let mut matches = Vec::new();
         self.find(field, data, &mut matches);
         if !matches.is_empty() {
-            self.facts.push(Fact::PersonalData(matches));
+            self.out.facts.push(Fact::PersonalData(matches));
         }
     }
 
@@ -204,18 +227,23 @@ pub mod testing {
 
     /// Runs `f` with a context over the built-in patterns; returns the facts.
     pub fn with_ctx(app_proto: AppProto, f: impl FnOnce(&mut Ctx<'_>)) -> Vec<Fact> {
+        with_ctx_output(app_proto, f).facts
+    }
+
+    /// As `with_ctx`, with the media offers and anomalies too.
+    pub fn with_ctx_output(app_proto: AppProto, f: impl FnOnce(&mut Ctx<'_>)) -> Output {
         let scanner = crate::personal_data::builtin_scanner();
-        let mut facts = Vec::new();
+        let mut out = Output::default();
         let mut budget = ScanBudget::new(1 << 20);
         let mut ctx = Ctx {
-            facts: &mut facts,
+            out: &mut out,
             scanner,
             budget: &mut budget,
             app_proto,
             limits: AppLimits::default(),
         };
         f(&mut ctx);
-        facts
+        out
     }
 }
 
@@ -526,18 +554,19 @@ impl AppLayer {
 
     /// The flow ends: whatever was held while classifying now counts, and dissectors
     /// that summarise (RTP, SIP dialogs) say so.
-    pub fn on_end(&mut self, facts: &mut Vec<Fact>, scanner: &Scanner) {
+    pub fn on_end(&mut self, out: &mut Output, scanner: &Scanner) {
         let app_proto = self.app_proto();
         match &mut self.state {
             State::Detecting { provisional, .. } => {
                 if !provisional.is_empty() {
-                    facts.push(Fact::PersonalData(std::mem::take(provisional)));
+                    out.facts
+                        .push(Fact::PersonalData(std::mem::take(provisional)));
                 }
                 self.state = State::unclassified();
             }
             State::Active { dissector, .. } => {
                 let mut ctx = Ctx {
-                    facts,
+                    out,
                     scanner,
                     budget: &mut self.budget,
                     app_proto,
@@ -549,19 +578,13 @@ impl AppLayer {
         }
     }
 
-    pub fn on_data(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        facts: &mut Vec<Fact>,
-        scanner: &Scanner,
-    ) {
+    pub fn on_data(&mut self, dir: Direction, data: &[u8], out: &mut Output, scanner: &Scanner) {
         if data.is_empty() {
             return;
         }
         let app_proto = self.app_proto();
         let mut ctx = Ctx {
-            facts,
+            out,
             scanner,
             budget: &mut self.budget,
             app_proto,
@@ -662,7 +685,8 @@ impl AppLayer {
                             held[dir.index()] = keep;
                         } else if exhausted {
                             if !provisional.is_empty() {
-                                ctx.facts
+                                ctx.out
+                                    .facts
                                     .push(Fact::PersonalData(std::mem::take(provisional)));
                             }
                             self.state = State::unclassified();
@@ -716,23 +740,23 @@ mod tests {
     fn detection_by_content_not_port() {
         let s = scanner();
         let mut app = AppLayer::new(L4::Tcp, 5080, 40000, AppLimits::default());
-        let mut facts = Vec::new();
-        app.on_data(Direction::ToServer, b"GE", &mut facts, &s);
+        let mut out = Output::default();
+        app.on_data(Direction::ToServer, b"GE", &mut out, &s);
         assert_eq!(app.app_proto(), AppProto::Failed);
         app.on_data(
             Direction::ToServer,
             b"T / HTTP/1.1\r\nAuthorization: Basic dTpw\r\n\r\n",
-            &mut facts,
+            &mut out,
             &s,
         );
         assert_eq!(app.app_proto(), AppProto::Http);
-        assert_eq!(facts.len(), 1);
+        assert_eq!(out.facts.len(), 1);
 
         let mut tls_on_80 = AppLayer::new(L4::Tcp, 80, 40000, AppLimits::default());
         tls_on_80.on_data(
             Direction::ToServer,
             &[22, 3, 1, 0, 4, 1, 0, 0, 0],
-            &mut facts,
+            &mut out,
             &s,
         );
         assert_eq!(tls_on_80.app_proto(), AppProto::Tls);
@@ -747,15 +771,20 @@ mod tests {
             (b"EHLO client.example\r\n", AppProto::Smtp),
         ] {
             let mut app = AppLayer::new(L4::Tcp, 2100, 40000, AppLimits::default());
-            let mut facts = Vec::new();
-            app.on_data(Direction::ToClient, b"220 Welcome\r\n", &mut facts, &s);
+            let mut out = Output::default();
+            app.on_data(Direction::ToClient, b"220 Welcome\r\n", &mut out, &s);
             assert_eq!(app.app_proto(), AppProto::Failed);
-            app.on_data(Direction::ToServer, command, &mut facts, &s);
+            app.on_data(Direction::ToServer, command, &mut out, &s);
             assert_eq!(app.app_proto(), proto);
         }
         // Without the greeting, USER alone (POP3 has it too) decides nothing.
         let mut app = AppLayer::new(L4::Tcp, 2100, 40000, AppLimits::default());
-        app.on_data(Direction::ToServer, b"USER jane\r\n", &mut Vec::new(), &s);
+        app.on_data(
+            Direction::ToServer,
+            b"USER jane\r\n",
+            &mut Output::default(),
+            &s,
+        );
         assert_eq!(app.app_proto(), AppProto::Failed);
     }
 
@@ -763,29 +792,30 @@ mod tests {
     fn unclassified_text_is_scanned_binary_is_not() {
         let s = scanner();
         let mut app = AppLayer::new(L4::Udp, 9999, 40000, AppLimits::default());
-        let mut facts = Vec::new();
+        let mut out = Output::default();
         app.on_data(
             Direction::ToServer,
             b"CDR;2026-11-22;+441632960961;120s",
-            &mut facts,
+            &mut out,
             &s,
         );
         assert!(
-            facts.is_empty(),
+            out.facts.is_empty(),
             "held until the flow is known to be unclassified"
         );
         for _ in 1..MAX_PROBE_CHUNKS {
             app.on_data(
                 Direction::ToServer,
                 b"\x00\x01\x02 nothing we know \xff\xfe\x00\x01\x02\x03",
-                &mut facts,
+                &mut out,
                 &s,
             );
         }
         assert_eq!(app.app_proto(), AppProto::Failed);
         assert!(
-            matches!(facts.as_slice(), [Fact::PersonalData(m)] if m.len() == 1),
-            "{facts:?}"
+            matches!(out.facts.as_slice(), [Fact::PersonalData(m)] if m.len() == 1),
+            "{:?}",
+            out.facts
         );
         assert!(
             app.wants_payload(),
@@ -793,17 +823,18 @@ mod tests {
         );
 
         let mut short = AppLayer::new(L4::Tcp, 9999, 40000, AppLimits::default());
-        let mut facts = Vec::new();
+        let mut out = Output::default();
         short.on_data(
             Direction::ToServer,
             b"mail me: alice.martin@example.com",
-            &mut facts,
+            &mut out,
             &s,
         );
-        short.on_end(&mut facts, &s);
+        short.on_end(&mut out, &s);
         assert!(
-            matches!(facts.as_slice(), [Fact::PersonalData(m)] if m[0].evidence == "a***@example.com"),
-            "{facts:?}"
+            matches!(out.facts.as_slice(), [Fact::PersonalData(m)] if m[0].evidence == "a***@example.com"),
+            "{:?}",
+            out.facts
         );
     }
 }

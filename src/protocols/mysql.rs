@@ -258,7 +258,7 @@ impl Dissector for MysqlDissector {
             match frame {
                 Ok(frame) => {
                     if frame.cut {
-                        ctx.emit(Fact::Anomaly("mysql packet over the cap, read in part"));
+                        ctx.anomaly("mysql packet over the cap, read in part");
                     }
                     let upgrade = match dir {
                         Direction::ToServer => self.session.client_packet(&frame, ctx),
@@ -278,7 +278,7 @@ impl Dissector for MysqlDissector {
                 }
                 Err(Stop::NeedMore) => return,
                 Err(Stop::Lost) => {
-                    ctx.emit(Fact::Anomaly("mysql framing lost"));
+                    ctx.anomaly("mysql framing lost");
                     return;
                 }
             }

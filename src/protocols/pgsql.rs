@@ -211,7 +211,7 @@ impl Dissector for PgsqlDissector {
             match frame {
                 Ok(frame) => {
                     if frame.cut {
-                        ctx.emit(Fact::Anomaly("pgsql message over the cap, read in part"));
+                        ctx.anomaly("pgsql message over the cap, read in part");
                     }
                     match (dir, typed) {
                         (Direction::ToServer, false) => session.first_message(&frame, ctx),
@@ -221,7 +221,7 @@ impl Dissector for PgsqlDissector {
                 }
                 Err(Stop::NeedMore) => return,
                 Err(Stop::Lost) => {
-                    ctx.emit(Fact::Anomaly("pgsql framing lost"));
+                    ctx.anomaly("pgsql framing lost");
                     return;
                 }
             }

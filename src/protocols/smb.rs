@@ -305,7 +305,7 @@ impl SmbDissector {
             _ => {
                 self.framers[d].lost = true;
                 self.framers[d].skip = 0;
-                ctx.emit(Fact::Anomaly("smb.bad_framing"));
+                ctx.anomaly("smb.bad_framing");
                 return;
             }
         }
@@ -317,13 +317,13 @@ impl SmbDissector {
                 // Whatever login came before belongs to an encrypted session.
                 self.pending_login = None;
             }
-            Some(COMPRESSED_MAGIC) => ctx.emit(Fact::Anomaly("smb.compressed_message")),
+            Some(COMPRESSED_MAGIC) => ctx.anomaly("smb.compressed_message"),
             Some(SMB1_MAGIC) => self.on_smb1(message, ctx),
             _ if full_len == 0 => {}
             _ => {
                 self.framers[d].lost = true;
                 self.framers[d].skip = 0;
-                ctx.emit(Fact::Anomaly("smb.bad_framing"));
+                ctx.anomaly("smb.bad_framing");
             }
         }
     }
@@ -355,7 +355,7 @@ impl SmbDissector {
             u32_at(msg, smb2::STATUS),
             u64_at(msg, smb2::MESSAGE_ID),
         ) else {
-            ctx.emit(Fact::Anomaly("smb.truncated_header"));
+            ctx.anomaly("smb.truncated_header");
             return;
         };
         let body = &msg[smb2::HEADER_LEN.min(msg.len())..];
@@ -454,7 +454,7 @@ impl SmbDissector {
             u16_at(msg, smb1::PID_LOW),
             u16_at(msg, smb1::MID),
         ) else {
-            ctx.emit(Fact::Anomaly("smb.truncated_header"));
+            ctx.anomaly("smb.truncated_header");
             return;
         };
         let reply = flags & smb1::FLAG_REPLY != 0;
@@ -720,7 +720,7 @@ fn take_by_key<K: PartialEq<Q>, Q: ?Sized, V>(table: &mut VecDeque<(K, V)>, key:
 fn push_bounded<K, V>(table: &mut VecDeque<(K, V)>, entry: (K, V), ctx: &mut Ctx<'_>) {
     if table.len() >= MAX_TRACKED_FILES {
         table.pop_front();
-        ctx.emit(Fact::Anomaly("smb.files_evicted"));
+        ctx.anomaly("smb.files_evicted");
     }
     table.push_back(entry);
 }
@@ -790,6 +790,7 @@ pub const SMB: Registration = Registration {
 mod tests {
     use super::*;
     use crate::protocols::testing::with_ctx;
+    use crate::protocols::testing::with_ctx_output;
     use crate::protocols::AppProto;
 
     fn nbss(message: &[u8]) -> Vec<u8> {
@@ -935,7 +936,7 @@ mod tests {
 
     #[test]
     fn other_files_are_not_tracked_and_the_table_is_bounded() {
-        let facts = with_ctx(AppProto::Smb, |ctx| {
+        let out = with_ctx_output(AppProto::Smb, |ctx| {
             let mut d = SmbDissector::default();
             for i in 0..5000u64 {
                 d.on_data(
@@ -955,11 +956,8 @@ mod tests {
             assert_eq!(d.open.len(), MAX_TRACKED_FILES);
             assert!(d.buffered() < 16 * 1024);
         });
-        let evicted = facts
-            .iter()
-            .filter(|f| matches!(f, Fact::Anomaly("smb.files_evicted")))
-            .count();
-        assert_eq!(evicted, 5000 - MAX_TRACKED_FILES);
+        let evicted = out.anomalies.get("smb.files_evicted").copied();
+        assert_eq!(evicted, Some(5000 - MAX_TRACKED_FILES as u64));
     }
 
     #[test]

@@ -311,10 +311,10 @@ impl Session {
                 }
                 match pdu {
                     Some(pdu) => self.varbinds(pdu, ctx),
-                    None => ctx.emit(Fact::Anomaly(UNPARSED_MESSAGE)),
+                    None => ctx.anomaly(UNPARSED_MESSAGE),
                 }
             }
-            None => ctx.emit(Fact::Anomaly(UNPARSED_MESSAGE)),
+            None => ctx.anomaly(UNPARSED_MESSAGE),
         }
         ber::Next::Continue
     }
@@ -366,7 +366,7 @@ impl Session {
             Some(expect(ber::SEQUENCE, skip(fields, content)?)?.0)
         });
         let Some(mut list) = list else {
-            ctx.emit(Fact::Anomaly(UNPARSED_MESSAGE));
+            ctx.anomaly(UNPARSED_MESSAGE);
             return;
         };
         let mut matches = Vec::new();
@@ -379,7 +379,7 @@ impl Session {
             match <SnmpVariable as FromBer>::from_ber(varbind) {
                 Ok((_, variable)) => scan_value(&variable, &mut matches, ctx),
                 // The other varbinds still count.
-                Err(_) => ctx.emit(Fact::Anomaly("snmp.unparsed_varbind")),
+                Err(_) => ctx.anomaly("snmp.unparsed_varbind"),
             }
         }
         if !matches.is_empty() {
@@ -428,7 +428,7 @@ impl Dissector for SnmpDissector {
             .push(data, resync, |message| session.on_message(message, ctx));
         // Not BER, or a message above our cap.
         if pushed == ber::Pushed::Lost {
-            ctx.emit(Fact::Anomaly("snmp.framing_lost"));
+            ctx.anomaly("snmp.framing_lost");
         }
     }
 
@@ -469,6 +469,7 @@ mod tests {
     use super::*;
     use crate::build::ber::tlv;
     use crate::personal_data::Kind;
+    use crate::protocols::testing::with_ctx_output;
     use crate::protocols::{testing::with_ctx, AppProto};
 
     fn hex(s: &str) -> Vec<u8> {
@@ -700,12 +701,16 @@ mod tests {
                 SnmpDissector::new(L4::Tcp).on_data(TO_SERVER, &junk, ctx);
             }
         });
-        let facts = run(
-            L4::Tcp,
-            &[(TO_SERVER, b"\x01\x02garbage"), (TO_SERVER, &hex(V1_GET))],
-        );
-        assert_eq!(facts[0], Fact::Anomaly("snmp.framing_lost"));
-        assert!(matches!(facts[1], Fact::Snmp(SnmpFact::Community { .. })));
+        let mut d = SnmpDissector::new(L4::Tcp);
+        let out = with_ctx_output(AppProto::Failed, |ctx| {
+            d.on_data(TO_SERVER, b"\x01\x02garbage", ctx);
+            d.on_data(TO_SERVER, &hex(V1_GET), ctx);
+        });
+        assert_eq!(out.anomalies.get("snmp.framing_lost"), Some(&1));
+        assert!(matches!(
+            out.facts[0],
+            Fact::Snmp(SnmpFact::Community { .. })
+        ));
     }
 
     #[test]

@@ -570,7 +570,7 @@ impl TdsDissector {
                 Ok(Some(len)) => len,
                 Ok(None) => break,
                 Err(()) => {
-                    ctx.emit(Fact::Anomaly("tds.framing_lost"));
+                    ctx.anomaly("tds.framing_lost");
                     self.on_gap(dir);
                     return at;
                 }
@@ -616,7 +616,7 @@ impl TdsDissector {
             // A longer message is read up to the cap, now, and the rest skipped.
             half.message.extend_from_slice(&payload[..room]);
             half.overflowed = !header.end_of_message();
-            ctx.emit(Fact::Anomaly("tds.message_too_long"));
+            ctx.anomaly("tds.message_too_long");
         } else {
             half.message.extend_from_slice(payload);
             if !header.end_of_message() {
@@ -766,6 +766,7 @@ mod tests {
     use crate::personal_data::Kind;
     use crate::protocols::login::LoginFact;
     use crate::protocols::testing::with_ctx;
+    use crate::protocols::testing::with_ctx_output;
     use crate::protocols::AppProto;
 
     fn packet(packet_type: u8, status: u8, payload: &[u8]) -> Vec<u8> {
@@ -1013,7 +1014,7 @@ mod tests {
         let body = all_headers(&text);
         let mut d = TdsDissector::default();
         let mut peak = 0;
-        let facts = with_ctx(AppProto::Tds, |ctx| {
+        let out = with_ctx_output(AppProto::Tds, |ctx| {
             d.on_data(Direction::ToServer, &packet(PRELOGIN, 1, &prelogin(2)), ctx);
             let chunks: Vec<&[u8]> = body.chunks(4000).collect();
             for (i, chunk) in chunks.iter().enumerate() {
@@ -1023,10 +1024,10 @@ mod tests {
             }
         });
         assert!(peak <= 2 * MAX_MESSAGE, "{peak}");
-        assert_eq!(kinds(&facts), vec![Kind::CardNumber]);
-        assert!(facts.contains(&Fact::Anomaly("tds.message_too_long")));
+        assert_eq!(kinds(&out.facts), vec![Kind::CardNumber]);
+        assert_eq!(out.anomalies.get("tds.message_too_long"), Some(&1));
         // An impossible packet length loses the framing, counted; nothing is held.
-        let facts = with_ctx(AppProto::Tds, |ctx| {
+        let out = with_ctx_output(AppProto::Tds, |ctx| {
             d.on_data(Direction::ToServer, &[SQL_BATCH, 1, 0, 4, 0, 0, 1, 0], ctx);
             d.on_data(
                 Direction::ToServer,
@@ -1034,7 +1035,8 @@ mod tests {
                 ctx,
             );
         });
-        assert_eq!(facts, vec![Fact::Anomaly("tds.framing_lost")]);
+        assert!(out.facts.is_empty());
+        assert_eq!(out.anomalies.get("tds.framing_lost"), Some(&1));
         assert_eq!(d.buffered(), 0);
     }
 }

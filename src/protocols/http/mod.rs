@@ -442,7 +442,7 @@ impl Dissector for HttpDissector {
                         let head = std::mem::take(&mut half.head);
                         let (lines, partial) = head.split_at(half.scanned);
                         half.scanned = 0;
-                        ctx.emit(Fact::Anomaly("http.head_too_long"));
+                        ctx.anomaly("http.head_too_long");
                         ctx.scan(Field::Text, lines);
                         half.framing = Framing::LongHead {
                             line: partial[..partial.len().min(MAX_LINE)].to_vec(),

@@ -88,8 +88,6 @@ pub enum SipFact {
         suite: String,
         key_len: usize,
     },
-    /// Media described by SDP; the engine expects these flows.
-    Media(MediaOffer),
 }
 
 /// FNV-1a, so a dialog has a stable id without keeping its Call-ID (which may hold
@@ -219,7 +217,7 @@ impl SipDissector {
                 }));
             }
             if media.port != 0 && media.address.is_some() {
-                ctx.emit(Fact::Sip(SipFact::Media(MediaOffer { dialog, media })));
+                ctx.offer_media(MediaOffer { dialog, media });
             }
         }
     }
@@ -244,7 +242,7 @@ impl SipDissector {
         if !self.dialogs.contains_key(&dialog)
             && self.dialogs.len() >= ctx.limits().sip_dialogs.max(1)
         {
-            ctx.emit(Fact::Anomaly("sip.dialogs_evicted"));
+            ctx.anomaly("sip.dialogs_evicted");
             // Bounded: a flood of dialogs loses the digits of an arbitrary old one.
             if let Some(old) = self.dialogs.keys().next().copied() {
                 self.dialogs.remove(&old);
@@ -317,7 +315,7 @@ impl Dissector for SipDissector {
                 Some(Err(())) => {
                     if rest.len() > MAX_MESSAGE {
                         // A head past our cap: counted, never silently skipped.
-                        ctx.emit(Fact::Anomaly("sip.message_too_long"));
+                        ctx.anomaly("sip.message_too_long");
                     }
                     self.lost[d] = true;
                     used = buffer.len();
@@ -379,7 +377,9 @@ mod tests {
     use super::*;
     use crate::personal_data::Kind;
     use crate::protocols::dtmf::DtmfFact;
-    use crate::protocols::{testing::with_ctx, AppProto};
+    use crate::protocols::testing::with_ctx_output;
+    use crate::protocols::AppProto;
+    use crate::protocols::Output;
 
     const SDP: &str = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 49170 RTP/SAVP 8 101\r\n\
 a=rtpmap:101 telephone-event/8000\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAoJGRvb2xz\r\n";
@@ -402,8 +402,12 @@ l: {}\r\n\
     }
 
     fn facts_of(l4: L4, chunks: &[&[u8]]) -> Vec<Fact> {
+        output_of(l4, chunks).facts
+    }
+
+    fn output_of(l4: L4, chunks: &[&[u8]]) -> Output {
         let mut d = SipDissector::new(l4);
-        with_ctx(AppProto::Sip, |ctx| {
+        with_ctx_output(AppProto::Sip, |ctx| {
             for c in chunks {
                 d.on_data(Direction::ToServer, c, ctx);
             }
@@ -438,7 +442,10 @@ l: {}\r\n\
         assert!(facts
             .iter()
             .any(|f| matches!(f, Fact::Sip(SipFact::SrtpKey { key_len: 52, .. }))));
-        assert!(facts.iter().any(|f| matches!(f, Fact::Sip(SipFact::Media(m)) if m.media.port == 49170 && m.media.secure())));
+        let offers = output_of(L4::Udp, &[&invite()]).offers;
+        assert!(offers
+            .iter()
+            .any(|m| m.media.port == 49170 && m.media.secure()));
         assert!(!format!("{facts:?}").contains("WVNf"));
     }
 
@@ -446,17 +453,12 @@ l: {}\r\n\
     fn tcp_framing_split_and_coalesced() {
         let invite = invite();
         let (a, b) = invite.split_at(100);
-        let one = facts_of(L4::Tcp, &[a, b]);
+        let one = output_of(L4::Tcp, &[a, b]).offers;
         let mut two = invite.clone();
         two.extend_from_slice(b"\r\n\r\n");
         two.extend_from_slice(&invite);
-        let both = facts_of(L4::Tcp, &[&two]);
-        let media = |f: &[Fact]| {
-            f.iter()
-                .filter(|f| matches!(f, Fact::Sip(SipFact::Media(_))))
-                .count()
-        };
-        assert_eq!((media(&one), media(&both)), (1, 2));
+        let both = output_of(L4::Tcp, &[&two]).offers;
+        assert_eq!((one.len(), both.len()), (1, 2));
     }
 
     #[test]
@@ -486,12 +488,10 @@ l: {}\r\n\
             .map(|i| format!("INFO sip:a@b SIP/2.0\r\nCall-ID: d{i}\r\nContent-Type: application/dtmf\r\nContent-Length: 1\r\n\r\n5"))
             .collect();
         let chunks: Vec<&[u8]> = messages.iter().map(|m| m.as_bytes()).collect();
-        let facts = facts_of(L4::Udp, &chunks);
-        let evicted = facts
-            .iter()
-            .filter(|f| matches!(f, Fact::Anomaly("sip.dialogs_evicted")))
-            .count();
-        assert_eq!(evicted, 300 - 256);
+        let Output {
+            facts, anomalies, ..
+        } = output_of(L4::Udp, &chunks);
+        assert_eq!(anomalies.get("sip.dialogs_evicted"), Some(&(300 - 256)));
         assert_eq!(
             facts.iter().filter(|f| matches!(f, Fact::Dtmf(_))).count(),
             256
