@@ -40,14 +40,14 @@ run() {
     mkdir -p "$out"
     local rc=0
     "$bin" analyze -q --alerts "$out/alerts.jsonl" --flows "$out/flows.jsonl" \
-        --metrics "$out/metrics.raw" --report "$out/report.raw.json" "$@" \
+        --metrics "$out/metrics.raw.prom" --report "$out/report.raw.json" "$@" \
         2>"$out/stderr" || rc=$?
     echo "$rc" >"$out/status"
-    if [[ -f $out/metrics.raw ]]; then sort "$out/metrics.raw" >"$out/metrics.prom"; fi
+    if [[ -f $out/metrics.raw.prom ]]; then sort "$out/metrics.raw.prom" >"$out/metrics.prom"; fi
     if [[ -f $out/report.raw.json ]]; then
         grep -v '^  "generated_at": ' "$out/report.raw.json" >"$out/report.json"
     fi
-    rm -f "$out/metrics.raw" "$out/report.raw.json"
+    rm -f "$out/metrics.raw.prom" "$out/report.raw.json"
 }
 
 runs=0
@@ -60,6 +60,15 @@ compare() {
     runs=$((runs + 1))
     run "$old" "$dir/old" "$@"
     run "$new" "$dir/new" "$@"
+    # A run that did not get to write its outputs compares nothing: a failure.
+    local side
+    for side in old new; do
+        if [[ ! -f $dir/$side/alerts.jsonl || ! -f $dir/$side/metrics.prom || ! -f $dir/$side/report.json ]]; then
+            failed=$((failed + 1))
+            echo "DID NOT RUN: $name ($side binary, exit status $(cat "$dir/$side/status")):"
+            head -n 3 "$dir/$side/stderr" | sed 's/^/    /'
+        fi
+    done
     local f
     for f in status alerts.jsonl flows.jsonl report.json metrics.prom; do
         if [[ ! -e $dir/old/$f && ! -e $dir/new/$f ]]; then continue; fi
