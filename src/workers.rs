@@ -730,13 +730,15 @@ mod tests {
 
     /// Ethernet, IPv4 10.0.0.1:5000 → 10.0.0.2:5001, UDP, a few bytes.
     fn udp_frame() -> Vec<u8> {
-        let mut f = vec![0u8; 12];
-        f.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 32, 0, 0, 0x40, 0, 64, 17, 0, 0]);
-        f.extend_from_slice(&[
-            10, 0, 0, 1, 10, 0, 0, 2, 0x13, 0x88, 0x13, 0x89, 0, 12, 0, 0,
-        ]);
-        f.extend_from_slice(b"ping");
-        f
+        use crate::build::frame::{ipv4, udp};
+        ipv4(
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            17,
+            0,
+            0x4000,
+            &udp(5000, 5001, b"ping"),
+        )
     }
 
     struct Count(usize);

@@ -130,13 +130,22 @@ fn families_from_start_up_one_series_per_rule() {
 /// read.
 #[test]
 fn ldap_and_snmp_anomalies_are_counted() {
-    use common::attacks::{ipv4, tcp, udp, Pcap};
+    use cleartrace::build::ber::tlv;
+    use cleartrace::build::frame::{ipv4, tcp, udp, Pcap};
     let (client, server) = ([10, 0, 0, 1], [10, 0, 0, 2]);
     let mut pcap = Pcap::new(Vec::new()).expect("pcap");
     // An anonymous simple bind (RFC 4511 §4.2), then bytes that are not BER.
-    let bind = [
-        0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00,
-    ];
+    let bind = tlv(
+        0x30,
+        &[
+            tlv(0x02, &[1]),
+            tlv(
+                0x60,
+                &[tlv(0x02, &[3]), tlv(0x04, b""), tlv(0x80, b"")].concat(),
+            ),
+        ]
+        .concat(),
+    );
     let segments: [(u32, u8, &[u8]); 3] = [
         (0, 0x02, b""),
         (1, 0x18, &bind),
@@ -148,9 +157,15 @@ fn ldap_and_snmp_anomalies_are_counted() {
             .expect("frame");
     }
     // SNMPv1, community "public", a GetRequest PDU whose content is not a PDU.
-    let mut get = vec![0x30, 0x0f, 0x02, 0x01, 0x00, 0x04, 0x06];
-    get.extend_from_slice(b"public");
-    get.extend_from_slice(&[0xa0, 0x02, 0xff, 0xff]);
+    let get = tlv(
+        0x30,
+        &[
+            tlv(0x02, &[0]),
+            tlv(0x04, b"public"),
+            tlv(0xa0, &[0xff, 0xff]),
+        ]
+        .concat(),
+    );
     pcap.frame(&ipv4(client, server, 17, 1, 0, &udp(40001, 161, &get)))
         .expect("frame");
     let dir = common::tempdir();

@@ -1,9 +1,10 @@
 //! Packet builders, the emit side of the dissectors (smoltcp's `emit`): one module per
-//! protocol, shared by the unit tests, `examples/synth.rs` and the integration tests,
-//! so a message is built one way everywhere. Test and synthesis code only: nothing
-//! on the analysis path calls them.
+//! protocol, shared by the unit tests, `examples/synth.rs`, `examples/hostile.rs` and
+//! the integration tests (`tests/common`), so a message is built one way everywhere.
+//! Test and synthesis code only: nothing on the analysis path calls them.
 
 pub mod ber;
+pub mod frame;
 pub mod tls;
 
 /// Appends an `n`-byte big-endian length (`n` ≤ 4) followed by what `f` writes: the
