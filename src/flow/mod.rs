@@ -195,6 +195,11 @@ impl<T> Flow<T> {
         }
     }
 
+    /// Whether the flow has been idle past its timeout at `now`.
+    fn idle_at(&self, now: Timestamp, limits: &FlowLimits) -> bool {
+        now.since(self.last) >= self.idle_timeout(limits).saturating_mul(1_000_000_000)
+    }
+
     /// Seconds this flow may stay idle before it ends, in its current state.
     pub fn idle_timeout(&self, limits: &FlowLimits) -> u64 {
         match self.l4 {
@@ -299,27 +304,19 @@ impl<T> FlowTable<T> {
         make_state: impl FnOnce(Endpoint, Endpoint) -> T,
         on_end: &mut dyn FnMut(Flow<T>, EndReason),
     ) -> &mut Flow<T> {
-        // The key is hashed once; the common case (a live flow) is a lookup and a move
-        // to the back of the LRU order.
+        // The key is hashed once and, unless the table is full, looked up once: this
+        // runs for every packet.
         let hash = self.flows.hasher().hash_one(key);
         let limits = self.limits;
-        // A flow idle past its timeout ends here even if no sweep has come by yet, so
-        // where flows end does not depend on when sweeps run (per worker, per second).
-        let stale = self
-            .flows
-            .raw_entry()
-            .from_key_hashed_nocheck(hash, &key)
-            .map(|(_, f)| {
-                ts.since(f.last) >= f.idle_timeout(&limits).saturating_mul(1_000_000_000)
-            });
-        if stale == Some(true) {
-            if let Some(flow) = self.flows.remove(&key) {
-                self.stats.timed_out += 1;
-                on_end(flow, EndReason::Timeout);
-            }
-        }
-        if stale != Some(false) {
-            while self.flows.len() >= self.limits.max_flows.max(1) {
+        if self.flows.len() >= limits.max_flows.max(1)
+            && self
+                .flows
+                .raw_entry()
+                .from_key_hashed_nocheck(hash, &key)
+                .is_none()
+        {
+            // A new flow in a full table: room is made before it exists.
+            while self.flows.len() >= limits.max_flows.max(1) {
                 match self.flows.pop_front() {
                     Some((_, old)) => {
                         self.stats.evicted += 1;
@@ -329,11 +326,40 @@ impl<T> FlowTable<T> {
                 }
             }
         }
+        let fresh = |first: FirstPacket| {
+            let (client, server) = first.orientation();
+            let id = self.next_id;
+            self.next_id += self.id_stride;
+            self.stats.created += 1;
+            Flow {
+                id,
+                l4: first.l4,
+                client,
+                server,
+                start: ts,
+                last: ts,
+                touched: ts,
+                pkts: [0; 2],
+                bytes: [0; 2],
+                tcp: TcpState::default(),
+                state: make_state(client, server),
+            }
+        };
         match self
             .flows
             .raw_entry_mut()
             .from_key_hashed_nocheck(hash, &key)
         {
+            // A flow idle past its timeout ends here even if no sweep has come by
+            // yet, so where flows end does not depend on when sweeps run (per
+            // worker, per second); its successor takes its place, at the back.
+            RawEntryMut::Occupied(mut entry) if entry.get().idle_at(ts, &limits) => {
+                let old = entry.replace_value(fresh(first));
+                entry.to_back();
+                self.stats.timed_out += 1;
+                on_end(old, EndReason::Timeout);
+                entry.into_mut()
+            }
             RawEntryMut::Occupied(mut entry) => {
                 // Most recently seen last: the front of the map is the eviction and
                 // expiry candidate. Relinking on every packet costs more than the
@@ -347,26 +373,7 @@ impl<T> FlowTable<T> {
                 flow.last = flow.last.max(ts);
                 flow
             }
-            RawEntryMut::Vacant(entry) => {
-                let (client, server) = first.orientation();
-                let id = self.next_id;
-                self.next_id += self.id_stride;
-                self.stats.created += 1;
-                let flow = Flow {
-                    id,
-                    l4: first.l4,
-                    client,
-                    server,
-                    start: ts,
-                    last: ts,
-                    touched: ts,
-                    pkts: [0; 2],
-                    bytes: [0; 2],
-                    tcp: TcpState::default(),
-                    state: make_state(client, server),
-                };
-                entry.insert_hashed_nocheck(hash, key, flow).1
-            }
+            RawEntryMut::Vacant(entry) => entry.insert_hashed_nocheck(hash, key, fresh(first)).1,
         }
     }
 
