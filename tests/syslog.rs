@@ -201,7 +201,12 @@ fn reconnects_after_collector_restart_and_counts_drops() {
         stream.write_all(line(written).as_bytes()).expect("write");
         written += 1;
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // The writer notices the closed collector on its own thread: wait for it rather
+    // than for a fixed time, which a loaded machine (CI, parallel tests) overruns.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stats.dropped.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(stats.dropped.load(Ordering::Relaxed) > 0, "nothing dropped");
 
     let collector = Collector::start(&dir, port);
