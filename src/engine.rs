@@ -9,8 +9,8 @@ use crate::config::Config;
 use crate::decode::tunnel::{self, Tunnel, Tunnels};
 use crate::decode::{self, DecodeError, DefragLimits, Defragmenter, IpPacket, Network, Transport};
 use crate::flow::{
-    Direction, EndReason, Endpoint, ExpectationLimits, Expectations, FirstPacket, Flow, FlowKey,
-    FlowLimits, FlowTable, ReassemblyLimits, StreamChunk, L4,
+    Direction, EndReason, ExpectationLimits, Expectations, FirstPacket, Flow, FlowKey, FlowLimits,
+    FlowTable, ReassemblyLimits, SegmentEndpoint, StreamChunk, L4,
 };
 use crate::memory::{ShedReason, ShedStats};
 use crate::output::{AlertEvent, ConnectionState, FlowEvent, Sink, TlsSummary};
@@ -18,6 +18,7 @@ use crate::personal_data::{Confidence, Scanner};
 use crate::policy::{Finding, Policy};
 use crate::protocols::rtp::{MediaHint, StreamSummary};
 use crate::protocols::sdp::static_codec;
+use crate::protocols::sip::MediaOffer;
 use crate::protocols::smb::{SmbFact, SmbSession};
 use crate::protocols::tls::TlsFact;
 use crate::protocols::{AppLayer, AppLimits, Fact, Output};
@@ -49,7 +50,7 @@ const MAX_ANNOUNCEMENTS: usize = 64;
 /// after it can still be read.
 fn announce(
     expectations: &mut Expectations<Announcements>,
-    endpoint: Endpoint,
+    endpoint: SegmentEndpoint,
     (hint, position): (MediaHint, u64),
     horizon: u64,
     now: Timestamp,
@@ -126,6 +127,11 @@ impl FlowState {
         }
     }
 
+    /// The tenant network the flow belongs to (its key's segment).
+    fn segment(&self) -> u32 {
+        self.tunnel.as_ref().map_or(0, |t| t.segment())
+    }
+
     fn add_finding(&mut self, ts: Timestamp, direction: Direction, finding: Finding) {
         let alert = match self
             .alerts
@@ -175,9 +181,12 @@ struct Judge {
     scanner: Scanner,
     limits: AppLimits,
     /// What the dissectors produced: facts for the policy (drained per packet), media
-    /// announced since the last packet (the engine turns them into expectations,
-    /// outside the flow-table borrow) and the anomalies counted so far.
+    /// offers (moved to `offers` by `apply`) and the anomalies counted so far.
     out: Output,
+    /// Media announced since the last packet, with the tenant network of the flow that
+    /// announced it: the engine turns them into expectations outside the flow-table
+    /// borrow, and a flow ending meanwhile must not lend them its own tenant.
+    offers: Vec<(u32, MediaOffer)>,
     findings: Vec<Finding>,
     reassembly: ReassemblyLimits,
     tcp_gaps: u64,
@@ -189,10 +198,14 @@ struct Judge {
 }
 
 impl Judge {
-    /// Runs the facts a dissector produced through the policy into the flow.
-    /// `direction` is the packet's that made the facts; a flow's end counts as to the
-    /// server (the flow's own orientation).
+    /// Runs the facts a dissector produced through the policy into the flow, and keeps
+    /// its media offers for `Engine::expect_media`. `direction` is the packet's that
+    /// made the facts; a flow's end counts as to the server (the flow's own
+    /// orientation).
     fn apply(&mut self, ts: Timestamp, direction: Direction, state: &mut FlowState) {
+        let segment = state.segment();
+        self.offers
+            .extend(self.out.offers.drain(..).map(|offer| (segment, offer)));
         let app_proto = state.app.app_proto();
         for fact in self.out.facts.drain(..) {
             state.record(&fact);
@@ -414,6 +427,7 @@ impl Engine {
                     sip_dialogs: config.media.max_sip_dialogs,
                 },
                 out: Output::default(),
+                offers: Vec::new(),
                 findings: Vec::new(),
                 reassembly: config.reassembly_limits(),
                 tcp_gaps: 0,
@@ -616,7 +630,8 @@ impl Engine {
         };
         let src = (ip.src, src_port);
         let dst = (ip.dst, dst_port);
-        let key = FlowKey::new(l4, src, dst).in_segment(tunnel.map_or(0, |t| t.segment()));
+        let segment = tunnel.map_or(0, |t| t.segment());
+        let key = FlowKey::new(l4, src, dst).in_segment(segment);
         let first = FirstPacket {
             l4,
             src,
@@ -649,9 +664,9 @@ impl Engine {
                 (ts.since(*at) < ttl).then(|| hint.clone())
             };
             expectations
-                .get(&dst, ts)
+                .get(&(segment, dst), ts)
                 .and_then(before)
-                .or_else(|| expectations.get(&src, ts).and_then(before))
+                .or_else(|| expectations.get(&(segment, src), ts).and_then(before))
         };
         let flow = self.flows.get_or_create(
             key,
@@ -718,13 +733,14 @@ impl Engine {
                 }
             }
         }
-        if !finisher.judge.out.facts.is_empty() {
+        let out = &finisher.judge.out;
+        if !out.facts.is_empty() || !out.offers.is_empty() {
             finisher.judge.apply(ts, dir, &mut flow.state);
         }
         if !payload.is_empty() {
             finisher.judge.recharge(flow);
         }
-        if !self.judge.out.offers.is_empty() {
+        if !self.judge.offers.is_empty() {
             self.expect_media(ts);
         }
         if ip.fragment.is_some() || !payload.is_empty() {
@@ -792,14 +808,15 @@ impl Engine {
         }
     }
 
-    /// Turns SDP media descriptions into expected RTP and RTCP endpoints.
+    /// Turns SDP media descriptions into expected RTP and RTCP endpoints, in the tenant
+    /// network of the signalling that described them.
     fn expect_media(&mut self, now: Timestamp) {
         let horizon = match &self.ordered {
             Some((progress, _)) => progress.horizon(),
             None => self.position,
         };
         let mut expectations = lock(&self.expectations);
-        for offer in std::mem::take(&mut self.judge.out.offers) {
+        for (segment, offer) in std::mem::take(&mut self.judge.offers) {
             let media = &offer.media;
             let Some(address) = media.address else {
                 continue;
@@ -819,14 +836,14 @@ impl Engine {
                 audio: media.kind.eq_ignore_ascii_case("audio"),
                 dialog: offer.dialog,
             };
-            let rtp: Endpoint = (address, media.port);
+            let rtp = (segment, (address, media.port));
             if !media.rtcp_mux {
                 let rtcp_port = media.rtcp_port.unwrap_or(media.port.wrapping_add(1));
                 let rtcp = MediaHint {
                     rtcp: true,
                     ..hint.clone()
                 };
-                let rtcp_endpoint = (address, rtcp_port);
+                let rtcp_endpoint = (segment, (address, rtcp_port));
                 announce(
                     &mut expectations,
                     rtcp_endpoint,

@@ -227,41 +227,123 @@ fn erspan_and_geneve_decode_cleanly() {
     }
 }
 
+/// One alert or flow record in a line: what it is, its flow, and how the media in it
+/// was known (signalled by a SIP dialog, or proven by its packets).
+fn summary(v: &Value) -> String {
+    format!(
+        "{} {} {}:{} -> {}:{} {} {} {} {} {} {}",
+        v["event_type"],
+        v["alert"]["signature_id"],
+        v["src_ip"],
+        v["src_port"],
+        v["dest_ip"],
+        v["dest_port"],
+        v["app_proto"],
+        v["flow"]["pkts_toserver"],
+        v["flow"]["pkts_toclient"],
+        v["rtp"]["confidence"],
+        v["personal_data"]["evidence"],
+        v["sip"]["dialog"],
+    )
+}
+
+/// The summaries of the alerts and flows of one VXLAN network (`None`: untunnelled),
+/// sorted.
+fn tenant_events(run: &common::Run, vni: Option<u64>) -> Vec<String> {
+    let mut out: Vec<String> = run
+        .alerts
+        .iter()
+        .chain(&run.flows)
+        .filter(|v| v["tunnel"]["vni"].as_u64() == vni)
+        .map(summary)
+        .collect();
+    out.sort();
+    out
+}
+
+/// A copy of the little-endian µs pcap `from` at `to` without the frames `drop` picks;
+/// the other records are copied byte for byte, timestamps included.
+fn pcap_without(from: &Path, to: &Path, drop: impl Fn(&[u8]) -> bool) {
+    let data = std::fs::read(from).expect("read capture");
+    assert_eq!(data[..4], [0xd4, 0xc3, 0xb2, 0xa1], "{}", from.display());
+    let mut out = data[..24].to_vec();
+    let mut at = 24;
+    while let Some(header) = data.get(at..at + 16) {
+        let len = u32::from_le_bytes(header[8..12].try_into().unwrap()) as usize;
+        let record = &data[at..at + 16 + len];
+        if !drop(&record[16..]) {
+            out.extend_from_slice(record);
+        }
+        at += 16 + len;
+    }
+    std::fs::write(to, out).expect("write capture");
+}
+
+/// Every SIP request and response line names the version.
+fn is_sip(frame: &[u8]) -> bool {
+    frame.windows(7).any(|w| w == b"SIP/2.0")
+}
+
+/// The VNI of an Ethernet / IPv4 / UDP 4789 frame.
+fn vxlan_vni(frame: &[u8]) -> Option<u32> {
+    let ip = frame.get(14..)?;
+    let vxlan = 4 * usize::from(ip.first()? & 0x0f) + 8;
+    let dport = u16::from_be_bytes([*ip.get(vxlan - 6)?, *ip.get(vxlan - 5)?]);
+    if frame[12..14] != [0x08, 0x00] || ip[9] != 17 || dport != 4789 {
+        return None;
+    }
+    let vni = ip.get(vxlan + 4..vxlan + 7)?;
+    Some(u32::from_be_bytes([0, vni[0], vni[1], vni[2]]))
+}
+
 /// The loopback VXLAN capture holds `sip-udp-g711-dtmf.pcap` replayed into VNI 42 and
 /// VNI 43: each tenant's flows and alerts are exactly those of the plain capture.
 #[test]
 fn each_vxlan_tenant_is_judged_like_the_plain_call() {
     let pcaps = common::repo().join("pcaps");
-    let summary = |v: &Value| {
-        format!(
-            "{} {} {}:{} -> {}:{} {} {} {}",
-            v["event_type"],
-            v["alert"]["signature_id"],
-            v["src_ip"],
-            v["src_port"],
-            v["dest_ip"],
-            v["dest_port"],
-            v["app_proto"],
-            v["flow"]["pkts_toserver"],
-            v["flow"]["pkts_toclient"],
-        )
-    };
-    let events = |run: &common::Run, vni: Option<u64>| {
-        let mut out: Vec<String> = run
-            .alerts
-            .iter()
-            .chain(&run.flows)
-            .filter(|v| v["tunnel"]["vni"].as_u64() == vni)
-            .map(summary)
-            .collect();
-        out.sort();
-        out
-    };
     let plain = common::analyze(&[&pcaps.join("sip-udp-g711-dtmf.pcap")], &["--quiet"]);
     let tunnelled = common::analyze(&[&pcaps.join("vxlan-two-tenants-sip.pcap")], &["--quiet"]);
-    let want = events(&plain, None);
+    let want = tenant_events(&plain, None);
     assert_eq!(want.len(), 6, "{want:?}");
-    assert_eq!(events(&tunnelled, Some(42)), want);
-    assert_eq!(events(&tunnelled, Some(43)), want);
+    assert_eq!(tenant_events(&tunnelled, Some(42)), want);
+    assert_eq!(tenant_events(&tunnelled, Some(43)), want);
     assert_eq!(tunnelled.alerts.len() + tunnelled.flows.len(), 12);
+}
+
+/// SDP announces media only within its own tenant's network: with the SIP of VNI 43
+/// cut out, VNI 42's call still announces 127.0.0.1:6000 and :6010 (a second before
+/// VNI 43's media starts at the same addresses), yet VNI 43's media is judged as media
+/// nobody signalled — proven by its packets, tied to no dialog — exactly as the same
+/// call's RTP without its SIP outside any tunnel. With workers too, which share one
+/// table of announcements.
+#[test]
+fn sdp_of_one_vxlan_tenant_announces_nothing_in_another() {
+    let pcaps = common::repo().join("pcaps");
+    let dir = common::tempdir();
+    let one_sided = dir.join("vxlan-sip-only-in-42.pcap");
+    pcap_without(
+        &pcaps.join("vxlan-two-tenants-sip.pcap"),
+        &one_sided,
+        |frame| vxlan_vni(frame) == Some(43) && is_sip(frame),
+    );
+    let media_only = dir.join("call-without-sip.pcap");
+    pcap_without(&pcaps.join("sip-udp-g711-dtmf.pcap"), &media_only, is_sip);
+    let plain = common::analyze(&[&pcaps.join("sip-udp-g711-dtmf.pcap")], &["--quiet"]);
+    let unsignalled = common::analyze(&[&media_only], &["--quiet"]);
+    let want_43 = tenant_events(&unsignalled, None);
+    assert_eq!(
+        want_43,
+        [
+            r#""alert" 2002 "127.0.0.1":6000 -> "127.0.0.1":6010 "rtp" 120 0 null ["PCMA (PT 8), 120 packets, 2 SSRC(s), proven"] null"#,
+            r#""alert" 2004 "127.0.0.1":6000 -> "127.0.0.1":6010 "rtp" 120 0 null ["4 DTMF digits (RFC 4733 events), not a card number"] null"#,
+            r#""flow" null "127.0.0.1":6000 -> "127.0.0.1":6010 "rtp" 120 0 "proven" null null"#,
+        ]
+    );
+    for workers in ["1", "3"] {
+        let run = common::analyze(&[&one_sided], &["--quiet", "--workers", workers]);
+        assert_eq!(tenant_events(&run, Some(42)), tenant_events(&plain, None));
+        assert_eq!(tenant_events(&run, Some(43)), want_43, "{workers} workers");
+        assert_eq!(run.alerts.len() + run.flows.len(), 6 + 3);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,13 +1,17 @@
 //! Flows announced before they start (media described by SDP): an endpoint and what
 //! it will carry. Bounded and aged, since announcements come from the wire.
 //!
+//! Keyed by the endpoint within its tenant's network (the segment of `FlowKey`): an
+//! address announced in one VXLAN / GENEVE network says nothing about the same address
+//! in another.
+//!
 //! Kept in announcement order (a renewal moves to the back), so the oldest is always
 //! at the front: ageing and eviction cost what they remove, never a walk over the
 //! table — a flood of SDP offers must not make each new one pay for all the others.
 
 use hashlink::LinkedHashMap;
 
-use super::Endpoint;
+use super::SegmentEndpoint;
 use crate::timestamp::Timestamp;
 
 #[derive(Clone, Copy, Debug)]
@@ -27,7 +31,7 @@ impl Default for ExpectationLimits {
 }
 
 pub struct Expectations<T> {
-    entries: LinkedHashMap<Endpoint, (T, Timestamp)>,
+    entries: LinkedHashMap<SegmentEndpoint, (T, Timestamp)>,
     limits: ExpectationLimits,
     pub evicted: u64,
 }
@@ -45,7 +49,7 @@ impl<T: Clone> Expectations<T> {
     /// announced before.
     pub fn renew(
         &mut self,
-        endpoint: Endpoint,
+        endpoint: SegmentEndpoint,
         now: Timestamp,
         update: impl FnOnce(Option<T>) -> T,
     ) {
@@ -65,7 +69,7 @@ impl<T: Clone> Expectations<T> {
     }
 
     /// What was announced for `endpoint`, if still valid.
-    pub fn get(&self, endpoint: &Endpoint, now: Timestamp) -> Option<&T> {
+    pub fn get(&self, endpoint: &SegmentEndpoint, now: Timestamp) -> Option<&T> {
         let ttl = self.limits.ttl_secs.saturating_mul(1_000_000_000);
         self.entries
             .get(endpoint)
@@ -92,7 +96,7 @@ mod tests {
 
     #[test]
     fn bounded_and_aged() {
-        let ep = |p| (IpAddr::V4(Ipv4Addr::LOCALHOST), p);
+        let ep = |p| (0, (IpAddr::V4(Ipv4Addr::LOCALHOST), p));
         let mut e: Expectations<u8> = Expectations::new(ExpectationLimits {
             max_entries: 2,
             ttl_secs: 10,
@@ -112,5 +116,8 @@ mod tests {
         e.expire(Timestamp::from_secs(16));
         assert_eq!(e.entries.len(), 1);
         assert_eq!(e.get(&ep(4), Timestamp::from_secs(16)), Some(&4));
+        // The same address and port in another tenant's network is another endpoint.
+        let (_, addr) = ep(4);
+        assert_eq!(e.get(&(43, addr), Timestamp::from_secs(16)), None);
     }
 }

@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 use crate::timestamp::Timestamp;
 
 pub type Endpoint = (IpAddr, u16);
+/// An endpoint within one tenant's network: the segment a `FlowKey` carries (the
+/// VXLAN / GENEVE VNI, 0 outside one) and the address and port.
+pub type SegmentEndpoint = (u32, Endpoint);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum L4 {
