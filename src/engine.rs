@@ -16,10 +16,11 @@ use crate::memory::{ShedReason, ShedStats};
 use crate::output::{AlertEvent, ConnectionState, FlowEvent, Sink, TlsSummary};
 use crate::personal_data::{Confidence, Scanner};
 use crate::policy::{Finding, Policy};
+use crate::protocols::fact::Session;
 use crate::protocols::rtp::{MediaHint, StreamSummary};
 use crate::protocols::sdp::static_codec;
 use crate::protocols::sip::MediaOffer;
-use crate::protocols::smb::{SmbFact, SmbSession};
+use crate::protocols::smb::SmbSession;
 use crate::protocols::tls::TlsFact;
 use crate::protocols::{AppLayer, AppLimits, Fact, Output};
 use crate::severity::Severity;
@@ -109,10 +110,10 @@ impl FlowState {
         if let Fact::Media(stream) = fact {
             self.media = Some(stream.clone());
         }
-        if let Fact::Smb(SmbFact::Negotiated(session)) = fact {
+        if let Fact::Session(Session::Smb(session)) = fact {
             self.smb = Some(Box::new(session.clone()));
         }
-        if let Fact::Tls(tls) = fact {
+        if let Fact::Encryption(tls) = fact {
             let summary = self.tls.get_or_insert_with(TlsSummary::default);
             match tls {
                 TlsFact::ClientHello { max_version, sni } => {
@@ -471,6 +472,7 @@ impl Engine {
             .unwrap_or(crate::protocols::tls::TlsVersion::Tls12);
         let policy = Policy::new(
             sigs.rules,
+            sigs.raises,
             min_tls,
             crate::policy::suppress::Suppressions::default(),
         );

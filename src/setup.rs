@@ -66,6 +66,11 @@ fn signature_fingerprint(sigs: &Signatures) -> String {
     for p in &sigs.patterns {
         text.push_str(&format!("p{}:{};", p.id, p.regex.as_str()));
     }
+    for r in sigs.raises.from_directories() {
+        let protocol = r.protocol.map_or("*", |p| p.as_str());
+        let kind = r.kind.as_deref().unwrap_or("*");
+        text.push_str(&format!("r{}:{protocol}:{kind}:{};", r.fact, r.rule));
+    }
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
@@ -100,7 +105,7 @@ impl Setup {
             rules: sigs.rules.iter().count(),
             patterns: sigs.patterns.len(),
             profiles: sigs.profiles,
-            policy: Policy::new(sigs.rules, min_tls, suppressions),
+            policy: Policy::new(sigs.rules, sigs.raises, min_tls, suppressions),
             scanner: Scanner::new(sigs.patterns),
             config,
         })

@@ -6,42 +6,16 @@ pub mod suppress;
 use crate::flow::Endpoint;
 use crate::personal_data::{mask, Confidence, Kind, Match};
 use crate::protocols::dtmf::DtmfFact;
-use crate::protocols::http::authorization::{AuthScheme, HttpCredentials};
-use crate::protocols::http::HttpFact;
-use crate::protocols::ldap::LdapFact;
-use crate::protocols::login::LoginFact;
+use crate::protocols::fact::{
+    ClearChannel, Credential, CredentialForm, KeyInClear, PersonalData, Record,
+};
+use crate::protocols::http::authorization::AuthScheme;
 use crate::protocols::rtp::{MediaConfidence, StreamSummary, MIN_VOICE_PACKETS};
-use crate::protocols::sip::SipFact;
-use crate::protocols::smb::{FileKind, SmbFact};
-use crate::protocols::snmp::SnmpFact;
 use crate::protocols::tls::{TlsFact, TlsVersion};
 use crate::protocols::{AppProto, Fact};
 use crate::severity::Severity;
-use crate::signatures::RuleSet;
+use crate::signatures::{Raises, RuleSet};
 use suppress::Suppressions;
-
-pub const RULE_SIP_PERSONAL_DATA: u32 = 2001;
-pub const RULE_CLEARTEXT_VOICE: u32 = 2002;
-pub const RULE_SRTP_KEY_IN_CLEAR: u32 = 2003;
-pub const RULE_DTMF_IN_CLEAR: u32 = 2004;
-pub const RULE_SIP_DIGEST: u32 = 2005;
-pub const RULE_TLS_BELOW_MIN: u32 = 1001;
-pub const RULE_WEAK_CIPHER: u32 = 1002;
-pub const RULE_CLIENT_BELOW_MIN: u32 = 1003;
-pub const RULE_LDAP_PASSWORD: u32 = 3001;
-pub const RULE_LDAP_PERSONAL_DATA: u32 = 3002;
-pub const RULE_SNMP_COMMUNITY: u32 = 4001;
-pub const RULE_SNMP_PERSONAL_DATA: u32 = 4002;
-pub const RULE_SNMP_V3_NO_PRIVACY: u32 = 4003;
-pub const RULE_ESPA_PAGING: u32 = 5001;
-pub const RULE_MODBUS_CLEAR: u32 = 5002;
-pub const RULE_CLEARTEXT_CREDENTIALS: u32 = 6001;
-pub const RULE_CHALLENGE_RESPONSE_LOGIN: u32 = 6006;
-pub const RULE_STARTTLS_NOT_USED: u32 = 6003;
-pub const RULE_DATABASE_IN_CLEAR: u32 = 6004;
-pub const RULE_CLEARTEXT_PERSONAL_DATA: u32 = 6002;
-pub const RULE_FILE_SHARE_RECORDINGS: u32 = 6005;
-pub const RULE_UNCLASSIFIED_PERSONAL_DATA: u32 = 7001;
 
 /// One rule matched by one fact.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,80 +50,86 @@ impl Finding {
         }
     }
 
-    fn scoped(mut self, scope: u64) -> Self {
-        self.scope = Some(scope);
-        self
-    }
-
     fn with_kinds(mut self, kinds: &[&'static str]) -> Self {
         self.kinds.extend_from_slice(kinds);
         self
     }
 }
 
-/// `pop3 USER/PASS: user j***, password present (9 chars)`.
-fn login_finding(l: &LoginFact) -> Finding {
-    let (rule, secret) = if l.challenge_response {
-        (
-            RULE_CHALLENGE_RESPONSE_LOGIN,
-            mask::secret("digest response", l.secret_len),
-        )
-    } else {
-        (
-            RULE_CLEARTEXT_CREDENTIALS,
-            mask::secret("password", l.secret_len),
-        )
-    };
-    let evidence = match l.user.as_deref().map(mask::user_name) {
-        Some(user) => format!("{} {}: user {user}, {secret}", l.protocol, l.method),
-        None => format!("{} {}: {secret}", l.protocol, l.method),
-    };
-    Finding::technical(rule, evidence).with_kinds(&[Kind::Credential.as_str()])
-}
-
-/// `Authorization: Basic user a***, password present (7 chars)`: the header, the
-/// scheme, the masked user and the secret's length.
-fn credentials_evidence(creds: &HttpCredentials) -> String {
-    let secret = match creds.scheme {
-        AuthScheme::Basic => mask::secret("password", creds.secret_len),
-        AuthScheme::Digest => mask::secret("digest response", creds.secret_len),
-        _ => mask::secret("token", creds.secret_len),
-    };
-    match creds.user.as_deref().map(mask::user_name) {
-        Some(user) => format!(
-            "{}: {} user {user}, {secret}",
-            creds.header,
-            creds.scheme.as_str()
+/// `pop3 USER/PASS: user j***, password present (9 chars)`,
+/// `Authorization: Basic user a***, password present (7 chars)`,
+/// `simple bind as cn=J*** D**,…, password present (8 chars)`,
+/// `SNMPv2c community present (6 chars), a well-known default`: how the secret crossed,
+/// the masked user, and the secret's length.
+fn credential_evidence(c: &Credential) -> String {
+    let user = c.user.as_deref().map(mask::user_name);
+    match &c.form {
+        CredentialForm::Login { protocol, method } => {
+            let label = if c.challenge_response {
+                "digest response"
+            } else {
+                "password"
+            };
+            let secret = mask::secret(label, c.secret_len);
+            match user {
+                Some(user) => format!("{protocol} {method}: user {user}, {secret}"),
+                None => format!("{protocol} {method}: {secret}"),
+            }
+        }
+        CredentialForm::Header { header, scheme } => {
+            let label = match scheme {
+                AuthScheme::Basic => "password",
+                AuthScheme::Digest => "digest response",
+                _ => "token",
+            };
+            let secret = mask::secret(label, c.secret_len);
+            match user {
+                Some(user) => format!("{header}: {} user {user}, {secret}", scheme.as_str()),
+                None => format!("{header}: {}, {secret}", scheme.as_str()),
+            }
+        }
+        CredentialForm::Bind {
+            mechanism,
+            name_masked,
+        } => format!(
+            "{mechanism} bind as {name_masked}, {}",
+            mask::secret("password", c.secret_len)
         ),
-        None => format!("{}: {}, {secret}", creds.header, creds.scheme.as_str()),
+        CredentialForm::Community {
+            version,
+            well_known_default,
+        } => {
+            let default = if *well_known_default {
+                ", a well-known default"
+            } else {
+                ""
+            };
+            format!(
+                "SNMP{version} {}{default}",
+                mask::secret("community", c.secret_len)
+            )
+        }
     }
 }
 
 #[derive(Clone)]
 pub struct Policy {
     rules: RuleSet,
+    raises: Raises,
     min_tls: TlsVersion,
     suppressions: Suppressions,
 }
 
-/// The rule personal data raises on a cleartext channel of this protocol.
-fn personal_data_rule(app_proto: AppProto, kind: Kind) -> u32 {
-    match (app_proto, kind) {
-        (AppProto::Failed, _) => RULE_UNCLASSIFIED_PERSONAL_DATA,
-        (AppProto::Ldap, Kind::Credential) => RULE_LDAP_PASSWORD,
-        (AppProto::Ldap, _) => RULE_LDAP_PERSONAL_DATA,
-        (AppProto::Snmp, _) => RULE_SNMP_PERSONAL_DATA,
-        (AppProto::Espa, _) => RULE_ESPA_PAGING,
-        (_, Kind::Credential) => RULE_CLEARTEXT_CREDENTIALS,
-        (AppProto::Sip, _) => RULE_SIP_PERSONAL_DATA,
-        _ => RULE_CLEARTEXT_PERSONAL_DATA,
-    }
-}
-
 impl Policy {
-    pub fn new(rules: RuleSet, min_tls: TlsVersion, suppressions: Suppressions) -> Self {
+    pub fn new(
+        rules: RuleSet,
+        raises: Raises,
+        min_tls: TlsVersion,
+        suppressions: Suppressions,
+    ) -> Self {
         Policy {
             rules,
+            raises,
             min_tls,
             suppressions,
         }
@@ -168,203 +148,118 @@ impl Policy {
         self.suppressions.suppress(rule, client, server)
     }
 
-    fn push(&self, out: &mut Vec<Finding>, finding: Finding) {
-        if self.rules.get(finding.rule_id).is_some_and(|r| r.enabled) {
-            out.push(finding);
-        }
+    /// The enabled rule `fact` raises on `protocol` (signatures/raises.toml).
+    fn rule(&self, fact: &str, protocol: AppProto, kind: Option<&str>) -> Option<u32> {
+        self.raises
+            .rule(fact, protocol, kind)
+            .filter(|id| self.enabled(*id))
     }
 
-    pub fn evaluate(&self, fact: &Fact, app_proto: AppProto, out: &mut Vec<Finding>) {
+    fn enabled(&self, rule: u32) -> bool {
+        self.rules.get(rule).is_some_and(|r| r.enabled)
+    }
+
+    /// A finding with one line of evidence for the rule `fact` raises, if any.
+    fn raise<'o>(
+        &self,
+        out: &'o mut Vec<Finding>,
+        fact: &str,
+        protocol: AppProto,
+        evidence: impl FnOnce() -> String,
+    ) -> Option<&'o mut Finding> {
+        let rule = self.rule(fact, protocol, None)?;
+        out.push(Finding::technical(rule, evidence()));
+        out.last_mut()
+    }
+
+    /// The findings of one fact seen on `protocol`.
+    pub fn evaluate(&self, fact: &Fact, protocol: AppProto, out: &mut Vec<Finding>) {
         match fact {
-            Fact::Tls(TlsFact::ClientHello { max_version, .. }) => {
+            Fact::Encryption(TlsFact::ClientHello { max_version, .. }) => {
                 if max_version.below(self.min_tls) {
-                    let evidence = format!("client offers at most {}", max_version.as_str());
-                    self.push(out, Finding::technical(RULE_CLIENT_BELOW_MIN, evidence));
+                    self.raise(out, "client_below_minimum", protocol, || {
+                        format!("client offers at most {}", max_version.as_str())
+                    });
                 }
             }
-            Fact::Tls(TlsFact::ServerHello { version, cipher }) => {
+            Fact::Encryption(TlsFact::ServerHello { version, cipher }) => {
                 if version.below(self.min_tls) {
-                    self.push(
-                        out,
-                        Finding::technical(
-                            RULE_TLS_BELOW_MIN,
-                            format!("negotiated {}", version.as_str()),
-                        ),
-                    );
+                    self.raise(out, "tls_below_minimum", protocol, || {
+                        format!("negotiated {}", version.as_str())
+                    });
                 }
                 if let Some(weakness) = cipher.weakness() {
-                    let evidence = format!("cipher {} ({})", cipher.name(), weakness.as_str());
-                    self.push(out, Finding::technical(RULE_WEAK_CIPHER, evidence));
+                    self.raise(out, "weak_cipher", protocol, || {
+                        format!("cipher {} ({})", cipher.name(), weakness.as_str())
+                    });
                 }
             }
-            Fact::Http(HttpFact::Credentials(creds)) => {
-                let rule = if creds.scheme.challenge_response() {
-                    RULE_CHALLENGE_RESPONSE_LOGIN
-                } else {
-                    RULE_CLEARTEXT_CREDENTIALS
-                };
-                let finding = Finding::technical(rule, credentials_evidence(creds));
-                self.push(out, finding.with_kinds(&[Kind::Credential.as_str()]));
-            }
-            Fact::PersonalData(matches) => self.personal_data(matches, app_proto, None, out),
-            Fact::Sip(SipFact::PersonalData { dialog, matches }) => {
-                self.personal_data(matches, AppProto::Sip, Some(*dialog), out)
-            }
-            Fact::Sip(SipFact::Digest {
-                dialog,
-                credentials,
-            }) => {
-                let finding =
-                    Finding::technical(RULE_SIP_DIGEST, credentials_evidence(credentials));
-                self.push(
-                    out,
-                    finding
-                        .with_kinds(&[Kind::Credential.as_str()])
-                        .scoped(*dialog),
-                );
-            }
-            Fact::Sip(SipFact::SrtpKey {
-                dialog,
-                suite,
-                key_len,
-            }) => {
-                let evidence = format!("a=crypto {suite}, {}", mask::secret("key", *key_len));
-                self.push(
-                    out,
-                    Finding::technical(RULE_SRTP_KEY_IN_CLEAR, evidence)
-                        .with_kinds(&["srtp_key"])
-                        .scoped(*dialog),
-                );
-            }
-            Fact::Media(stream) => self.media(stream, out),
-            Fact::Dtmf(dtmf) => self.dtmf(dtmf, out),
-            Fact::Ldap(LdapFact::Credentials {
-                dn_masked,
-                mechanism,
-                password_len,
-            }) => {
-                let evidence = format!(
-                    "{mechanism} bind as {dn_masked}, {}",
-                    mask::secret("password", *password_len)
-                );
-                self.push(
-                    out,
-                    Finding::technical(RULE_LDAP_PASSWORD, evidence)
-                        .with_kinds(&[Kind::Credential.as_str()]),
-                );
-            }
-            Fact::Ldap(LdapFact::PersonalAttributes {
-                operation,
-                attributes,
+            Fact::Credential(c) => self.credential(c, protocol, out),
+            Fact::PersonalData(PersonalData {
                 matches,
-            }) => {
-                let mut finding = Finding::technical(
-                    RULE_LDAP_PERSONAL_DATA,
-                    format!("{operation}: {}", attributes.join(", ")),
-                );
-                finding.kinds.push("directory_entry");
-                for m in matches {
-                    if !finding.kinds.contains(&m.kind.as_str()) {
-                        finding.kinds.push(m.kind.as_str());
-                    }
-                    let evidence = m.labelled_evidence();
-                    if !finding.evidence.contains(&evidence) {
-                        finding.evidence.push(evidence);
-                    }
-                    finding.severity_floor = Some(
-                        finding
-                            .severity_floor
-                            .map_or(m.severity, |s| s.min(m.severity)),
-                    );
-                }
-                self.push(out, finding);
+                record: None,
+                scope,
+            }) => self.personal_data(matches, protocol, *scope, out),
+            Fact::PersonalData(PersonalData {
+                matches,
+                record: Some(record),
+                scope,
+            }) => self.record(record, matches, protocol, *scope, out),
+            Fact::KeyInClear(key) => self.key_in_clear(key, protocol, out),
+            Fact::ClearChannel(channel) => self.clear_channel(channel, protocol, out),
+            Fact::Media(stream) => self.media(stream, protocol, out),
+            Fact::Dtmf(dtmf) => self.dtmf(dtmf, protocol, out),
+            Fact::UpgradeRefused => {
+                self.raise(out, "upgrade_refused", protocol, || {
+                    format!(
+                        "{}: the server offered an upgrade to TLS; login or mail went on in clear",
+                        protocol.as_str()
+                    )
+                });
             }
-            Fact::Ldap(LdapFact::StartTls) => {}
-            Fact::Snmp(SnmpFact::Community {
-                version,
-                length,
-                well_known_default,
-            }) => {
-                let default = if *well_known_default {
-                    ", a well-known default"
-                } else {
-                    ""
-                };
-                let evidence = format!(
-                    "SNMP{version} {}{default}",
-                    mask::secret("community", *length)
-                );
-                self.push(
-                    out,
-                    Finding::technical(RULE_SNMP_COMMUNITY, evidence)
-                        .with_kinds(&[Kind::Credential.as_str()]),
-                );
-            }
-            Fact::Snmp(SnmpFact::PersonalData { matches }) => {
-                self.personal_data(matches, AppProto::Snmp, None, out)
-            }
-            Fact::Snmp(SnmpFact::V3WithoutPrivacy { level, user_masked }) => {
-                let evidence = format!("SNMPv3 {level}, user {user_masked}");
-                self.push(
-                    out,
-                    Finding::technical(RULE_SNMP_V3_NO_PRIVACY, evidence)
-                        .with_kinds(&["user_name"]),
-                );
-            }
-            Fact::Login(l) => self.push(out, login_finding(l)),
-            Fact::StartTlsNotUsed { protocol } => {
-                let evidence = format!("{protocol}: the server offered an upgrade to TLS; login or mail went on in clear");
-                self.push(out, Finding::technical(RULE_STARTTLS_NOT_USED, evidence));
-            }
-            Fact::DatabaseInClear { protocol, detail } => {
-                let evidence = format!("{protocol}: {detail}");
-                self.push(out, Finding::technical(RULE_DATABASE_IN_CLEAR, evidence));
-            }
-            Fact::Modbus(m) => {
-                let evidence = format!(
-                    "unit {}, function {} ({})",
-                    m.unit,
-                    m.function,
-                    crate::protocols::modbus::function_name(m.function)
-                );
-                self.push(out, Finding::technical(RULE_MODBUS_CLEAR, evidence));
-            }
-            Fact::Smb(SmbFact::Negotiated(_)) => {}
-            Fact::Smb(SmbFact::FileTransfer {
-                operation,
-                kind,
-                name_masked,
-                length,
-            }) => {
-                let what = match kind {
-                    FileKind::Recording => "voice recording",
-                    FileKind::CallRecords => "call records",
-                };
-                let evidence = format!("{operation} {name_masked} ({what}), {length} bytes");
-                self.push(
-                    out,
-                    Finding::technical(RULE_FILE_SHARE_RECORDINGS, evidence)
-                        .with_kinds(&[kind.as_str()]),
-                );
-            }
-            Fact::Paging(p) => {
-                let mut parts = Vec::new();
-                if let Some(address) = &p.call_address {
-                    parts.push(format!("call address {address}"));
-                }
-                if p.text_len > 0 {
-                    parts.push(format!("display text present ({} chars)", p.text_len));
-                }
-                let finding =
-                    Finding::technical(RULE_ESPA_PAGING, parts.join(", ")).with_kinds(&["paging"]);
-                self.push(out, finding);
-            }
+            Fact::Session(_) => {}
         }
     }
 
-    /// Rule 2002: a signalled or proven RTP flow carrying a voice codec. A heuristic
-    /// stream could be SRTP just as well, and is not called voice in clear.
-    fn media(&self, stream: &StreamSummary, out: &mut Vec<Finding>) {
+    fn credential(&self, c: &Credential, protocol: AppProto, out: &mut Vec<Finding>) {
+        let fact = if c.challenge_response {
+            "challenge_response"
+        } else {
+            "credential"
+        };
+        if let Some(f) = self.raise(out, fact, protocol, || credential_evidence(c)) {
+            f.kinds.push(Kind::Credential.as_str());
+            f.scope = c.scope;
+        }
+    }
+
+    /// `a=crypto AES_CM_128_HMAC_SHA1_80, key present (40 chars)`: the suite and the
+    /// key's length.
+    fn key_in_clear(&self, key: &KeyInClear, protocol: AppProto, out: &mut Vec<Finding>) {
+        let evidence = || {
+            format!(
+                "a=crypto {}, {}",
+                key.suite,
+                mask::secret("key", key.key_len)
+            )
+        };
+        if let Some(f) = self.raise(out, "key_in_clear", protocol, evidence) {
+            f.kinds.push("srtp_key");
+            f.scope = key.scope;
+        }
+    }
+
+    fn clear_channel(&self, channel: &ClearChannel, protocol: AppProto, out: &mut Vec<Finding>) {
+        if let Some(f) = self.raise(out, "clear_channel", protocol, || {
+            channel.description.clone()
+        }) {
+            f.kinds.extend_from_slice(channel.kinds);
+        }
+    }
+
+    /// Voice in clear: a signalled or proven RTP flow carrying a voice codec. A
+    /// heuristic stream could be SRTP just as well, and is not called voice in clear.
+    fn media(&self, stream: &StreamSummary, protocol: AppProto, out: &mut Vec<Finding>) {
         let enough = match stream.confidence {
             // The SDP said this is an audio stream: one packet of it is voice.
             MediaConfidence::Signalled => stream.packets > 0,
@@ -374,62 +269,109 @@ impl Policy {
         if stream.app_proto != AppProto::Rtp || !stream.audio || !enough {
             return;
         }
-        let codec = match (&stream.codec, stream.payload_type) {
-            (Some(c), Some(pt)) => format!("{c} (PT {pt})"),
-            (None, Some(pt)) => format!("PT {pt}"),
-            _ => "unknown codec".to_string(),
+        let evidence = || {
+            let codec = match (&stream.codec, stream.payload_type) {
+                (Some(c), Some(pt)) => format!("{c} (PT {pt})"),
+                (None, Some(pt)) => format!("PT {pt}"),
+                _ => "unknown codec".to_string(),
+            };
+            format!(
+                "{codec}, {} packets, {} SSRC(s), {}",
+                stream.packets,
+                stream.ssrcs,
+                stream.confidence.as_str()
+            )
         };
-        let evidence = format!(
-            "{codec}, {} packets, {} SSRC(s), {}",
-            stream.packets,
-            stream.ssrcs,
-            stream.confidence.as_str()
-        );
-        let mut finding = Finding::technical(RULE_CLEARTEXT_VOICE, evidence).with_kinds(&["voice"]);
-        finding.count = stream.packets;
-        self.push(out, finding);
+        if let Some(f) = self.raise(out, "media", protocol, evidence) {
+            f.kinds.push("voice");
+            f.count = stream.packets;
+        }
     }
 
-    /// Rule 2004: digits counted, and whether they are a card number — never the digits.
-    fn dtmf(&self, dtmf: &DtmfFact, out: &mut Vec<Finding>) {
+    /// DTMF: digits counted, and whether they are a card number — never the digits.
+    fn dtmf(&self, dtmf: &DtmfFact, protocol: AppProto, out: &mut Vec<Finding>) {
         let card = if dtmf.card_number {
             "Luhn-valid card number"
         } else {
             "not a card number"
         };
-        let evidence = format!(
-            "{} DTMF digits ({}), {card}",
-            dtmf.digits,
-            dtmf.source.as_str()
-        );
-        let mut finding = Finding::technical(RULE_DTMF_IN_CLEAR, evidence).with_kinds(&["dtmf"]);
-        if dtmf.card_number {
-            finding.kinds.push(Kind::CardNumber.as_str());
-            finding.severity_floor = Some(Severity::Critical);
+        let evidence = || {
+            format!(
+                "{} DTMF digits ({}), {card}",
+                dtmf.digits,
+                dtmf.source.as_str()
+            )
+        };
+        if let Some(f) = self.raise(out, "dtmf", protocol, evidence) {
+            f.kinds.push("dtmf");
+            if dtmf.card_number {
+                f.kinds.push(Kind::CardNumber.as_str());
+                f.severity_floor = Some(Severity::Critical);
+            }
+            f.count = dtmf.digits as u64;
+            f.scope = dtmf.dialog;
         }
-        finding.count = dtmf.digits as u64;
-        finding.scope = dtmf.dialog;
-        self.push(out, finding);
+    }
+
+    /// A record that is personal data as a whole: one finding, its description first,
+    /// then what the scanner found inside it.
+    fn record(
+        &self,
+        record: &Record,
+        matches: &[Match],
+        protocol: AppProto,
+        scope: Option<u64>,
+        out: &mut Vec<Finding>,
+    ) {
+        let Some(rule) = self.rule("personal_data", protocol, Some(record.kind)) else {
+            return;
+        };
+        let mut finding =
+            Finding::technical(rule, record.description.clone()).with_kinds(&[record.kind]);
+        finding.scope = scope;
+        for m in matches {
+            if !finding.kinds.contains(&m.kind.as_str()) {
+                finding.kinds.push(m.kind.as_str());
+            }
+            let evidence = m.labelled_evidence();
+            if !finding.evidence.contains(&evidence) {
+                finding.evidence.push(evidence);
+            }
+            finding.severity_floor = Some(
+                finding
+                    .severity_floor
+                    .map_or(m.severity, |s| s.min(m.severity)),
+            );
+        }
+        out.push(finding);
     }
 
     /// Groups matches by the rule they raise: one finding per rule per fact.
     fn personal_data(
         &self,
         matches: &[Match],
-        app_proto: AppProto,
+        protocol: AppProto,
         scope: Option<u64>,
         out: &mut Vec<Finding>,
     ) {
         let mut findings: Vec<Finding> = Vec::new();
         for m in matches {
-            let rule_id = m
-                .rule
-                .unwrap_or_else(|| personal_data_rule(app_proto, m.kind));
-            let idx = match findings.iter().position(|f| f.rule_id == rule_id) {
+            // A pattern may name its own rule (a site's signature, id 9000+).
+            let rule = match m.rule {
+                Some(rule) => rule,
+                None => match self
+                    .raises
+                    .rule("personal_data", protocol, Some(m.kind.as_str()))
+                {
+                    Some(rule) => rule,
+                    None => continue,
+                },
+            };
+            let idx = match findings.iter().position(|f| f.rule_id == rule) {
                 Some(i) => i,
                 None => {
                     findings.push(Finding {
-                        rule_id,
+                        rule_id: rule,
                         kinds: Vec::new(),
                         evidence: Vec::new(),
                         count: 0,
@@ -452,9 +394,7 @@ impl Policy {
             f.severity_floor = Some(f.severity_floor.map_or(m.severity, |s| s.min(m.severity)));
             f.confidence = f.confidence.max(Some(m.confidence));
         }
-        for f in findings {
-            self.push(out, f);
-        }
+        out.extend(findings.into_iter().filter(|f| self.enabled(f.rule_id)));
     }
 }
 
@@ -465,7 +405,12 @@ mod tests {
     use crate::protocols::tls::Cipher;
 
     fn policy(min: TlsVersion) -> Policy {
-        Policy::new(RuleSet::builtin(), min, Suppressions::default())
+        Policy::new(
+            RuleSet::builtin(),
+            Raises::builtin(),
+            min,
+            Suppressions::default(),
+        )
     }
 
     fn eval(policy: &Policy, fact: Fact, app: AppProto) -> Vec<Finding> {
@@ -478,7 +423,7 @@ mod tests {
     fn tls_rules_follow_minimum() {
         let p = policy(TlsVersion::Tls12);
         let sh = |version| {
-            Fact::Tls(TlsFact::ServerHello {
+            Fact::Encryption(TlsFact::ServerHello {
                 version,
                 cipher: Cipher::Tls(0x003b),
             })
@@ -489,7 +434,7 @@ mod tests {
             .collect();
         assert_eq!(ids, vec![1001, 1002]);
         assert_eq!(eval(&p, sh(TlsVersion::Dtls12), AppProto::Dtls).len(), 1);
-        let ch = Fact::Tls(TlsFact::ClientHello {
+        let ch = Fact::Encryption(TlsFact::ClientHello {
             max_version: TlsVersion::Tls12,
             sni: None,
         });
@@ -511,12 +456,16 @@ mod tests {
 
     #[test]
     fn credentials_evidence_is_masked_and_rule_can_be_disabled() {
-        let fact = Fact::Http(HttpFact::Credentials(HttpCredentials {
-            header: "Authorization",
-            scheme: AuthScheme::Basic,
+        let fact = Fact::Credential(Credential {
+            form: CredentialForm::Header {
+                header: "Authorization",
+                scheme: AuthScheme::Basic,
+            },
             user: Some("alice".into()),
             secret_len: 7,
-        }));
+            challenge_response: false,
+            scope: None,
+        });
         let found = eval(&policy(TlsVersion::Tls12), fact.clone(), AppProto::Http);
         assert_eq!(
             found[0].evidence,
@@ -526,7 +475,12 @@ mod tests {
         if let Some(r) = rules.get_mut(6001) {
             r.enabled = false;
         }
-        let p = Policy::new(rules, TlsVersion::Tls12, Suppressions::default());
+        let p = Policy::new(
+            rules,
+            Raises::builtin(),
+            TlsVersion::Tls12,
+            Suppressions::default(),
+        );
         assert!(eval(&p, fact, AppProto::Http).is_empty());
     }
 
@@ -540,11 +494,11 @@ mod tests {
             severity,
             rule: None,
         };
-        let fact = Fact::PersonalData(vec![
+        let fact = Fact::PersonalData(PersonalData::matches(vec![
             m(Kind::Email, Severity::Medium),
             m(Kind::CardNumber, Severity::High),
             m(Kind::Credential, Severity::Critical),
-        ]);
+        ]));
         let http = eval(&policy(TlsVersion::Tls12), fact.clone(), AppProto::Http);
         let summary: Vec<(u32, u64, Option<Severity>)> = http
             .iter()

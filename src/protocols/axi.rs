@@ -5,6 +5,7 @@
 use crate::flow::Direction;
 use crate::flow::L4;
 use crate::personal_data::{Field, Match};
+use crate::protocols::fact::PersonalData;
 use crate::protocols::login::login;
 use crate::protocols::{held_bytes, probe_prefixes, Ctx, Fact, Probe};
 use crate::protocols::{AppProto, Dissector, Registration};
@@ -98,7 +99,7 @@ impl AxiDissector {
             }
         }
         if !found.is_empty() {
-            ctx.emit(Fact::PersonalData(found));
+            ctx.emit(Fact::PersonalData(PersonalData::matches(found)));
         }
     }
 }
@@ -153,9 +154,9 @@ mod tests {
             d.on_data(Direction::ToClient, b"UserResp>\0", ctx);
         });
         assert!(
-            matches!(&facts[0], Fact::Login(l) if l.user.as_deref() == Some("omm") && l.secret_len == 4)
+            matches!(&facts[0], Fact::Credential(l) if l.user.as_deref() == Some("omm") && l.secret_len == 4)
         );
-        let Fact::PersonalData(m) = &facts[1] else {
+        let Fact::PersonalData(PersonalData { matches: m, .. }) = &facts[1] else {
             panic!("{facts:?}")
         };
         let evidence: Vec<&str> = m.iter().map(|m| m.evidence.as_str()).collect();

@@ -14,6 +14,7 @@
 use crate::flow::Direction;
 use crate::flow::L4;
 use crate::personal_data::{mask, Field};
+use crate::protocols::fact::{PersonalData, Record};
 use crate::protocols::{held_bytes, Ctx, Fact, Probe};
 use crate::protocols::{AppProto, Dissector, Registration};
 
@@ -42,12 +43,24 @@ pub fn probe_espa(data: &[u8]) -> Probe {
     }
 }
 
-/// A paging record seen in clear (rule 5001): masked call address and the length of
-/// the display text; the text's own personal data comes as matches.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PagingFact {
-    pub call_address: Option<String>,
-    pub text_len: usize,
+/// A paging record seen in clear: the masked call address and the length of the
+/// display text (the text's own personal data comes as matches).
+fn paging_record(call_address: Option<String>, text_len: usize) -> Fact {
+    let mut parts = Vec::new();
+    if let Some(address) = call_address {
+        parts.push(format!("call address {address}"));
+    }
+    if text_len > 0 {
+        parts.push(format!("display text present ({text_len} chars)"));
+    }
+    Fact::PersonalData(PersonalData {
+        matches: Vec::new(),
+        record: Some(Record {
+            kind: "paging",
+            description: parts.join(", "),
+        }),
+        scope: None,
+    })
 }
 
 #[derive(Default)]
@@ -92,10 +105,7 @@ impl EspaDissector {
             }
         }
         if call_address.is_some() || text_len > 0 {
-            ctx.emit(Fact::Paging(PagingFact {
-                call_address,
-                text_len,
-            }));
+            ctx.emit(paging_record(call_address, text_len));
         }
     }
 }
@@ -201,13 +211,7 @@ mod tests {
             d.on_data(Direction::ToServer, &bad, ctx);
             d.on_data(Direction::ToServer, &[EOT], ctx);
         });
-        assert_eq!(
-            out.facts,
-            vec![Fact::Paging(PagingFact {
-                call_address: Some("**0".into()),
-                text_len: 11
-            })]
-        );
+        assert_eq!(out.facts, vec![paging_record(Some("**0".into()), 11)]);
         assert_eq!(out.anomalies.get("espa.bad_bcc"), Some(&1));
     }
 
@@ -220,12 +224,6 @@ mod tests {
         let facts = with_ctx(AppProto::Failed, |ctx| {
             d.on_data(Direction::ToServer, &block, ctx)
         });
-        assert_eq!(
-            facts,
-            vec![Fact::Paging(PagingFact {
-                call_address: Some("**11".into()),
-                text_len: 15
-            })]
-        );
+        assert_eq!(facts, vec![paging_record(Some("**11".into()), 15)]);
     }
 }

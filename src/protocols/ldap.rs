@@ -18,6 +18,7 @@ use crate::flow::{Direction, L4};
 use crate::personal_data::directory::{personal_attribute, Treatment};
 use crate::personal_data::{looks_textual, mask, Field, Match};
 use crate::protocols::ber;
+use crate::protocols::fact::{Credential, CredentialForm, PersonalData, Record};
 use crate::protocols::tls::TlsDissector;
 use crate::protocols::{AppProto, Ctx, Dissector, Fact, Probe, Registration};
 
@@ -29,34 +30,6 @@ const MAX_MESSAGE: usize = 1 << 20;
 const MAX_VALUES_PER_ATTRIBUTE: usize = 16;
 /// RFC 4511 §4.14.1: the StartTLS extended operation.
 const START_TLS_OID: &str = "1.3.6.1.4.1.1466.20037";
-
-/// What the LDAP dissector tells the policy.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LdapFact {
-    /// Simple bind with a non-empty password, or SASL PLAIN with credentials (rule 3001).
-    Credentials {
-        /// The bind name masked: `cn=J*** D**,…`, `j***@example.test`, `(empty)`.
-        dn_masked: String,
-        /// `"simple"` or `"SASL PLAIN"`.
-        mechanism: &'static str,
-        /// Characters of the password (bytes if it is not UTF-8); never the password.
-        password_len: usize,
-    },
-    /// Personal attributes in a SearchResultEntry, AddRequest or ModifyRequest (rule
-    /// 3002): the attribute names seen (e.g. "cn", "mail", "telephoneNumber") and the
-    /// masked matches.
-    PersonalAttributes {
-        /// `"search result"`, `"add"` or `"modify"`.
-        operation: &'static str,
-        /// Canonical names of the personal attributes that carried values, each once.
-        attributes: Vec<String>,
-        /// Masked matches from the values (empty for photos or titles alone).
-        matches: Vec<Match>,
-    },
-    /// StartTLS requested (OID 1.3.6.1.4.1.1466.20037) and accepted (ExtendedResponse
-    /// success): what follows is TLS.
-    StartTls,
-}
 
 /// BER SEQUENCE, INTEGER messageID, then a protocolOp tag of RFC 4511 §4.2–4.14.
 ///
@@ -254,7 +227,6 @@ impl Session {
                 // RFC 4511 §4.14.2: on success TLS starts right after this response;
                 // on any other result the session stays as it was.
                 if response.result.result_code == ResultCode::Success {
-                    ctx.emit(Fact::Ldap(LdapFact::StartTls));
                     return ber::Next::HandOff;
                 }
             }
@@ -267,26 +239,29 @@ impl Session {
 /// Rule 3001: a simple bind's password (RFC 4513 §5.1.3; an empty one is an
 /// unauthenticated bind) or SASL PLAIN's (RFC 4616).
 fn on_bind(bind: &BindRequest<'_>, ctx: &mut Ctx<'_>) {
-    let fact = match &bind.authentication {
-        AuthenticationChoice::Simple(password) if !password.is_empty() => LdapFact::Credentials {
-            dn_masked: mask_dn(&bind.name.0),
-            mechanism: "simple",
-            password_len: char_len(password),
-        },
+    let (mechanism, name_masked, secret_len) = match &bind.authentication {
+        AuthenticationChoice::Simple(password) if !password.is_empty() => {
+            ("simple", mask_dn(&bind.name.0), char_len(password))
+        }
         AuthenticationChoice::Sasl(sasl) if sasl.mechanism.0.eq_ignore_ascii_case("PLAIN") => {
-            let Some((dn_masked, password_len)) = sasl.credentials.as_deref().and_then(sasl_plain)
+            let Some((name_masked, secret_len)) = sasl.credentials.as_deref().and_then(sasl_plain)
             else {
                 return;
             };
-            LdapFact::Credentials {
-                dn_masked,
-                mechanism: "SASL PLAIN",
-                password_len,
-            }
+            ("SASL PLAIN", name_masked, secret_len)
         }
         _ => return,
     };
-    ctx.emit(Fact::Ldap(fact));
+    ctx.emit(Fact::Credential(Credential {
+        form: CredentialForm::Bind {
+            mechanism,
+            name_masked,
+        },
+        user: None,
+        secret_len,
+        challenge_response: false,
+        scope: None,
+    }));
 }
 
 /// Rule 3002: one fact per entry or operation that carries personal attributes.
@@ -323,10 +298,13 @@ fn personal_attributes<'a>(
         }
     }
     if !names.is_empty() {
-        ctx.emit(Fact::Ldap(LdapFact::PersonalAttributes {
-            operation,
-            attributes: names,
+        ctx.emit(Fact::PersonalData(PersonalData {
             matches,
+            record: Some(Record {
+                kind: "directory_entry",
+                description: format!("{operation}: {}", names.join(", ")),
+            }),
+            scope: None,
         }));
     }
 }
@@ -506,11 +484,49 @@ mod tests {
         out.anomalies.iter().map(|(k, v)| (*k, *v)).collect()
     }
 
-    fn ldap_facts(facts: &[Fact]) -> Vec<&LdapFact> {
+    /// What the dissector reported, as these tests read it.
+    #[derive(Debug, PartialEq)]
+    enum Seen<'a> {
+        Bind {
+            mechanism: &'static str,
+            name_masked: &'a str,
+            password_len: usize,
+        },
+        Entry {
+            description: &'a str,
+            matches: &'a [Match],
+        },
+    }
+
+    fn ldap_facts(facts: &[Fact]) -> Vec<Seen<'_>> {
         facts
             .iter()
             .filter_map(|f| match f {
-                Fact::Ldap(l) => Some(l),
+                Fact::Credential(Credential {
+                    form:
+                        CredentialForm::Bind {
+                            mechanism,
+                            name_masked,
+                        },
+                    secret_len,
+                    ..
+                }) => Some(Seen::Bind {
+                    mechanism,
+                    name_masked,
+                    password_len: *secret_len,
+                }),
+                Fact::PersonalData(PersonalData {
+                    matches,
+                    record:
+                        Some(Record {
+                            kind: "directory_entry",
+                            description,
+                        }),
+                    ..
+                }) => Some(Seen::Entry {
+                    description,
+                    matches,
+                }),
                 _ => None,
             })
             .collect()
@@ -524,13 +540,14 @@ mod tests {
         let bind = simple_bind(1, "cn=Jane Doe,ou=people,dc=example,dc=test", "hunter2!x");
         assert_eq!(probe_ldap(&bind), Probe::Match);
         let (facts, _) = run(L4::Tcp, &[(TO_SERVER, &bind)]);
+        assert_eq!(facts.len(), 1);
         assert_eq!(
-            facts,
-            vec![Fact::Ldap(LdapFact::Credentials {
-                dn_masked: "cn=J*** D**,…".to_string(),
+            ldap_facts(&facts),
+            vec![Seen::Bind {
+                name_masked: "cn=J*** D**,…",
                 mechanism: "simple",
                 password_len: 9,
-            })]
+            }]
         );
         let debug = format!("{facts:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
@@ -562,13 +579,14 @@ mod tests {
         );
         let op = tlv(0x60, &cat(&[tlv(0x02, &[3]), tlv(0x04, b""), sasl]));
         let (facts, _) = run(L4::Tcp, &[(TO_SERVER, &message(1, op))]);
+        assert_eq!(facts.len(), 1);
         assert_eq!(
-            facts,
-            vec![Fact::Ldap(LdapFact::Credentials {
-                dn_masked: "j***".to_string(),
+            ldap_facts(&facts),
+            vec![Seen::Bind {
+                name_masked: "j***",
                 mechanism: "SASL PLAIN",
                 password_len: 9,
-            })]
+            }]
         );
         assert!(!format!("{facts:?}").contains("s3cret"));
         assert!(!format!("{facts:?}").contains("jane.doe"));
@@ -599,18 +617,16 @@ mod tests {
         );
         let (facts, _) = run(L4::Tcp, &[(TO_CLIENT, &entry)]);
         let found = ldap_facts(&facts);
-        let [LdapFact::PersonalAttributes {
-            operation,
-            attributes,
+        let [Seen::Entry {
+            description,
             matches,
         }] = found[..]
         else {
             panic!("{facts:?}");
         };
-        assert_eq!(*operation, "search result");
         assert_eq!(
-            attributes,
-            &["cn", "mail", "telephoneNumber", "jpegPhoto", "userPassword"]
+            description,
+            "search result: cn, mail, telephoneNumber, jpegPhoto, userPassword"
         );
         let evidence: Vec<(Kind, &str)> = matches
             .iter()
@@ -637,8 +653,8 @@ mod tests {
         let (facts, _) = run(L4::Tcp, &[(TO_CLIENT, &entry)]);
         assert!(matches!(
             ldap_facts(&facts)[..],
-            [LdapFact::PersonalAttributes { attributes, matches, .. }]
-                if attributes == &["thumbnailPhoto"] && matches.is_empty()
+            [Seen::Entry { description, matches }]
+                if description == "search result: thumbnailPhoto" && matches.is_empty()
         ));
         let entry = search_entry(3, "dc=test", &[attribute("dc", &[b"test"])]);
         assert!(run(L4::Tcp, &[(TO_CLIENT, &entry)]).0.is_empty());
@@ -685,11 +701,11 @@ mod tests {
             matches!(
                 facts[..],
                 [
-                    LdapFact::PersonalAttributes { operation: "add", attributes: a, matches: m },
-                    LdapFact::PersonalAttributes { operation: "modify", attributes: b, matches: n },
-                ] if a == &["sn", "unicodePwd"]
+                    Seen::Entry { description: a, matches: m },
+                    Seen::Entry { description: b, matches: n },
+                ] if a == "add: sn, unicodePwd"
                     && m[1].evidence == "unicodePwd present (2 chars)"
-                    && b == &["mobile"]
+                    && b == "modify: mobile"
                     && n[0].evidence == "***** **0123"
             ),
             "{facts:?}"
@@ -712,7 +728,7 @@ mod tests {
         let names: Vec<&str> = ldap_facts(&facts)
             .iter()
             .filter_map(|f| match f {
-                LdapFact::Credentials { dn_masked, .. } => Some(dn_masked.as_str()),
+                Seen::Bind { name_masked, .. } => Some(*name_masked),
                 _ => None,
             })
             .collect();
@@ -740,9 +756,8 @@ mod tests {
                 (TO_SERVER, &simple_bind(2, "cn=x", "y")),
             ],
         );
-        assert_eq!(facts[0], Fact::Ldap(LdapFact::StartTls));
         assert!(
-            matches!(&facts[1..], [Fact::Tls(TlsFact::ClientHello { .. })]),
+            matches!(&facts[..], [Fact::Encryption(TlsFact::ClientHello { .. })]),
             "{facts:?}"
         );
         assert!(!d.encrypted() && !d.finished());
@@ -760,13 +775,7 @@ mod tests {
             ],
         );
         assert!(
-            matches!(
-                &facts[..],
-                [
-                    Fact::Ldap(LdapFact::StartTls),
-                    Fact::Tls(TlsFact::ServerHello { .. })
-                ]
-            ),
+            matches!(&facts[..], [Fact::Encryption(TlsFact::ServerHello { .. })]),
             "{facts:?}"
         );
         assert!(d.encrypted() && d.finished());
@@ -787,10 +796,7 @@ mod tests {
                 (TO_SERVER, &simple_bind(2, "cn=x", "y")),
             ],
         );
-        assert!(matches!(
-            ldap_facts(&facts)[..],
-            [LdapFact::Credentials { .. }]
-        ));
+        assert!(matches!(ldap_facts(&facts)[..], [Seen::Bind { .. }]));
     }
 
     #[test]

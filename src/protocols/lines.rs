@@ -166,7 +166,7 @@ impl<P: LineProtocol> Dissector for LineDissector<P> {
     fn on_end(&mut self, ctx: &mut Ctx<'_>) {
         let session = self.protocol.session();
         if self.tls.is_none() && session.upgrade_offered && session.sensitive_in_clear {
-            ctx.emit(Fact::StartTlsNotUsed { protocol: P::NAME });
+            ctx.emit(Fact::UpgradeRefused);
         }
     }
 }

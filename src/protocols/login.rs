@@ -1,21 +1,8 @@
 //! A login seen in clear, whatever the protocol (FTP, POP3, IMAP, SMTP AUTH, Telnet,
-//! MQTT, AXI): the fact and the helpers that build it.
+//! MQTT, AXI, the databases): the helpers that build its `Fact::Credential`.
 
+use crate::protocols::fact::{Credential, CredentialForm};
 use crate::protocols::Fact;
-
-/// Credentials typed or sent in clear: FTP, POP3, IMAP, SMTP AUTH, Telnet, MQTT, AXI.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LoginFact {
-    pub protocol: &'static str,
-    pub method: &'static str,
-    /// Raw user name; the policy masks it.
-    pub user: Option<String>,
-    /// Length of the password (or digest); the password itself is never kept.
-    pub secret_len: usize,
-    /// The secret crossed only as a response to a challenge (CRAM-MD5, APOP): rule
-    /// 6006, not 6001.
-    pub challenge_response: bool,
-}
 
 /// A login seen in clear.
 pub fn login(
@@ -45,11 +32,11 @@ fn login_fact(
     secret_len: usize,
     challenge_response: bool,
 ) -> Fact {
-    Fact::Login(LoginFact {
-        protocol,
-        method,
+    Fact::Credential(Credential {
+        form: CredentialForm::Login { protocol, method },
         user: user.map(|u| String::from_utf8_lossy(u).chars().take(256).collect()),
         secret_len,
         challenge_response,
+        scope: None,
     })
 }

@@ -543,6 +543,7 @@ pub const IMAP: Registration = Registration {
 mod tests {
     use super::*;
     use crate::flow::Direction::{ToClient as DOWN, ToServer as UP};
+    use crate::protocols::fact::{Credential, CredentialForm, PersonalData};
     use crate::protocols::Dissector;
     use crate::protocols::{testing::with_ctx, AppProto, Fact};
 
@@ -562,7 +563,12 @@ mod tests {
         facts
             .iter()
             .filter_map(|f| match f {
-                Fact::Login(l) => Some((l.method, l.user.as_deref(), l.secret_len)),
+                Fact::Credential(Credential {
+                    form: CredentialForm::Login { method, .. },
+                    user,
+                    secret_len,
+                    ..
+                }) => Some((*method, user.as_deref(), *secret_len)),
                 _ => None,
             })
             .collect()
@@ -572,7 +578,7 @@ mod tests {
         facts
             .iter()
             .filter_map(|f| match f {
-                Fact::Login(l) => Some(l.challenge_response),
+                Fact::Credential(l) => Some(l.challenge_response),
                 _ => None,
             })
             .collect()
@@ -590,7 +596,7 @@ mod tests {
         );
         assert!(logins(&facts).is_empty(), "{facts:?}");
         assert!(
-            matches!(facts.as_slice(), [Fact::PersonalData(m)] if m[0].evidence == "j***@example.com"),
+            matches!(facts.as_slice(), [Fact::PersonalData(PersonalData { matches: m, .. })] if m[0].evidence == "j***@example.com"),
             "{facts:?}"
         );
         let (facts, _) = run(
@@ -686,9 +692,7 @@ mod tests {
                 ("AUTH LOGIN", Some("jane"), 4)
             ]
         );
-        assert!(facts
-            .iter()
-            .any(|f| matches!(f, Fact::StartTlsNotUsed { protocol: "smtp" })));
+        assert!(facts.iter().any(|f| matches!(f, Fact::UpgradeRefused)));
         assert_eq!(
             facts
                 .iter()
@@ -711,9 +715,7 @@ mod tests {
                 (UP, &[22, 3, 1, 0, 5, 1, 0, 0, 1, 0]),
             ],
         );
-        assert!(!facts
-            .iter()
-            .any(|f| matches!(f, Fact::StartTlsNotUsed { .. })));
+        assert!(!facts.iter().any(|f| matches!(f, Fact::UpgradeRefused)));
         let _ = tls;
     }
 

@@ -10,6 +10,7 @@ pub(crate) mod ber;
 pub mod cdr;
 pub mod dtmf;
 pub mod espa;
+pub mod fact;
 pub mod framing;
 pub mod http;
 pub mod ldap;
@@ -26,6 +27,7 @@ pub mod sip;
 pub mod smb;
 pub mod snmp;
 pub mod ssh;
+pub mod summaries;
 pub mod syslog;
 pub mod tds;
 pub mod telnet;
@@ -38,107 +40,64 @@ use serde::Serialize;
 
 use crate::flow::{Direction, L4};
 use crate::personal_data::{looks_textual, Field, Match, ScanBudget, Scanner};
+pub use fact::Fact;
+use fact::PersonalData;
 
-/// The `app_proto` of DESIGN §5.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AppProto {
-    Tls,
-    Dtls,
-    Http,
-    Ssh,
-    Sip,
-    Rtp,
-    Srtp,
-    Rtcp,
-    Srtcp,
-    Ldap,
-    Snmp,
-    Smtp,
-    Pop3,
-    Imap,
-    Ftp,
-    Telnet,
-    Mqtt,
-    Modbus,
-    Syslog,
-    Espa,
-    Axi,
-    /// Call detail records (SMDR) streamed to call accounting.
-    Cdr,
-    /// MS-TDS (SQL Server).
-    Tds,
-    /// SMB 1/2/3 file shares.
-    Smb,
-    Pgsql,
-    Mysql,
-    /// Nothing recognised (or no payload at all).
-    Failed,
-}
-
-impl AppProto {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AppProto::Tls => "tls",
-            AppProto::Dtls => "dtls",
-            AppProto::Http => "http",
-            AppProto::Ssh => "ssh",
-            AppProto::Sip => "sip",
-            AppProto::Rtp => "rtp",
-            AppProto::Srtp => "srtp",
-            AppProto::Rtcp => "rtcp",
-            AppProto::Srtcp => "srtcp",
-            AppProto::Ldap => "ldap",
-            AppProto::Snmp => "snmp",
-            AppProto::Smtp => "smtp",
-            AppProto::Pop3 => "pop3",
-            AppProto::Imap => "imap",
-            AppProto::Ftp => "ftp",
-            AppProto::Telnet => "telnet",
-            AppProto::Mqtt => "mqtt",
-            AppProto::Modbus => "modbus",
-            AppProto::Syslog => "syslog",
-            AppProto::Espa => "espa",
-            AppProto::Axi => "axi",
-            AppProto::Cdr => "cdr",
-            AppProto::Tds => "tds",
-            AppProto::Smb => "smb",
-            AppProto::Pgsql => "pgsql",
-            AppProto::Mysql => "mysql",
-            AppProto::Failed => "failed",
+/// Declares `AppProto` from one list: each variant with its DESIGN §5 name.
+macro_rules! app_protos {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
+        /// The `app_proto` of DESIGN §5.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum AppProto {
+            $($(#[$doc])* $variant,)*
         }
-    }
+
+        impl AppProto {
+            /// Every name, for checking signature files.
+            pub const ALL: &'static [AppProto] = &[$(AppProto::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(AppProto::$variant => $name,)*
+                }
+            }
+        }
+    };
 }
 
-/// Everything a dissector can tell the policy and the flow record.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Fact {
-    Tls(tls::TlsFact),
-    Http(http::HttpFact),
-    /// Personal data found in cleartext payload, masked by the scanner.
-    PersonalData(Vec<Match>),
-    Sip(sip::SipFact),
-    /// A media flow's summary at its end.
-    Media(rtp::StreamSummary),
-    /// DTMF digits seen in clear (counted, never kept).
-    Dtmf(dtmf::DtmfFact),
-    Ldap(ldap::LdapFact),
-    Snmp(snmp::SnmpFact),
-    /// A login (user name, password) seen in clear.
-    Login(login::LoginFact),
-    /// The server offered STARTTLS (STLS, AUTH TLS); the client went on in clear.
-    StartTlsNotUsed {
-        protocol: &'static str,
-    },
-    Modbus(modbus::ModbusFact),
-    Paging(espa::PagingFact),
-    /// A database session whose PRELOGIN / startup left it (or all but its login) in
-    /// clear.
-    DatabaseInClear {
-        protocol: &'static str,
-        detail: &'static str,
-    },
-    Smb(smb::SmbFact),
+app_protos! {
+    Tls => "tls",
+    Dtls => "dtls",
+    Http => "http",
+    Ssh => "ssh",
+    Sip => "sip",
+    Rtp => "rtp",
+    Srtp => "srtp",
+    Rtcp => "rtcp",
+    Srtcp => "srtcp",
+    Ldap => "ldap",
+    Snmp => "snmp",
+    Smtp => "smtp",
+    Pop3 => "pop3",
+    Imap => "imap",
+    Ftp => "ftp",
+    Telnet => "telnet",
+    Mqtt => "mqtt",
+    Modbus => "modbus",
+    Syslog => "syslog",
+    Espa => "espa",
+    Axi => "axi",
+    /// Call detail records (SMDR) streamed to call accounting.
+    Cdr => "cdr",
+    /// MS-TDS (SQL Server).
+    Tds => "tds",
+    /// SMB 1/2/3 file shares.
+    Smb => "smb",
+    Pgsql => "pgsql",
+    Mysql => "mysql",
+    /// Nothing recognised (or no payload at all).
+    Failed => "failed",
 }
 
 /// What dissectors produce: facts for the policy, and on their own path what only the
@@ -206,7 +165,9 @@ impl Ctx<'_> {
         let mut matches = Vec::new();
         self.find(field, data, &mut matches);
         if !matches.is_empty() {
-            self.out.facts.push(Fact::PersonalData(matches));
+            self.out
+                .facts
+                .push(Fact::PersonalData(PersonalData::matches(matches)));
         }
     }
 
@@ -560,7 +521,9 @@ impl AppLayer {
             State::Detecting { provisional, .. } => {
                 if !provisional.is_empty() {
                     out.facts
-                        .push(Fact::PersonalData(std::mem::take(provisional)));
+                        .push(Fact::PersonalData(PersonalData::matches(std::mem::take(
+                            provisional,
+                        ))));
                 }
                 self.state = State::unclassified();
             }
@@ -685,9 +648,9 @@ impl AppLayer {
                             held[dir.index()] = keep;
                         } else if exhausted {
                             if !provisional.is_empty() {
-                                ctx.out
-                                    .facts
-                                    .push(Fact::PersonalData(std::mem::take(provisional)));
+                                ctx.out.facts.push(Fact::PersonalData(PersonalData::matches(
+                                    std::mem::take(provisional),
+                                )));
                             }
                             self.state = State::unclassified();
                         }
@@ -813,7 +776,7 @@ mod tests {
         }
         assert_eq!(app.app_proto(), AppProto::Failed);
         assert!(
-            matches!(out.facts.as_slice(), [Fact::PersonalData(m)] if m.len() == 1),
+            matches!(out.facts.as_slice(), [Fact::PersonalData(PersonalData { matches: m, .. })] if m.len() == 1),
             "{:?}",
             out.facts
         );
@@ -832,7 +795,7 @@ mod tests {
         );
         short.on_end(&mut out, &s);
         assert!(
-            matches!(out.facts.as_slice(), [Fact::PersonalData(m)] if m[0].evidence == "a***@example.com"),
+            matches!(out.facts.as_slice(), [Fact::PersonalData(PersonalData { matches: m, .. })] if m[0].evidence == "a***@example.com"),
             "{:?}",
             out.facts
         );

@@ -3,6 +3,7 @@
 //! the finding (rule 5002).
 
 use crate::flow::{Direction, L4};
+use crate::protocols::fact::{ClearChannel, Fact};
 use crate::protocols::Probe;
 use crate::protocols::{AppProto, Dissector, Registration};
 
@@ -108,13 +109,6 @@ mod tests {
     }
 }
 
-/// MODBUS/TCP in clear (rule 5002): the first unit and function seen.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ModbusFact {
-    pub unit: u8,
-    pub function: u8,
-}
-
 /// Reports the channel once; the register values themselves are not personal data.
 #[derive(Default)]
 pub struct ModbusDissector {
@@ -128,9 +122,12 @@ impl Dissector for ModbusDissector {
         }
         if let (Some(&unit), Some(&function)) = (data.get(6), data.get(7)) {
             self.reported = true;
-            ctx.emit(crate::protocols::Fact::Modbus(ModbusFact {
-                unit,
-                function,
+            ctx.emit(Fact::ClearChannel(ClearChannel {
+                description: format!(
+                    "unit {unit}, function {function} ({})",
+                    function_name(function)
+                ),
+                kinds: &[],
             }));
         }
     }

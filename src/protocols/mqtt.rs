@@ -218,6 +218,7 @@ pub const MQTT: Registration = Registration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocols::fact::PersonalData;
     use crate::protocols::{testing::with_ctx, AppProto, Fact};
 
     fn connect() -> Vec<u8> {
@@ -249,9 +250,11 @@ mod tests {
             d.on_data(Direction::ToServer, b, ctx);
         });
         assert!(
-            matches!(&facts[0], Fact::Login(l) if l.user.as_deref() == Some("jane.doe") && l.secret_len == 8)
+            matches!(&facts[0], Fact::Credential(l) if l.user.as_deref() == Some("jane.doe") && l.secret_len == 8)
         );
-        assert!(matches!(&facts[1], Fact::PersonalData(m) if m[0].evidence.ends_with("0961")));
+        assert!(
+            matches!(&facts[1], Fact::PersonalData(PersonalData { matches: m, .. }) if m[0].evidence.ends_with("0961"))
+        );
         assert_eq!(facts.len(), 2);
     }
 

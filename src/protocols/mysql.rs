@@ -363,10 +363,7 @@ impl Session {
                 } else {
                     "the server does not offer SSL: session in clear"
                 };
-                ctx.emit(Fact::DatabaseInClear {
-                    protocol: "mysql",
-                    detail,
-                });
+                ctx.emit(Fact::clear_channel(format!("mysql: {detail}")));
                 self.deprecate_eof = caps & self.server_caps & CLIENT_DEPRECATE_EOF != 0;
                 self.handshake_response(caps, payload, ctx);
             }
@@ -553,7 +550,7 @@ pub const MYSQL: Registration = Registration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocols::login::LoginFact;
+    use crate::protocols::fact::{Credential, CredentialForm};
     use crate::protocols::testing::with_ctx;
     use crate::protocols::AppProto;
 
@@ -616,8 +613,8 @@ mod tests {
         facts
             .iter()
             .filter_map(|f| match f {
-                Fact::Login(LoginFact {
-                    method,
+                Fact::Credential(Credential {
+                    form: CredentialForm::Login { method, .. },
                     challenge_response,
                     secret_len,
                     ..
@@ -666,10 +663,9 @@ mod tests {
         ]);
         assert!(!tls);
         assert_eq!(logins(&facts), vec![("caching_sha2_password", true, 32)]);
-        assert!(facts.contains(&Fact::DatabaseInClear {
-            protocol: "mysql",
-            detail: "the server offers SSL, the client did not ask for it: session in clear"
-        }));
+        assert!(facts.contains(&Fact::clear_channel(
+            "mysql: the server offers SSL, the client did not ask for it: session in clear"
+        )));
         let pd = facts
             .iter()
             .filter(|f| matches!(f, Fact::PersonalData(_)))
@@ -712,8 +708,6 @@ mod tests {
         ]);
         assert!(tls);
         assert!(logins(&facts).is_empty());
-        assert!(!facts
-            .iter()
-            .any(|f| matches!(f, Fact::DatabaseInClear { .. })));
+        assert!(!facts.iter().any(|f| matches!(f, Fact::ClearChannel(_))));
     }
 }

@@ -255,10 +255,7 @@ impl Session {
                     Upgrade::Refused => "SSLRequest refused by the server ('N'), session in clear",
                     _ => "no SSLRequest, session in clear",
                 };
-                ctx.emit(Fact::DatabaseInClear {
-                    protocol: "pgsql",
-                    detail,
-                });
+                ctx.emit(Fact::clear_channel(format!("pgsql: {detail}")));
             }
         }
     }
@@ -371,7 +368,7 @@ pub const PGSQL: Registration = Registration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocols::login::LoginFact;
+    use crate::protocols::fact::{Credential, CredentialForm};
     use crate::protocols::testing::with_ctx;
     use crate::protocols::AppProto;
 
@@ -436,17 +433,10 @@ mod tests {
             (to_c, typed(b'D', &row)),
         ]);
         assert!(!tls);
-        assert!(facts.contains(&Fact::DatabaseInClear {
-            protocol: "pgsql",
-            detail: "SSLRequest refused by the server ('N'), session in clear"
-        }));
-        assert!(facts.contains(&Fact::Login(LoginFact {
-            protocol: "pgsql",
-            method: "cleartext password",
-            user: Some("jane".into()),
-            secret_len: 16,
-            challenge_response: false,
-        })));
+        assert!(facts.contains(&Fact::clear_channel(
+            "pgsql: SSLRequest refused by the server ('N'), session in clear"
+        )));
+        assert!(facts.contains(&login("pgsql", "cleartext password", Some(b"jane"), 16)));
         let pd = facts
             .iter()
             .filter(|f| matches!(f, Fact::PersonalData(_)))
@@ -462,9 +452,7 @@ mod tests {
             (Direction::ToServer, vec![22, 3, 1, 0, 1, 1]),
         ]);
         assert!(tls);
-        assert!(!facts
-            .iter()
-            .any(|f| matches!(f, Fact::DatabaseInClear { .. })));
+        assert!(!facts.iter().any(|f| matches!(f, Fact::ClearChannel(_))));
     }
 
     #[test]
@@ -479,8 +467,8 @@ mod tests {
         ]);
         assert!(facts.iter().any(|f| matches!(
             f,
-            Fact::Login(LoginFact {
-                method: "MD5",
+            Fact::Credential(Credential {
+                form: CredentialForm::Login { method: "MD5", .. },
                 challenge_response: true,
                 secret_len: 35,
                 ..

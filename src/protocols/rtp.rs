@@ -18,6 +18,7 @@ use crate::flow::L4;
 use crate::personal_data::Field;
 use crate::protocols::dtmf::{event_key, DigitCollector, DtmfSource};
 use crate::protocols::sdp::static_codec;
+pub use crate::protocols::summaries::{MediaConfidence, StreamSummary};
 use crate::protocols::{AppProto, Ctx, Fact, Probe};
 use crate::protocols::{Dissector, Registration};
 
@@ -63,44 +64,6 @@ pub struct MediaHint {
     /// `m=audio` (not video, image …).
     pub audio: bool,
     pub dialog: u64,
-}
-
-/// How sure the classification is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MediaConfidence {
-    /// Announced by SDP.
-    Signalled,
-    /// Proven by the packets: every G.711/G.722 payload is a whole codec frame (no
-    /// room for an SRTP tag), or every one is a frame plus a tag (SRTP).
-    Proven,
-    /// An RTP stream (sequence numbers advance) whose payload cannot be told from
-    /// SRTP's: dynamic payload types without signalling.
-    Heuristic,
-}
-
-impl MediaConfidence {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MediaConfidence::Signalled => "signalled",
-            MediaConfidence::Proven => "proven",
-            MediaConfidence::Heuristic => "heuristic",
-        }
-    }
-}
-
-/// One media flow at its end: what the policy and the flow record need.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StreamSummary {
-    pub app_proto: AppProto,
-    /// Most frequent payload type and its codec name, if known.
-    pub payload_type: Option<u8>,
-    pub codec: Option<String>,
-    pub packets: u64,
-    pub ssrcs: usize,
-    /// Carries audio (a voice codec), as far as can be told.
-    pub audio: bool,
-    pub confidence: MediaConfidence,
-    pub dialog: Option<u64>,
 }
 
 /// RTP version 2 with a payload type of RFC 3551's audio/video ranges or the dynamic
@@ -812,6 +775,7 @@ pub const RTP_OVER_TCP: Registration = Registration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocols::fact::PersonalData;
     use crate::protocols::testing::with_ctx;
 
     fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
@@ -941,7 +905,7 @@ mod tests {
         let facts = run(&mut d, std::slice::from_ref(&p));
         assert_eq!(d.app_proto(), AppProto::Failed);
         assert!(
-            matches!(facts.as_slice(), [Fact::PersonalData(m)] if m[0].evidence == "J*** D**"),
+            matches!(facts.as_slice(), [Fact::PersonalData(PersonalData { matches: m, .. })] if m[0].evidence == "J*** D**"),
             "{facts:?}"
         );
         let mut d = RtpDissector::heuristic();

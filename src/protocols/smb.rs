@@ -12,11 +12,13 @@
 //! length. Open files are tracked only when their name is one the policy cares about,
 //! in a table of at most `MAX_TRACKED_FILES`.
 
+pub use crate::protocols::summaries::{Dialect, SmbSession};
 use std::collections::VecDeque;
 
 use crate::flow::Direction;
 use crate::flow::L4;
 use crate::personal_data::mask;
+use crate::protocols::fact::{PersonalData, Record, Session};
 use crate::protocols::login::challenge_login;
 use crate::protocols::{AppProto, Ctx, Dissector, Fact, Probe, Registration};
 
@@ -157,46 +159,6 @@ mod smb1 {
     pub const NT_CREATE_ANDX: u8 = 0xa2;
 }
 
-/// The SMB dialect a session negotiated, named as Suricata's SMB logger names them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    Smb2(u16),
-    /// SMB1, with the dialect string the client offered and the server chose.
-    Smb1(String),
-}
-
-impl Dialect {
-    pub fn name(&self) -> String {
-        match self {
-            Dialect::Smb2(0x0202) => "2.02".into(),
-            Dialect::Smb2(0x0210) => "2.10".into(),
-            Dialect::Smb2(0x0222) => "2.22".into(),
-            Dialect::Smb2(0x0224) => "2.24".into(),
-            Dialect::Smb2(0x0300) => "3.00".into(),
-            Dialect::Smb2(0x0302) => "3.02".into(),
-            Dialect::Smb2(0x0310) => "3.10".into(),
-            Dialect::Smb2(0x0311) => "3.11".into(),
-            // The multi-protocol negotiate's wildcard (§2.2.4): a second NEGOTIATE follows.
-            Dialect::Smb2(0x02ff) => "2.??".into(),
-            Dialect::Smb2(other) => format!("unknown 0x{other:04x}"),
-            Dialect::Smb1(name) => name.clone(),
-        }
-    }
-
-    /// SMB1 has no encryption, weak signing, and is deprecated by Microsoft and Samba.
-    pub fn obsolete(&self) -> bool {
-        matches!(self, Dialect::Smb1(_))
-    }
-}
-
-/// What the flow record says about an SMB session (from the server's NEGOTIATE response).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SmbSession {
-    pub dialect: Dialect,
-    /// The server requires signed messages.
-    pub signing_required: bool,
-}
-
 /// What a file's name says it holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileKind {
@@ -241,23 +203,6 @@ impl FileKind {
     }
 }
 
-/// What the policy may see of an SMB flow.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SmbFact {
-    /// The server answered NEGOTIATE: the session's dialect and signing.
-    Negotiated(SmbSession),
-    /// A recording or call-record file read or written in clear (one per opened file).
-    FileTransfer {
-        /// `READ` or `WRITE`.
-        operation: &'static str,
-        kind: FileKind,
-        /// The file's last path component, masked (`mask::file_name`).
-        name_masked: String,
-        /// Bytes the first READ or WRITE asked for.
-        length: u32,
-    },
-}
-
 /// A file of interest, from its CREATE until its CLOSE or first READ/WRITE.
 #[derive(Clone, Debug)]
 struct TrackedFile {
@@ -281,7 +226,7 @@ pub struct SmbDissector {
     framers: [Framer; 2],
     /// A transform header was seen, or the session setup said ENCRYPT_DATA.
     encrypted: bool,
-    /// The NTLMSSP login (a `Fact::Login`), until the session shows whether it is
+    /// The NTLMSSP login (a challenge–response `Fact::Credential`), until the session shows whether it is
     /// encrypted.
     pending_login: Option<Fact>,
     /// CREATEs of interesting names awaiting their response, by message id.
@@ -368,7 +313,7 @@ impl SmbDissector {
                 let (Some(mode), Some(dialect)) = (u16_at(body, 2), u16_at(body, 4)) else {
                     return;
                 };
-                ctx.emit(Fact::Smb(SmbFact::Negotiated(SmbSession {
+                ctx.emit(Fact::Session(Session::Smb(SmbSession {
                     dialect: Dialect::Smb2(dialect),
                     signing_required: mode & smb2::SIGNING_REQUIRED != 0,
                 })));
@@ -500,7 +445,7 @@ impl SmbDissector {
                     .cloned()
                     .unwrap_or_else(|| "SMB1".to_string());
                 self.smb1_offered = Vec::new();
-                ctx.emit(Fact::Smb(SmbFact::Negotiated(SmbSession {
+                ctx.emit(Fact::Session(Session::Smb(SmbSession {
                     dialect: Dialect::Smb1(name),
                     signing_required,
                 })));
@@ -704,11 +649,17 @@ fn tracked(name: &str) -> Option<TrackedFile> {
 }
 
 fn transferred(operation: &'static str, file: TrackedFile, length: u32, ctx: &mut Ctx<'_>) {
-    ctx.emit(Fact::Smb(SmbFact::FileTransfer {
-        operation,
-        kind: file.kind,
-        name_masked: file.name_masked,
-        length,
+    let what = match file.kind {
+        FileKind::Recording => "voice recording",
+        FileKind::CallRecords => "call records",
+    };
+    ctx.emit(Fact::PersonalData(PersonalData {
+        matches: Vec::new(),
+        record: Some(Record {
+            kind: file.kind.as_str(),
+            description: format!("{operation} {} ({what}), {length} bytes", file.name_masked),
+        }),
+        scope: None,
     }));
 }
 
@@ -845,16 +796,14 @@ mod tests {
         m
     }
 
-    fn transfers(facts: &[Fact]) -> Vec<(&'static str, String, u32)> {
+    fn transfers(facts: &[Fact]) -> Vec<(&'static str, &str)> {
         facts
             .iter()
             .filter_map(|f| match f {
-                Fact::Smb(SmbFact::FileTransfer {
-                    operation,
-                    name_masked,
-                    length,
+                Fact::PersonalData(PersonalData {
+                    record: Some(Record { kind, description }),
                     ..
-                }) => Some((*operation, name_masked.clone(), *length)),
+                }) => Some((*kind, description.as_str())),
                 _ => None,
             })
             .collect()
@@ -892,7 +841,10 @@ mod tests {
         });
         assert_eq!(
             transfers(&facts),
-            [("WRITE", "******5678_s****.wav".to_string(), 3000)]
+            [(
+                "voice_recording",
+                "WRITE ******5678_s****.wav (voice recording), 3000 bytes"
+            )]
         );
     }
 
@@ -914,7 +866,10 @@ mod tests {
         });
         assert_eq!(
             transfers(&facts),
-            [("WRITE", "******5678_s****.wav".to_string(), 10)]
+            [(
+                "voice_recording",
+                "WRITE ******5678_s****.wav (voice recording), 10 bytes"
+            )]
         );
     }
 

@@ -18,6 +18,7 @@ use snmp_parser::{ObjectSyntax, SnmpVariable, VarBindValue};
 use crate::flow::{Direction, L4};
 use crate::personal_data::{looks_textual, mask, Field, Match};
 use crate::protocols::ber;
+use crate::protocols::fact::{ClearChannel, Credential, CredentialForm, PersonalData};
 use crate::protocols::{AppProto, Ctx, Dissector, Fact, Probe, Registration};
 
 /// Our own cap on one message held for reassembly over TCP (RFC 3430 §2 lets a
@@ -71,30 +72,6 @@ const WELL_KNOWN_COMMUNITIES: &[&str] = &[
     "all private",
     "ilmi",
 ];
-
-/// What the SNMP dissector tells the policy.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SnmpFact {
-    /// v1/v2c community string (rule 4001): never the community itself.
-    Community {
-        /// `"v1"` or `"v2c"`.
-        version: &'static str,
-        /// Bytes of the community.
-        length: usize,
-        /// One of the defaults everyone tries first (`public`, `private` …).
-        well_known_default: bool,
-    },
-    /// Personal data in varbind values (rule 4002): masked matches from OCTET STRING
-    /// values (sysContact, sysLocation and any other).
-    PersonalData { matches: Vec<Match> },
-    /// SNMPv3 message without privacy (rule 4003): security level and the user name
-    /// masked (mask::user_name) — the user name counts as personal data.
-    V3WithoutPrivacy {
-        /// `"noAuthNoPriv"` or `"authNoPriv"`.
-        level: &'static str,
-        user_masked: String,
-    },
-}
 
 /// A message whose envelope or PDU could not be read.
 const UNPARSED_MESSAGE: &str = "snmp.unparsed_message";
@@ -325,11 +302,7 @@ impl Session {
             return;
         }
         self.communities.push(key);
-        ctx.emit(Fact::Snmp(SnmpFact::Community {
-            version,
-            length: key.1,
-            well_known_default: key.2,
-        }));
+        ctx.emit(community_fact(version, key.1, key.2));
     }
 
     fn v3_without_privacy(&mut self, flags: u8, user: &[u8], ctx: &mut Ctx<'_>) {
@@ -341,9 +314,12 @@ impl Session {
         if std::mem::replace(&mut self.v3_levels[index], true) {
             return;
         }
-        ctx.emit(Fact::Snmp(SnmpFact::V3WithoutPrivacy {
-            level,
-            user_masked: mask::user_name(&String::from_utf8_lossy(user)),
+        ctx.emit(Fact::ClearChannel(ClearChannel {
+            description: format!(
+                "SNMPv3 {level}, user {}",
+                mask::user_name(&String::from_utf8_lossy(user))
+            ),
+            kinds: &["user_name"],
         }));
     }
 
@@ -383,9 +359,24 @@ impl Session {
             }
         }
         if !matches.is_empty() {
-            ctx.emit(Fact::Snmp(SnmpFact::PersonalData { matches }));
+            ctx.emit(Fact::PersonalData(PersonalData::matches(matches)));
         }
     }
+}
+
+/// A v1/v2c community string: its length and whether it is a well-known default,
+/// never the community itself.
+fn community_fact(version: &'static str, length: usize, well_known_default: bool) -> Fact {
+    Fact::Credential(Credential {
+        form: CredentialForm::Community {
+            version,
+            well_known_default,
+        },
+        user: None,
+        secret_len: length,
+        challenge_response: false,
+        scope: None,
+    })
 }
 
 /// Text values are scanned; sysContact is also read as a person's name.
@@ -529,14 +520,7 @@ mod tests {
         let get = hex(V1_GET);
         assert_eq!(probe_snmp(&get), Probe::Match);
         let facts = run(L4::Udp, &[(TO_SERVER, &get), (TO_SERVER, &get)]);
-        assert_eq!(
-            facts,
-            vec![Fact::Snmp(SnmpFact::Community {
-                version: "v1",
-                length: 6,
-                well_known_default: true,
-            })]
-        );
+        assert_eq!(facts, vec![community_fact("v1", 6, true)]);
         assert!(!format!("{facts:?}").contains("public"));
     }
 
@@ -560,15 +544,8 @@ mod tests {
         );
         assert_eq!(probe_snmp(&response), Probe::Match);
         let facts = run(L4::Udp, &[(TO_CLIENT, &response)]);
-        assert_eq!(
-            facts[0],
-            Fact::Snmp(SnmpFact::Community {
-                version: "v2c",
-                length: 14,
-                well_known_default: false,
-            })
-        );
-        let Fact::Snmp(SnmpFact::PersonalData { matches }) = &facts[1] else {
+        assert_eq!(facts[0], community_fact("v2c", 14, false));
+        let Fact::PersonalData(PersonalData { matches, .. }) = &facts[1] else {
             panic!("{facts:?}");
         };
         let found: Vec<(Kind, &str)> = matches
@@ -620,18 +597,18 @@ mod tests {
         );
         assert_eq!(
             facts,
-            vec![Fact::Snmp(SnmpFact::V3WithoutPrivacy {
-                level: "noAuthNoPriv",
-                user_masked: "N***".to_string(),
+            vec![Fact::ClearChannel(ClearChannel {
+                description: "SNMPv3 noAuthNoPriv, user N***".to_string(),
+                kinds: &["user_name"],
             })]
         );
 
         let facts = run(L4::Udp, &[(TO_SERVER, &hex(V3_AUTH_NO_PRIV))]);
         assert_eq!(
             facts,
-            vec![Fact::Snmp(SnmpFact::V3WithoutPrivacy {
-                level: "authNoPriv",
-                user_masked: "S***".to_string(),
+            vec![Fact::ClearChannel(ClearChannel {
+                description: "SNMPv3 authNoPriv, user S***".to_string(),
+                kinds: &["user_name"],
             })]
         );
     }
@@ -709,7 +686,10 @@ mod tests {
         assert_eq!(out.anomalies.get("snmp.framing_lost"), Some(&1));
         assert!(matches!(
             out.facts[0],
-            Fact::Snmp(SnmpFact::Community { .. })
+            Fact::Credential(Credential {
+                form: CredentialForm::Community { .. },
+                ..
+            })
         ));
     }
 

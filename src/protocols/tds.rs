@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use crate::flow::Direction;
 use crate::flow::L4;
 use crate::personal_data::{Field, Match};
+use crate::protocols::fact::PersonalData;
 use crate::protocols::login::login;
 use crate::protocols::tls::TlsDissector;
 use crate::protocols::{AppProto, Ctx, Dissector, Fact, Probe, Registration};
@@ -647,10 +648,7 @@ impl TdsDissector {
                         }),
                     };
                     if let Some(detail) = detail {
-                        ctx.emit(Fact::DatabaseInClear {
-                            protocol: "tds",
-                            detail,
-                        });
+                        ctx.emit(Fact::clear_channel(format!("tds: {detail}")));
                     }
                 }
             }
@@ -664,7 +662,7 @@ impl TdsDissector {
             _ => {}
         }
         if !found.is_empty() {
-            ctx.emit(Fact::PersonalData(found));
+            ctx.emit(Fact::PersonalData(PersonalData::matches(found)));
         }
     }
 }
@@ -764,7 +762,7 @@ pub const TDS: Registration = Registration {
 mod tests {
     use super::*;
     use crate::personal_data::Kind;
-    use crate::protocols::login::LoginFact;
+    use crate::protocols::fact::ClearChannel;
     use crate::protocols::testing::with_ctx;
     use crate::protocols::testing::with_ctx_output;
     use crate::protocols::AppProto;
@@ -849,7 +847,9 @@ mod tests {
         facts
             .iter()
             .flat_map(|f| match f {
-                Fact::PersonalData(m) => m.iter().map(|m| m.kind).collect(),
+                Fact::PersonalData(PersonalData { matches: m, .. }) => {
+                    m.iter().map(|m| m.kind).collect()
+                }
                 _ => Vec::new(),
             })
             .collect()
@@ -893,17 +893,10 @@ mod tests {
         assert_eq!(
             facts,
             vec![
-                Fact::DatabaseInClear {
-                    protocol: "tds",
-                    detail: "the server answers ENCRYPT_NOT_SUP: the whole session is in clear"
-                },
-                Fact::Login(LoginFact {
-                    protocol: "tds",
-                    method: "LOGIN7",
-                    user: Some("jane".into()),
-                    secret_len: 9,
-                    challenge_response: false,
-                })
+                Fact::clear_channel(
+                    "tds: the server answers ENCRYPT_NOT_SUP: the whole session is in clear"
+                ),
+                login("tds", "LOGIN7", Some(b"jane"), 9)
             ]
         );
         // The obfuscation is no protection: XOR 0xA5 and a nibble swap give it back.
@@ -958,8 +951,8 @@ mod tests {
             ],
         );
         assert!(matches!(
-            facts[0],
-            Fact::DatabaseInClear { detail, .. } if detail.starts_with("ENCRYPT_OFF on both sides")
+            &facts[0],
+            Fact::ClearChannel(ClearChannel { description, .. }) if description.starts_with("tds: ENCRYPT_OFF on both sides")
         ));
         assert_eq!(
             kinds(&facts),
@@ -989,7 +982,7 @@ mod tests {
         assert!(
             matches!(
                 facts.as_slice(),
-                [Fact::Tls(
+                [Fact::Encryption(
                     crate::protocols::tls::TlsFact::ClientHello { .. }
                 )]
             ),

@@ -165,7 +165,7 @@ mod tests {
         let logins: Vec<(Option<&str>, usize)> = facts
             .iter()
             .filter_map(|f| match f {
-                Fact::Login(l) => Some((l.user.as_deref(), l.secret_len)),
+                Fact::Credential(l) => Some((l.user.as_deref(), l.secret_len)),
                 _ => None,
             })
             .collect();

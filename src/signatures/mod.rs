@@ -7,9 +7,11 @@
 
 mod patterns;
 pub mod profiles;
+pub mod raises;
 
 pub use patterns::{Anchor, Pattern, Validator};
 pub use profiles::Profile;
+pub use raises::Raises;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,7 +23,7 @@ use serde::Serialize;
 use crate::severity::Severity;
 use crate::toml_location::{line_of, Located};
 
-const BUILTIN: [(&str, &str); 2] = [
+const BUILTIN: [(&str, &str); 3] = [
     (
         "signatures/rules.toml (built in)",
         include_str!("../../signatures/rules.toml"),
@@ -29,6 +31,10 @@ const BUILTIN: [(&str, &str); 2] = [
     (
         "signatures/personal-data.toml (built in)",
         include_str!("../../signatures/personal-data.toml"),
+    ),
+    (
+        "signatures/raises.toml (built in)",
+        include_str!("../../signatures/raises.toml"),
     ),
 ];
 
@@ -48,7 +54,7 @@ pub struct Rule {
 }
 
 /// The tables a signature file may hold.
-const SECTIONS: [&str; 2] = ["rule", "pattern"];
+const SECTIONS: [&str; 3] = ["rule", "pattern", "raise"];
 
 /// The keys of a `[[rule]]`.
 const RULE_KEYS: &[&str] = &[
@@ -257,6 +263,8 @@ struct Parsed {
     patterns: Vec<Pattern>,
     /// Line of each pattern's `rule =`, to point at it if that rule does not exist.
     rule_refs: BTreeMap<u32, usize>,
+    /// `[[raise]]` entries in file order, with the line of their `rule =`.
+    raises: Vec<(raises::Raise, usize)>,
 }
 
 /// Parses and checks one signature file: all its definitions, or every problem in it.
@@ -282,7 +290,7 @@ fn parse_file(
         if !SECTIONS.contains(&key) {
             problems.push(problem(
                 line,
-                format!("unknown table `{key}` (a signature file has [[rule]] and [[pattern]])"),
+                format!("unknown table `{key}` (a signature file has [[rule]], [[pattern]] and [[raise]])"),
             ));
             continue;
         }
@@ -316,6 +324,8 @@ fn parse_file(
                 if let Some(rule) = read_rule(&mut entry, builtin) {
                     out.rules.push(rule);
                 }
+            } else if key == "raise" {
+                out.raises.extend(raises::read(&mut entry));
             } else if let Some((pattern, rule_line)) = patterns::read(&mut entry) {
                 if let Some(line) = rule_line {
                     out.rule_refs.insert(pattern.id, line);
@@ -357,6 +367,8 @@ pub struct Signatures {
     pub patterns: Vec<Pattern>,
     /// The systems' channel profiles (`profiles/*.toml`), in file order.
     pub profiles: Vec<Profile>,
+    /// Which rule each fact raises on each protocol.
+    pub raises: Raises,
 }
 
 #[derive(Clone, Debug)]
@@ -387,6 +399,7 @@ impl Signatures {
     pub fn builtin() -> Self {
         let mut rules = BTreeMap::new();
         let mut patterns = BTreeMap::new();
+        let mut raises = Vec::new();
         for (name, text) in BUILTIN {
             // The files are part of the build and checked by the test suite; this only
             // fails for a broken checkout.
@@ -395,6 +408,7 @@ impl Signatures {
                 .unwrap_or_else(|p| panic!("built-in signatures invalid: {p:?}"));
             rules.extend(parsed.rules.into_iter().map(|r| (r.id, r)));
             patterns.extend(parsed.patterns.into_iter().map(|p| (p.id, p)));
+            raises.extend(parsed.raises.into_iter().map(|(r, _)| r));
         }
         #[allow(clippy::panic)]
         let profiles = profiles::BUILTIN
@@ -408,6 +422,7 @@ impl Signatures {
             rules: RuleSet { rules },
             patterns: patterns.into_values().collect(),
             profiles,
+            raises: Raises::new(raises),
         }
     }
 
@@ -435,7 +450,23 @@ impl Signatures {
         let mut rules = self.rules.clone();
         // Where the pattern in force got its `rule =`, for a rule that does not exist.
         let mut rule_refs: BTreeMap<u32, SignatureProblem> = BTreeMap::new();
+        let mut raised: Vec<raises::Raise> = Vec::new();
+        let mut raise_refs: Vec<(u32, SignatureProblem)> = Vec::new();
         for (file, parsed) in loaded {
+            for (raise, line) in parsed.raises {
+                raise_refs.push((
+                    raise.rule,
+                    SignatureProblem {
+                        file: file.clone(),
+                        line: Some(line),
+                        reason: format!(
+                            "{} raises rule {}, which no file defines",
+                            raise.fact, raise.rule
+                        ),
+                    },
+                ));
+                raised.push(raise);
+            }
             for rule in parsed.rules {
                 rules.rules.insert(rule.id, rule);
             }
@@ -465,6 +496,12 @@ impl Signatures {
                 .filter(|p| p.rule.is_some_and(|r| rules.get(r).is_none()))
                 .filter_map(|p| rule_refs.remove(&p.id)),
         );
+        problems.extend(
+            raise_refs
+                .into_iter()
+                .filter(|(rule, _)| rules.get(*rule).is_none())
+                .map(|(_, problem)| problem),
+        );
         let profiles = profiles::load_dir(dir).unwrap_or_else(|p| {
             problems.extend(p);
             Vec::new()
@@ -474,6 +511,7 @@ impl Signatures {
         }
         self.rules = rules;
         self.patterns = patterns.into_values().collect();
+        self.raises.put_first(raised);
         for profile in profiles {
             match self.profiles.iter_mut().find(|p| p.id == profile.id) {
                 Some(existing) => *existing = profile,
@@ -504,6 +542,62 @@ mod tests {
             Some(Severity::Critical)
         );
         assert_eq!(sigs.patterns.len(), 9);
+        // Every built-in rule is raised by some fact, and only rules that exist are.
+        let raised: std::collections::BTreeSet<u32> = sigs.raises.iter().map(|r| r.rule).collect();
+        assert_eq!(raised.into_iter().collect::<Vec<_>>(), ids);
+    }
+
+    #[test]
+    fn raises_are_checked_and_a_directory_goes_first() {
+        assert_eq!(
+            problems_of(
+                "[[raise]]\nfact = \"voice\"\nrule = 2002\n\n[[raise]]\nfact = \"media\"\nprotocol = \"h323\"\nrule = 2002\n\n[[raise]]\nfact = \"personal_data\"\nkind = \"shoe_size\"\nrule = 6002\n"
+            ),
+            vec![
+                "2: fact \"voice\" is not one of: tls_below_minimum, weak_cipher, client_below_minimum, credential, challenge_response, personal_data, key_in_clear, clear_channel, media, dtmf, upgrade_refused",
+                "7: protocol \"h323\" is not one of: tls, dtls, http, ssh, sip, rtp, srtp, rtcp, srtcp, ldap, snmp, smtp, pop3, imap, ftp, telnet, mqtt, modbus, syslog, espa, axi, cdr, tds, smb, pgsql, mysql, failed",
+                "12: kind \"shoe_size\" is neither a personal-data kind nor one of: directory_entry, paging, voice_recording, call_records",
+            ]
+        );
+        let dir = std::env::temp_dir().join(format!("cleartrace-raise-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("site.toml");
+        std::fs::write(
+            &file,
+            "[[raise]]\nfact = \"personal_data\"\nprotocol = \"syslog\"\nrule = 9001\n",
+        )
+        .expect("write");
+        let mut sigs = Signatures::builtin();
+        let err = sigs.load_dir(&dir).expect_err("rule 9001 is not defined");
+        assert_eq!(
+            err.problems
+                .iter()
+                .map(|p| (p.line, p.reason.as_str()))
+                .collect::<Vec<_>>(),
+            vec![(
+                Some(4),
+                "personal_data raises rule 9001, which no file defines"
+            )]
+        );
+        std::fs::write(
+            &file,
+            "[[rule]]\nid = 9001\nsignature = \"Caller data in syslog\"\ncategory = \"custom\"\nseverity = \"low\"\n\n[[raise]]\nfact = \"personal_data\"\nprotocol = \"syslog\"\nrule = 9001\n",
+        )
+        .expect("write");
+        sigs.load_dir(&dir).expect("valid");
+        std::fs::remove_dir_all(&dir).unwrap_or_default();
+        let (syslog, http) = (
+            crate::protocols::AppProto::Syslog,
+            crate::protocols::AppProto::Http,
+        );
+        assert_eq!(
+            sigs.raises.rule("personal_data", syslog, Some("email")),
+            Some(9001)
+        );
+        assert_eq!(
+            sigs.raises.rule("personal_data", http, Some("email")),
+            Some(6002)
+        );
     }
 
     /// Every problem of a file, as `line: reason`.

@@ -15,7 +15,8 @@ use crate::protocols::websocket::Deframer;
 use crate::protocols::{probe_prefixes, Ctx, Fact, Probe};
 use crate::protocols::{AppProto, Dissector, Registration};
 
-use authorization::{credentials, HttpCredentials};
+use crate::protocols::fact::Credential;
+use authorization::credentials;
 
 /// Our own cap on a message head held whole (Apache's default LimitRequestFieldSize ×
 /// a few). A longer head is still read line by line for credentials and personal data,
@@ -51,11 +52,6 @@ pub fn probe_http(data: &[u8]) -> Probe {
         b"HTTP/1.",
     ];
     probe_prefixes(data, &TOKENS)
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HttpFact {
-    Credentials(HttpCredentials),
 }
 
 /// Chunked transfer coding (RFC 9112 §7.1): size line, data, CRLF, …, 0, trailers.
@@ -178,7 +174,7 @@ fn credential_header(line: &[u8]) -> Option<(&'static str, &[u8])> {
 fn request_line_read(line: &[u8], ctx: &mut Ctx<'_>) {
     if let Some((header, value)) = credential_header(line) {
         if let Some(c) = credentials(header, value) {
-            ctx.emit(Fact::Http(HttpFact::Credentials(c)));
+            ctx.emit(Fact::Credential(Credential::from_header(c, None)));
         }
     }
 }
@@ -638,6 +634,7 @@ mod tests {
     use super::authorization::AuthScheme;
     use super::*;
     use crate::personal_data::Kind;
+    use crate::protocols::fact::{CredentialForm, PersonalData};
     use crate::protocols::{testing::with_ctx, AppProto};
 
     fn run(chunks: &[(Direction, &[u8])]) -> Vec<Fact> {
@@ -649,11 +646,11 @@ mod tests {
         })
     }
 
-    fn creds(facts: &[Fact]) -> Vec<&HttpCredentials> {
+    fn creds(facts: &[Fact]) -> Vec<&Credential> {
         facts
             .iter()
             .filter_map(|f| match f {
-                Fact::Http(HttpFact::Credentials(c)) => Some(c),
+                Fact::Credential(c) => Some(c),
                 _ => None,
             })
             .collect()
@@ -663,7 +660,9 @@ mod tests {
         facts
             .iter()
             .filter_map(|f| match f {
-                Fact::PersonalData(m) => Some(m.iter().map(|m| m.kind)),
+                Fact::PersonalData(PersonalData { matches: m, .. }) => {
+                    Some(m.iter().map(|m| m.kind))
+                }
                 _ => None,
             })
             .flatten()
@@ -690,7 +689,13 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].user.as_deref(), Some("u"));
         assert_eq!(c[0].secret_len, 2);
-        assert_eq!(c[1].header, "Proxy-Authorization");
+        assert!(matches!(
+            c[1].form,
+            CredentialForm::Header {
+                header: "Proxy-Authorization",
+                ..
+            }
+        ));
         assert_eq!(c[1].secret_len, 6);
     }
 
@@ -701,7 +706,13 @@ mod tests {
             b"GET / HTTP/1.1\r\nAuthorization: Digest username=\"bob\", realm=\"r\", response=\"0123456789abcdef0123456789abcdef\"\r\n\r\n",
         )]);
         let c = creds(&facts);
-        assert_eq!(c[0].scheme, AuthScheme::Digest);
+        assert!(matches!(
+            c[0].form,
+            CredentialForm::Header {
+                scheme: AuthScheme::Digest,
+                ..
+            }
+        ));
         assert_eq!(c[0].user.as_deref(), Some("bob"));
         assert_eq!(c[0].secret_len, 32);
         assert!(creds(&run(&[(

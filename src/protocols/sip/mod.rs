@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use crate::flow::{Direction, L4};
 use crate::personal_data::{Field, Match};
 use crate::protocols::dtmf::{DigitCollector, DtmfSource};
-use crate::protocols::http::authorization::{credentials, HttpCredentials};
+use crate::protocols::fact::{Credential, KeyInClear, PersonalData};
+use crate::protocols::http::authorization::credentials;
 use crate::protocols::sdp::{self, Media};
 use crate::protocols::{held_bytes, probe_prefixes, Ctx, Fact, Probe};
 use crate::protocols::{AppProto, Dissector, Registration};
@@ -71,23 +72,6 @@ pub fn probe_sip(data: &[u8]) -> Probe {
 pub struct MediaOffer {
     pub dialog: u64,
     pub media: Media,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SipFact {
-    /// Personal data in the signalling of one dialog (masked).
-    PersonalData { dialog: u64, matches: Vec<Match> },
-    /// Digest credentials (`Authorization`, `Proxy-Authorization`).
-    Digest {
-        dialog: u64,
-        credentials: HttpCredentials,
-    },
-    /// An SDES key (`a=crypto … inline:`) in cleartext SIP; only suite and length.
-    SrtpKey {
-        dialog: u64,
-        suite: String,
-        key_len: usize,
-    },
 }
 
 /// FNV-1a, so a dialog has a stable id without keeping its Call-ID (which may hold
@@ -155,10 +139,10 @@ impl SipDissector {
         ] {
             for value in message.headers_named(name) {
                 if let Some(creds) = credentials(header, value) {
-                    ctx.emit(Fact::Sip(SipFact::Digest {
-                        dialog,
-                        credentials: creds,
-                    }));
+                    ctx.emit(Fact::Credential(Credential::from_header(
+                        creds,
+                        Some(dialog),
+                    )));
                 }
             }
         }
@@ -183,9 +167,10 @@ impl SipDissector {
             self.on_info_dtmf(dialog, body, ctx);
         }
         if !found.is_empty() {
-            ctx.emit(Fact::Sip(SipFact::PersonalData {
-                dialog,
+            ctx.emit(Fact::PersonalData(PersonalData {
                 matches: found,
+                record: None,
+                scope: Some(dialog),
             }));
         }
         if matches!(message.start, StartLine::Request { method: b"BYE", .. }) {
@@ -210,10 +195,10 @@ impl SipDissector {
         }
         for media in sdp.media {
             for crypto in &media.crypto {
-                ctx.emit(Fact::Sip(SipFact::SrtpKey {
-                    dialog,
+                ctx.emit(Fact::KeyInClear(KeyInClear {
                     suite: crypto.suite.clone(),
                     key_len: crypto.key_len,
+                    scope: Some(dialog),
                 }));
             }
             if media.port != 0 && media.address.is_some() {
@@ -422,9 +407,11 @@ l: {}\r\n\
         let kinds: Vec<(Kind, &str)> = facts
             .iter()
             .filter_map(|f| match f {
-                Fact::Sip(SipFact::PersonalData { matches, dialog: d }) if *d == dialog => {
-                    Some(matches)
-                }
+                Fact::PersonalData(PersonalData {
+                    matches,
+                    scope: Some(d),
+                    ..
+                }) if *d == dialog => Some(matches),
                 _ => None,
             })
             .flatten()
@@ -438,10 +425,10 @@ l: {}\r\n\
                 (Kind::PhoneNumber, "**01")
             ]
         );
-        assert!(facts.iter().any(|f| matches!(f, Fact::Sip(SipFact::Digest { credentials, .. }) if credentials.user.as_deref() == Some("2001"))));
+        assert!(facts.iter().any(|f| matches!(f, Fact::Credential(c) if c.user.as_deref() == Some("2001") && c.scope.is_some())));
         assert!(facts
             .iter()
-            .any(|f| matches!(f, Fact::Sip(SipFact::SrtpKey { key_len: 52, .. }))));
+            .any(|f| matches!(f, Fact::KeyInClear(KeyInClear { key_len: 52, .. }))));
         let offers = output_of(L4::Udp, &[&invite()]).offers;
         assert!(offers
             .iter()

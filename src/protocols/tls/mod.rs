@@ -116,7 +116,7 @@ impl TlsDissector {
                 self.halves[dir.index()].encrypted = true;
             }
         }
-        ctx.emit(Fact::Tls(fact));
+        ctx.emit(Fact::Encryption(fact));
     }
 
     /// Reads whole records from `input`, returns how many bytes were used.
@@ -347,7 +347,7 @@ mod tests {
         });
         assert_eq!(
             facts,
-            vec![Fact::Tls(TlsFact::ServerHello {
+            vec![Fact::Encryption(TlsFact::ServerHello {
                 version: TlsVersion::Tls12,
                 cipher: Cipher::Tls(0xc02f)
             })]
