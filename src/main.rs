@@ -2,46 +2,29 @@
 
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand};
 
 use cleartrace::analyze::{
-    capture_files, read_files, Filtered, Inline, PacketFilter, PacketPath, Progress, ReadOutcome,
+    self, check_metrics_name, check_report_name, AnalyzeError, AnalyzeOptions, PacketFilter,
+    Progress, Usage,
 };
 #[cfg(feature = "live")]
 use cleartrace::capture::live::{CaptureMethod, CaptureOptions};
 use cleartrace::config::Config;
-use cleartrace::memory::ShedReason;
-use cleartrace::output::eve::{EveWriter, Stream};
-use cleartrace::output::lines::{stdout_was_closed, LineOutput};
-use cleartrace::output::metrics::Drops;
 use cleartrace::output::report;
-use cleartrace::output::summary::{Section, Summary, Throughput};
-use cleartrace::output::syslog::{self, SyslogStats, SyslogStream};
-use cleartrace::output::Outputs;
 use cleartrace::setup::{load_signatures, Setup};
 use cleartrace::severity::Severity;
-use cleartrace::signatures::Signatures;
-use cleartrace::workers::{SharedSink, WhenFull, WorkerReport, Workers};
+use cleartrace::signatures::{Checked, Signatures};
 
 /// Exit status when alerts reach `--fail-on`.
 const EXIT_ALERTS: u8 = 3;
 /// Exit status of a usage error, as clap gives for the ones it finds.
 const EXIT_USAGE: u8 = 2;
-
-/// A mistake in the command line found after parsing (an output that is an input, an
-/// unknown report format): exit 2, like the mistakes clap finds.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Usage(String);
 
 /// A line on standard error. A failure to write it is ignored: with stderr gone
 /// (`2>/dev/full`, a closed terminal) there is nowhere left to tell, and the outputs
@@ -323,37 +306,7 @@ fn live(args: LiveArgs) -> Result<ExitCode> {
     }
     let outcome = run(setup, options)?;
     if !args.quiet {
-        let s = &outcome.report.stats;
-        let throughput = Throughput {
-            packets: s.packets,
-            bytes: s.bytes,
-            file_bytes: None,
-            seconds: outcome.seconds,
-            peak_memory: peak_memory(),
-            budget_peak: Some(s.shed.peak_bytes),
-        };
-        let extra = [
-            Section {
-                title: "packets lost before analysis",
-                counts: vec![
-                    ("dropped in the kernel", outcome.drops.kernel),
-                    ("dropped by the interface", outcome.drops.interface),
-                    ("dropped at worker queues", outcome.drops.queue),
-                ],
-            },
-            Section {
-                title: "flow table and reassembly",
-                counts: vec![
-                    ("flow evictions", s.flow_evictions),
-                    ("tcp gaps", s.tcp_gaps),
-                ],
-            },
-        ];
-        let _ = write!(
-            io::stderr(),
-            "{}",
-            outcome.summary.render(&throughput, &extra)
-        );
+        let _ = write!(io::stderr(), "{}", outcome.render());
     }
     match outcome.failure {
         Some(e) => {
@@ -378,154 +331,6 @@ enum SignaturesCommand {
     },
 }
 
-/// A file, stdout (`-`), or a syslog collector (`syslog://HOST:PORT`), whose
-/// sender counts into `shipping`.
-fn open_output(name: &str, host: Option<&str>, shipping: &Arc<SyslogStats>) -> Result<Stream> {
-    if let Some(target) = name.strip_prefix(syslog::SCHEME) {
-        let stream = SyslogStream::connect(target, host, Arc::clone(shipping))?;
-        return Ok(Box::new(stream));
-    }
-    Ok(Box::new(LineOutput::create(name)?))
-}
-
-/// Report formats, by the extension that picks them.
-const REPORT_EXTENSIONS: [&str; 3] = ["html", "htm", "json"];
-/// Metrics files: node_exporter's textfile collector reads only `*.prom`.
-const METRICS_EXTENSIONS: [&str; 2] = ["prom", "txt"];
-
-/// Refuses a name whose extension does not say a format we write.
-fn check_extension(flag: &str, path: &Path, known: &[&str], hint: &str) -> Result<()> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if known.iter().any(|k| k.eq_ignore_ascii_case(ext)) {
-        return Ok(());
-    }
-    let found = if ext.is_empty() {
-        "no extension".to_string()
-    } else {
-        format!("unknown extension `.{ext}`")
-    };
-    Err(Usage(format!("{flag} {}: {found}; {hint}", path.display())).into())
-}
-
-/// The report's format comes from its extension; refuse one that names none we write.
-fn check_report_name(report: Option<&Path>) -> Result<()> {
-    match report {
-        Some(p) => check_extension(
-            "--report",
-            p,
-            &REPORT_EXTENSIONS,
-            "use .html for the page or .json for the same summary as data",
-        ),
-        None => Ok(()),
-    }
-}
-
-#[cfg(unix)]
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
-#[cfg(not(unix))]
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
-/// Whether two output names are one file, also before it exists (`a.json`, `./a.json`).
-fn same_output(a: &Path, b: &Path) -> bool {
-    let place = |p: &Path| {
-        let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
-        let dir = parent.unwrap_or(Path::new(".")).canonicalize().ok()?;
-        Some(dir.join(p.file_name()?))
-    };
-    a == b || same_file(a, b) || place(a).is_some_and(|x| place(b) == Some(x))
-}
-
-/// `--flows` naming the `--alerts` file: one stream with both, in order.
-fn flows_with_alerts(args: &AnalyzeArgs) -> bool {
-    args.flows
-        .as_ref()
-        .is_some_and(|f| same_output(f, Path::new(&args.alerts)))
-}
-
-/// Every output checked before the first packet is read: none may be an input (it would
-/// be overwritten) or another output, and the report and metrics must be writable
-/// where they are named, so a long run does not fail at its very end.
-fn check_outputs(args: &AnalyzeArgs, inputs: &[PathBuf]) -> Result<()> {
-    let mut named: Vec<(&str, PathBuf)> = Vec::new();
-    if args.alerts != "-" {
-        named.push(("--alerts", PathBuf::from(&args.alerts)));
-    }
-    if let Some(flows) = args.flows.as_ref().filter(|f| f.as_os_str() != "-") {
-        // Alerts and flows into one file is one combined stream, not a clash.
-        if !flows_with_alerts(args) {
-            named.push(("--flows", flows.clone()));
-        }
-    }
-    named.extend(args.report.iter().map(|p| ("--report", p.clone())));
-    named.extend(args.metrics.iter().map(|p| ("--metrics", p.clone())));
-    for (i, (flag, path)) in named.iter().enumerate() {
-        if let Some(input) = inputs.iter().find(|input| same_file(path, input)) {
-            return Err(Usage(format!(
-                "{flag} {} is the input capture {}: refusing to overwrite it",
-                path.display(),
-                input.display()
-            ))
-            .into());
-        }
-        if let Some((other, _)) = named[..i]
-            .iter()
-            .find(|(_, earlier)| same_output(earlier, path))
-        {
-            return Err(Usage(format!(
-                "{flag} {} is also named by {other}: give each output its own file",
-                path.display()
-            ))
-            .into());
-        }
-    }
-    for path in args.report.iter().chain(&args.metrics) {
-        let existed = path.exists();
-        std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-            .with_context(|| format!("{}: cannot write", path.display()))?;
-        if !existed {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-    if (args.alerts == "-" || args.flows.as_ref().is_some_and(|f| f.as_os_str() == "-"))
-        && stdout_was_closed()
-    {
-        bail!("standard output is closed: the alerts would be lost; name a file with --alerts");
-    }
-    Ok(())
-}
-
-/// Writes `path` whole or not at all: into a hidden file beside it, then renamed over
-/// it, so a full disk never leaves half a report or a metrics file cut mid-line (and a
-/// textfile collector never reads one being written). The hidden name keeps the
-/// extension, which picks the format.
-fn write_whole(path: &Path, write: impl FnOnce(&Path) -> io::Result<()>) -> io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let partial = path.with_file_name(format!(".{}.{name}", std::process::id()));
-    let result = write(&partial).and_then(|()| std::fs::rename(&partial, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    result
-}
-
 fn warn_expired(setup: &Setup) {
     for expired in setup.expired_suppressions() {
         note!(
@@ -536,52 +341,9 @@ fn warn_expired(setup: &Setup) {
     }
 }
 
-/// The process's peak resident memory in bytes (Linux), for the summary: the memory
-/// bound a flow-table limit implies is checked against it.
-fn peak_memory() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib.saturating_mul(1024))
-}
-
-/// Worker queue depth in batches when reading files: enough to ride out a slow flow
-/// end, small enough to keep memory flat.
-const FILE_QUEUE_BATCHES: usize = 64;
-
-/// What `--bpf` left out of a run.
-struct FilterOutcome {
-    skipped: u64,
-    errors: BTreeSet<String>,
-}
-
-/// Reads every file into `path`, through the `--bpf` filter when there is one.
-fn read_all(
-    files: &[PathBuf],
-    path: &mut dyn PacketPath,
-    filter: Option<PacketFilter>,
-    show: impl FnMut(Progress),
-) -> (ReadOutcome, Option<FilterOutcome>) {
-    match filter {
-        None => (read_files(files, path, show), None),
-        Some(filter) => {
-            let mut filtered = Filtered {
-                inner: path,
-                filter,
-                skipped: 0,
-                errors: BTreeSet::new(),
-            };
-            let read = read_files(files, &mut filtered, show);
-            let outcome = FilterOutcome {
-                skipped: filtered.skipped,
-                errors: filtered.errors,
-            };
-            (read, Some(outcome))
-        }
-    }
-}
-
 fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
+    // The names are checked before the configuration is read, so a typo in a flag is
+    // told first.
     check_report_name(args.report.as_deref())?;
     let filter = args
         .bpf
@@ -589,48 +351,23 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         .map(PacketFilter::new)
         .transpose()
         .map_err(Usage)?;
-    if let Some(p) = &args.metrics {
-        check_extension(
-            "--metrics",
-            p,
-            &METRICS_EXTENSIONS,
-            "use .prom (what node_exporter's textfile collector reads) or .txt",
-        )?;
-    }
+    check_metrics_name(args.metrics.as_deref())?;
     let mut setup = Setup::load(args.config.as_deref(), args.signatures.as_deref())?;
-    name_sensor(&mut setup, args.sensor_name.clone());
+    name_sensor(&mut setup, args.sensor_name);
     warn_expired(&setup);
-    let baseline = match &args.baseline {
-        Some(path) => Some(report::read(path)?),
-        None => None,
-    };
-    let files = capture_files(&args.paths)?;
-    if files.is_empty() {
-        bail!(
-            "no capture files found in {}",
-            args.paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    check_outputs(&args, &files)?;
-    let host = setup.config.sensor_name.as_deref();
-    let shipping = Arc::new(SyslogStats::default());
-    let eve = if flows_with_alerts(&args) {
-        EveWriter::combined(open_output(&args.alerts, host, &shipping)?)
-    } else {
-        let flows = match &args.flows {
-            Some(p) => Some(open_output(&p.display().to_string(), host, &shipping)?),
-            None => None,
-        };
-        EveWriter::new(Some(open_output(&args.alerts, host, &shipping)?), flows)
-    }
-    .host(setup.config.sensor_name.clone());
-    let mut outputs = Outputs {
-        eve,
-        summary: Summary::default(),
+    let options = AnalyzeOptions {
+        paths: args.paths,
+        alerts: args.alerts,
+        flows: args.flows,
+        metrics: args.metrics,
+        report: args.report,
+        filter,
+        baseline: args.baseline,
+        fail_on: args.fail_on,
+        site: args.site,
+        scope: args.scope,
+        assessor: args.assessor,
+        workers: usize::from(args.workers),
     };
     let progress = (!args.quiet && io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);
@@ -648,183 +385,21 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             bar.set_message(format!("{:.0} packets/s", p.packets_per_sec));
         }
     };
-    let started = Instant::now();
-    let (read, filtered, ran) = if args.workers == 1 {
-        let mut engine = setup.engines(1).remove(0);
-        let (read, filtered) = read_all(
-            &files,
-            &mut Inline {
-                engine: &mut engine,
-                sink: &mut outputs,
-            },
-            filter,
-            show,
-        );
-        engine.finish(&mut outputs);
-        let ran = WorkerReport {
-            stats: engine.stats(),
-            active_flows: engine.active_flows(),
-        };
-        (read, filtered, ran)
-    } else {
-        let shared = Arc::new(Mutex::new(outputs));
-        let mut workers = Workers::spawn(
-            setup.engines(usize::from(args.workers)),
-            SharedSink(Arc::clone(&shared)),
-            FILE_QUEUE_BATCHES,
-            WhenFull::Wait,
-        )
-        .context("starting the workers")?;
-        let (read, filtered) = read_all(&files, &mut workers, filter, show);
-        let ran = workers.finish();
-        outputs = Arc::try_unwrap(shared)
-            .map_err(|_| anyhow::anyhow!("a worker still holds the outputs"))?
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        (read, filtered, ran)
-    };
-    let throughput = Throughput {
-        packets: read.packets,
-        bytes: read.bytes,
-        file_bytes: Some(read.file_bytes),
-        seconds: started.elapsed().as_secs_f64(),
-        peak_memory: peak_memory(),
-        budget_peak: Some(ran.stats.shed.peak_bytes),
-    };
+    let outcome = analyze::run(setup, options, show);
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    let Outputs { mut eve, summary } = outputs;
-    // A failed output does not stop the others: the report may be on another disk.
-    let mut failures: Vec<anyhow::Error> = Vec::new();
-    if let Err(e) = eve.finish() {
-        failures.push(e.into());
-    }
-    // Closing a syslog output waits (briefly) for its queue to drain.
-    drop(eve);
-    if let Some(filtered) = &filtered {
-        failures.extend(filtered.errors.iter().map(|e| anyhow::anyhow!("{e}")));
-    }
-    let dropped = shipping.dropped.load(Ordering::Relaxed);
-    if dropped > 0 {
-        failures.push(anyhow::anyhow!(
-            "syslog: {dropped} EVE lines could not be delivered ({} sent)",
-            shipping.sent.load(Ordering::Relaxed)
-        ));
-    }
-    if let Some(path) = &args.metrics {
-        let text = cleartrace::output::metrics::exposition(
-            &summary,
-            &ran.stats,
-            ran.active_flows,
-            &Drops::default(),
-            setup.policy.rules(),
-            setup.config.sensor_name.as_deref(),
-        )
-        .map_err(|_| anyhow::anyhow!("encoding metrics"))?;
-        let text = cleartrace::output::metrics::text_format(&text);
-        if let Err(e) = write_whole(path, |partial| std::fs::write(partial, &text)) {
-            failures.push(anyhow::anyhow!(
-                "{}: cannot write the metrics: {e}",
-                path.display()
-            ));
-        }
-    }
-    let policy = &setup.policy;
-    let mut comparison = None;
-    if args.report.is_some() || baseline.is_some() {
-        let inputs = read
-            .files
-            .iter()
-            .map(report::InputRecord::of_file)
-            .collect();
-        let limits = report::Limits::from_run(&ran.stats, &Drops::default());
-        let mut run = setup.run_info(inputs, read.packets, read.bytes, limits);
-        for (field, flag) in [
-            (&mut run.config.site, &args.site),
-            (&mut run.config.scope, &args.scope),
-            (&mut run.config.assessor, &args.assessor),
-        ] {
-            if flag.is_some() {
-                field.clone_from(flag);
-            }
-        }
-        let mut built = report::Report::build(&summary, run);
-        if let Some(before) = &baseline {
-            built.comparison = Some(report::diff::compare(before, &built));
-        }
-        if let Some(path) = &args.report {
-            if let Err(e) = write_whole(path, |partial| built.write(partial)) {
-                failures.push(anyhow::anyhow!(
-                    "{}: cannot write the report: {e}",
-                    path.display()
-                ));
-            }
-        }
-        comparison = built.comparison;
-    }
+    let outcome = outcome?;
     if !args.quiet {
-        let s = &ran.stats;
-        let mut tables = vec![
-            ("flow evictions", s.flow_evictions),
-            ("tcp gaps", s.tcp_gaps),
-            ("tcp retransmitted bytes", s.tcp_retransmitted_bytes),
-            ("ip fragments reassembled", s.fragments_reassembled),
-            ("ip fragment evictions", s.fragment_evictions),
-            ("media expectation evictions", s.expectation_evictions),
-        ];
-        if args.verbose > 0 {
-            tables.push(("non-IP frames", s.non_ip));
-            tables.push(("other transports", s.other_transport));
-        }
-        let extra = [
-            Section {
-                title: "capture filter",
-                counts: vec![(
-                    "frames not selected by --bpf",
-                    filtered.as_ref().map_or(0, |f| f.skipped),
-                )],
-            },
-            Section {
-                title: "flow table and reassembly",
-                counts: tables,
-            },
-            Section {
-                title: "memory budget",
-                counts: ShedReason::ALL
-                    .iter()
-                    .map(|r| (r.shed_label(), s.shed.get(*r)))
-                    .collect(),
-            },
-            Section {
-                title: "frames not decoded",
-                counts: s.decode_errors.iter().map(|(r, n)| (*r, *n)).collect(),
-            },
-            Section {
-                title: "protocol anomalies",
-                counts: s.anomalies.iter().map(|(a, n)| (*a, *n)).collect(),
-            },
-        ];
-        let _ = write!(io::stderr(), "{}", summary.render(&throughput, &extra));
-        for (suppression, held) in policy.suppressions().applied() {
-            note!("suppressed: {held} alert(s) by {}", suppression.describe());
-        }
+        let _ = write!(io::stderr(), "{}", outcome.render(args.verbose > 0));
     }
-    if !read.errors.is_empty() || !failures.is_empty() {
-        for e in &read.errors {
-            note!("error: {e}");
-        }
-        for e in &failures {
+    if !outcome.errors.is_empty() {
+        for e in &outcome.errors {
             note!("error: {}", causes_once(e));
         }
         return Ok(ExitCode::FAILURE);
     }
-    let failed = match (&comparison, args.fail_on) {
-        (Some(comparison), Some(threshold)) => comparison.new_at_least(threshold),
-        (None, Some(threshold)) => summary.worst.is_some_and(|w| w.at_least(threshold)),
-        (_, None) => false,
-    };
-    if failed {
+    if outcome.reached_fail_on {
         return Ok(ExitCode::from(EXIT_ALERTS));
     }
     Ok(ExitCode::SUCCESS)
@@ -858,19 +433,7 @@ fn report_command(command: ReportCommand) -> Result<ExitCode> {
             signatures,
         } => {
             let setup = Setup::load(config.as_deref(), signatures.as_deref())?;
-            if reports.iter().any(|r| r == &out) {
-                bail!(
-                    "{}: the merged report would overwrite an input",
-                    out.display()
-                );
-            }
-            let read: Vec<report::Report> = reports
-                .iter()
-                .map(|p| report::read(p))
-                .collect::<Result<_, _>>()?;
-            let merged = report::Report::merge(read, &setup.profiles, &setup.config.report);
-            write_whole(&out, |partial| merged.write(partial))
-                .with_context(|| format!("{}: cannot write the report", out.display()))?;
+            report::merge_files(&reports, &out, &setup.profiles, &setup.config.report)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -878,72 +441,26 @@ fn report_command(command: ReportCommand) -> Result<ExitCode> {
 
 fn signatures(command: SignaturesCommand) -> Result<ExitCode> {
     match command {
-        SignaturesCommand::Check { dir } => {
-            let mut sigs = Signatures::builtin();
-            // The built-in files were checked when they were loaded (a build with broken
-            // ones does not start), so there is only a directory's to check.
-            let loaded = match &dir {
-                Some(dir) => sigs.load_dir(dir).map_err(|e| e.problems),
-                None => Ok(()),
-            };
-            let name = dir.map_or_else(
-                || "built-in signatures".to_string(),
-                |d| d.display().to_string(),
-            );
-            match loaded {
-                Ok(()) => {
-                    writeln!(
-                        io::stdout(),
-                        "{name}: ok ({} rules, {} patterns in force), {} system profiles",
-                        sigs.rules.iter().count(),
-                        sigs.patterns.len(),
-                        sigs.profiles.len()
-                    )
-                    .context("standard output: cannot write")?;
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(problems) => {
-                    for p in &problems {
-                        note!("{p}");
-                    }
-                    note!("{name}: {} problem(s)", problems.len());
-                    Ok(ExitCode::FAILURE)
-                }
+        SignaturesCommand::Check { dir } => match Signatures::check(dir.as_deref()) {
+            Checked::Ok(line) => {
+                writeln!(io::stdout(), "{line}").context("standard output: cannot write")?;
+                Ok(ExitCode::SUCCESS)
             }
-        }
+            Checked::Problems(lines) => {
+                for line in &lines {
+                    note!("{line}");
+                }
+                Ok(ExitCode::FAILURE)
+            }
+        },
         SignaturesCommand::List { signatures, config } => {
             let config = match config {
                 Some(p) => Config::load(&p)?,
                 None => Config::default(),
             };
             let sigs = load_signatures(signatures.as_deref(), &config)?;
-            let mut out = io::stdout().lock();
-            let mut list = || -> io::Result<()> {
-                for r in sigs.rules.iter() {
-                    let state = if r.enabled { "" } else { " (disabled)" };
-                    writeln!(
-                        out,
-                        "{:<6} {:<9} {:<24} {}{state}",
-                        r.id,
-                        r.severity.as_str(),
-                        r.category,
-                        r.signature
-                    )?;
-                }
-                for p in &sigs.patterns {
-                    let validator = p.validator.map(|v| format!(" [{v:?}]")).unwrap_or_default();
-                    writeln!(
-                        out,
-                        "p{:<5} {:<9} {:<24} {}{validator}",
-                        p.id,
-                        p.severity.as_str(),
-                        p.kind.as_str(),
-                        p.name
-                    )?;
-                }
-                out.flush()
-            };
-            list().context("standard output: cannot write")?;
+            sigs.list(&mut io::stdout().lock())
+                .context("standard output: cannot write")?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -972,9 +489,9 @@ fn generate(what: GenerateCommand) -> Result<ExitCode> {
 
 /// An error and its causes, each said once: a library error that already quotes its
 /// source in its own message does not get it again.
-fn causes_once(e: &anyhow::Error) -> String {
+fn causes_once(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = String::new();
-    for cause in e.chain().map(ToString::to_string) {
+    for cause in anyhow::Chain::new(e).map(ToString::to_string) {
         if !text.contains(&cause) {
             if !text.is_empty() {
                 text.push_str(": ");
@@ -1004,10 +521,13 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // One line per problem (a signature directory may have several), each once.
-            for line in causes_once(&e).lines() {
+            for line in causes_once(&*e).lines() {
                 note!("error: {line}");
             }
-            if e.downcast_ref::<Usage>().is_some() {
+            let usage = e.downcast_ref::<Usage>().is_some()
+                || e.downcast_ref::<AnalyzeError>()
+                    .is_some_and(AnalyzeError::is_usage);
+            if usage {
                 ExitCode::from(EXIT_USAGE)
             } else {
                 ExitCode::FAILURE

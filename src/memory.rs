@@ -37,6 +37,15 @@ impl MemoryConfig {
     }
 }
 
+/// The process's peak resident memory in bytes (Linux), for the summary: the memory
+/// bound a flow-table limit implies is checked against it.
+pub fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
+}
+
 /// What was shed to stay inside the budget, by reason (the label of
 /// `cleartrace_memory_shed_total`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

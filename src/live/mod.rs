@@ -22,10 +22,11 @@ use thiserror::Error;
 use crate::capture::afpacket::Ring;
 use crate::capture::live::{CaptureMethod, CaptureOptions, LiveCapture, LiveCaptureError};
 use crate::engine::Engine;
+use crate::memory::peak_memory;
 use crate::output::eve::{EveWriter, Stream};
 use crate::output::metrics::{exposition, Drops};
 use crate::output::report;
-use crate::output::summary::Summary;
+use crate::output::summary::{Section, Summary, Throughput};
 use crate::output::syslog::{self, SyslogError, SyslogStats, SyslogStream};
 use crate::output::Outputs;
 use crate::setup::Setup;
@@ -82,6 +83,39 @@ pub struct LiveOutcome {
     /// The capture failed (the interface went away …) or a worker died; what the
     /// other workers held was still written.
     pub failure: Option<LiveError>,
+}
+
+impl LiveOutcome {
+    /// The exit summary for stderr.
+    pub fn render(&self) -> String {
+        let s = &self.report.stats;
+        let throughput = Throughput {
+            packets: s.packets,
+            bytes: s.bytes,
+            file_bytes: None,
+            seconds: self.seconds,
+            peak_memory: peak_memory(),
+            budget_peak: Some(s.shed.peak_bytes),
+        };
+        let extra = [
+            Section {
+                title: "packets lost before analysis",
+                counts: vec![
+                    ("dropped in the kernel", self.drops.kernel),
+                    ("dropped by the interface", self.drops.interface),
+                    ("dropped at worker queues", self.drops.queue),
+                ],
+            },
+            Section {
+                title: "flow table and reassembly",
+                counts: vec![
+                    ("flow evictions", s.flow_evictions),
+                    ("tcp gaps", s.tcp_gaps),
+                ],
+            },
+        ];
+        self.summary.render(&throughput, &extra)
+    }
 }
 
 /// What the endpoint reads while the sensor runs.

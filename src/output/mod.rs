@@ -9,6 +9,9 @@ pub mod report;
 pub mod summary;
 pub mod syslog;
 
+use std::io;
+use std::path::Path;
+
 use crate::decode::tunnel::Tunnel;
 use crate::flow::{Direction, EndReason, Endpoint, L4};
 use crate::personal_data::Confidence;
@@ -107,4 +110,21 @@ impl Sink for Outputs {
         self.eve.flow_ended(event);
         self.summary.flow_ended(event);
     }
+}
+
+/// Writes `path` whole or not at all: into a hidden file beside it, then renamed over
+/// it, so a full disk never leaves half a report or a metrics file cut mid-line (and a
+/// textfile collector never reads one being written). The hidden name keeps the
+/// extension, which picks the format.
+pub fn write_whole(path: &Path, write: impl FnOnce(&Path) -> io::Result<()>) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let partial = path.with_file_name(format!(".{}.{name}", std::process::id()));
+    let result = write(&partial).and_then(|()| std::fs::rename(&partial, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
 }

@@ -5,10 +5,12 @@
 //! Every file is checked whole before anything of it is used: a bad file never
 //! half-loads, and every problem is reported with its file and line.
 
+mod listing;
 mod patterns;
 pub mod profiles;
 pub mod raises;
 
+pub use listing::Checked;
 pub use patterns::{Anchor, Pattern, Validator};
 pub use profiles::Profile;
 pub use raises::Raises;

@@ -957,6 +957,36 @@ pub enum ReportError {
     },
     #[error("{path}: schema {found:?}, this version reads {SCHEMA:?}")]
     Schema { path: PathBuf, found: String },
+    #[error("{path}: the merged report would overwrite an input")]
+    WouldOverwrite { path: PathBuf },
+    #[error("{path}: cannot write the report")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// `report merge`: the reports at `inputs` as one, written whole to `out` (`.html` or
+/// `.json`), which may not be one of them.
+pub fn merge_files(
+    inputs: &[PathBuf],
+    out: &Path,
+    profiles: &[Profile],
+    config: &ReportConfig,
+) -> Result<(), ReportError> {
+    if inputs.iter().any(|r| r == out) {
+        return Err(ReportError::WouldOverwrite {
+            path: out.to_owned(),
+        });
+    }
+    let read: Vec<Report> = inputs.iter().map(|p| read(p)).collect::<Result<_, _>>()?;
+    let merged = Report::merge(read, profiles, config);
+    crate::output::write_whole(out, |partial| merged.write(partial)).map_err(|source| {
+        ReportError::Write {
+            path: out.to_owned(),
+            source,
+        }
+    })
 }
 
 /// Reads a JSON report written by `--report x.json`.

@@ -1,4 +1,4 @@
-//! Offline analysis: capture files and folders through one engine.
+//! Reading capture files and folders into one engine or the workers.
 
 #[cfg(feature = "live")]
 use std::collections::BTreeMap;

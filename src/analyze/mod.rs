@@ -1,0 +1,381 @@
+//! Offline analysis (`cleartrace analyze`): capture files and folders through one
+//! engine or several workers, into the sinks, then the report, the metrics and the
+//! verdict for `--fail-on`. The binary only maps its flags to [`AnalyzeOptions`],
+//! prints what [`run`] returns and turns it into an exit status, as for `live`.
+
+mod outputs;
+mod read;
+
+pub use outputs::{check_metrics_name, check_report_name, Usage};
+pub use read::{
+    capture_files, read_files, FileRead, Filtered, Inline, PacketFilter, PacketPath, Progress,
+    ReadOutcome,
+};
+
+use std::collections::BTreeSet;
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use thiserror::Error;
+
+use crate::capture::CaptureError;
+use crate::engine::EngineStats;
+use crate::memory::{peak_memory, ShedReason};
+use crate::output::eve::EveWriter;
+use crate::output::metrics::{self, Drops};
+use crate::output::report::{self, ReportError};
+use crate::output::summary::{Section, Summary, Throughput};
+use crate::output::syslog::{SyslogError, SyslogStats};
+use crate::output::{write_whole, Outputs};
+use crate::setup::Setup;
+use crate::severity::Severity;
+use crate::workers::{SharedSink, WhenFull, WorkerReport, Workers};
+use outputs::{check_outputs, flows_with_alerts, open_output};
+
+/// Worker queue depth in batches when reading files: enough to ride out a slow flow
+/// end, small enough to keep memory flat.
+const FILE_QUEUE_BATCHES: usize = 64;
+
+#[derive(Debug, Error)]
+pub enum AnalyzeError {
+    #[error(transparent)]
+    Usage(#[from] Usage),
+    #[error(transparent)]
+    Baseline(#[from] ReportError),
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error("no capture files found in {0}")]
+    NoCaptures(String),
+    #[error("{path}: cannot write")]
+    Unwritable { path: PathBuf, source: io::Error },
+    #[error("standard output is closed: the alerts would be lost; name a file with --alerts")]
+    StdoutClosed,
+    #[error(transparent)]
+    Syslog(#[from] SyslogError),
+    /// Opening, writing or closing the alerts or flows.
+    #[error(transparent)]
+    Output(io::Error),
+    #[error("starting the workers")]
+    Workers(#[source] io::Error),
+    #[error("a worker still holds the outputs")]
+    WorkerStuck,
+    /// Frames of a link type the `--bpf` expression means nothing for.
+    #[error("{0}")]
+    Filter(String),
+    #[error("syslog: {dropped} EVE lines could not be delivered ({sent} sent)")]
+    SyslogDropped { dropped: u64, sent: u64 },
+    #[error("encoding metrics")]
+    EncodingMetrics,
+    #[error("{path}: cannot write the metrics: {source}")]
+    Metrics { path: PathBuf, source: io::Error },
+    #[error("{path}: cannot write the report: {source}")]
+    Report { path: PathBuf, source: io::Error },
+}
+
+impl AnalyzeError {
+    /// A mistake in the command line rather than in the run.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, AnalyzeError::Usage(_))
+    }
+}
+
+pub struct AnalyzeOptions {
+    /// Capture files, or folders whose captures are all read.
+    pub paths: Vec<PathBuf>,
+    /// Alert lines: a file, `-` for stdout, or `syslog://HOST:PORT`.
+    pub alerts: String,
+    /// Flow records; the `--alerts` name makes one stream of both.
+    pub flows: Option<PathBuf>,
+    pub metrics: Option<PathBuf>,
+    /// The auditor's report (`.html` or `.json`).
+    pub report: Option<PathBuf>,
+    /// `--bpf`: only the frames it selects are analysed.
+    pub filter: Option<PacketFilter>,
+    /// An earlier run's JSON report: the report compares against it, and `fail_on`
+    /// looks at new findings only.
+    pub baseline: Option<PathBuf>,
+    pub fail_on: Option<Severity>,
+    /// Override the configuration's `[report]` site, scope and assessor.
+    pub site: Option<String>,
+    pub scope: Option<String>,
+    pub assessor: Option<String>,
+    /// 1 reads and analyses in the calling thread.
+    pub workers: usize,
+}
+
+/// What a run leaves for the summary and the exit status.
+pub struct AnalyzeOutcome {
+    pub summary: Summary,
+    pub stats: EngineStats,
+    pub throughput: Throughput,
+    /// Frames `--bpf` did not select.
+    pub filtered_out: u64,
+    /// Alerts each suppression held back, with the suppression described.
+    pub suppressed: Vec<(u64, String)>,
+    /// Files not read to their end, then outputs that failed (each failure leaves the
+    /// others written: the report may be on another disk). Not empty: the run failed.
+    pub errors: Vec<AnalyzeError>,
+    /// Alerts (new ones, with a baseline) reached `fail_on`.
+    pub reached_fail_on: bool,
+}
+
+impl AnalyzeOutcome {
+    /// The summary for stderr, with the tables `verbose` adds and the suppressions
+    /// applied.
+    pub fn render(&self, verbose: bool) -> String {
+        let s = &self.stats;
+        let mut tables = vec![
+            ("flow evictions", s.flow_evictions),
+            ("tcp gaps", s.tcp_gaps),
+            ("tcp retransmitted bytes", s.tcp_retransmitted_bytes),
+            ("ip fragments reassembled", s.fragments_reassembled),
+            ("ip fragment evictions", s.fragment_evictions),
+            ("media expectation evictions", s.expectation_evictions),
+        ];
+        if verbose {
+            tables.push(("non-IP frames", s.non_ip));
+            tables.push(("other transports", s.other_transport));
+        }
+        let extra = [
+            Section {
+                title: "capture filter",
+                counts: vec![("frames not selected by --bpf", self.filtered_out)],
+            },
+            Section {
+                title: "flow table and reassembly",
+                counts: tables,
+            },
+            Section {
+                title: "memory budget",
+                counts: ShedReason::ALL
+                    .iter()
+                    .map(|r| (r.shed_label(), s.shed.get(*r)))
+                    .collect(),
+            },
+            Section {
+                title: "frames not decoded",
+                counts: s.decode_errors.iter().map(|(r, n)| (*r, *n)).collect(),
+            },
+            Section {
+                title: "protocol anomalies",
+                counts: s.anomalies.iter().map(|(a, n)| (*a, *n)).collect(),
+            },
+        ];
+        let mut text = self.summary.render(&self.throughput, &extra);
+        for (held, suppression) in &self.suppressed {
+            text.push_str(&format!("suppressed: {held} alert(s) by {suppression}\n"));
+        }
+        text
+    }
+}
+
+/// What `--bpf` left out of a run.
+struct FilterOutcome {
+    skipped: u64,
+    errors: BTreeSet<String>,
+}
+
+/// Reads every file into `path`, through the `--bpf` filter when there is one.
+fn read_all(
+    files: &[PathBuf],
+    path: &mut dyn PacketPath,
+    filter: Option<PacketFilter>,
+    show: impl FnMut(Progress),
+) -> (ReadOutcome, Option<FilterOutcome>) {
+    match filter {
+        None => (read_files(files, path, show), None),
+        Some(filter) => {
+            let mut filtered = Filtered {
+                inner: path,
+                filter,
+                skipped: 0,
+                errors: BTreeSet::new(),
+            };
+            let read = read_files(files, &mut filtered, show);
+            let outcome = FilterOutcome {
+                skipped: filtered.skipped,
+                errors: filtered.errors,
+            };
+            (read, Some(outcome))
+        }
+    }
+}
+
+/// One analysis: every capture through the engines into the outputs, then the metrics
+/// and the report. `progress` hears how far the reading is.
+///
+/// An error returned stopped the run before its first packet (a missing input, an
+/// output that cannot be opened); an error after that is in the outcome's `errors`,
+/// with everything else still written.
+pub fn run(
+    setup: Setup,
+    options: AnalyzeOptions,
+    progress: impl FnMut(Progress),
+) -> Result<AnalyzeOutcome, AnalyzeError> {
+    let baseline = match &options.baseline {
+        Some(path) => Some(report::read(path)?),
+        None => None,
+    };
+    let files = capture_files(&options.paths)?;
+    if files.is_empty() {
+        return Err(AnalyzeError::NoCaptures(
+            options
+                .paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    }
+    check_outputs(&options, &files)?;
+    let host = setup.config.sensor_name.as_deref();
+    let shipping = Arc::new(SyslogStats::default());
+    let eve = if flows_with_alerts(&options) {
+        EveWriter::combined(open_output(&options.alerts, host, &shipping)?)
+    } else {
+        let flows = match &options.flows {
+            Some(p) => Some(open_output(&p.display().to_string(), host, &shipping)?),
+            None => None,
+        };
+        EveWriter::new(Some(open_output(&options.alerts, host, &shipping)?), flows)
+    }
+    .host(setup.config.sensor_name.clone());
+    let mut outputs = Outputs {
+        eve,
+        summary: Summary::default(),
+    };
+    let started = Instant::now();
+    let (read, filtered, ran) = if options.workers == 1 {
+        let mut engine = setup.engines(1).remove(0);
+        let (read, filtered) = read_all(
+            &files,
+            &mut Inline {
+                engine: &mut engine,
+                sink: &mut outputs,
+            },
+            options.filter,
+            progress,
+        );
+        engine.finish(&mut outputs);
+        let ran = WorkerReport {
+            stats: engine.stats(),
+            active_flows: engine.active_flows(),
+        };
+        (read, filtered, ran)
+    } else {
+        let shared = Arc::new(Mutex::new(outputs));
+        let mut workers = Workers::spawn(
+            setup.engines(options.workers),
+            SharedSink(Arc::clone(&shared)),
+            FILE_QUEUE_BATCHES,
+            WhenFull::Wait,
+        )
+        .map_err(AnalyzeError::Workers)?;
+        let (read, filtered) = read_all(&files, &mut workers, options.filter, progress);
+        let ran = workers.finish();
+        outputs = Arc::try_unwrap(shared)
+            .map_err(|_| AnalyzeError::WorkerStuck)?
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (read, filtered, ran)
+    };
+    let throughput = Throughput {
+        packets: read.packets,
+        bytes: read.bytes,
+        file_bytes: Some(read.file_bytes),
+        seconds: started.elapsed().as_secs_f64(),
+        peak_memory: peak_memory(),
+        budget_peak: Some(ran.stats.shed.peak_bytes),
+    };
+    let Outputs { mut eve, summary } = outputs;
+    let mut errors: Vec<AnalyzeError> = read.errors.into_iter().map(Into::into).collect();
+    // A failed output does not stop the others: the report may be on another disk.
+    if let Err(e) = eve.finish() {
+        errors.push(AnalyzeError::Output(e));
+    }
+    // Closing a syslog output waits (briefly) for its queue to drain.
+    drop(eve);
+    if let Some(filtered) = &filtered {
+        errors.extend(filtered.errors.iter().cloned().map(AnalyzeError::Filter));
+    }
+    let dropped = shipping.dropped.load(Ordering::Relaxed);
+    if dropped > 0 {
+        errors.push(AnalyzeError::SyslogDropped {
+            dropped,
+            sent: shipping.sent.load(Ordering::Relaxed),
+        });
+    }
+    if let Some(path) = &options.metrics {
+        let text = metrics::exposition(
+            &summary,
+            &ran.stats,
+            ran.active_flows,
+            &Drops::default(),
+            setup.policy.rules(),
+            setup.config.sensor_name.as_deref(),
+        )
+        .map_err(|_| AnalyzeError::EncodingMetrics)?;
+        let text = metrics::text_format(&text);
+        if let Err(source) = write_whole(path, |partial| std::fs::write(partial, &text)) {
+            errors.push(AnalyzeError::Metrics {
+                path: path.clone(),
+                source,
+            });
+        }
+    }
+    let mut comparison = None;
+    if options.report.is_some() || baseline.is_some() {
+        let inputs = read
+            .files
+            .iter()
+            .map(report::InputRecord::of_file)
+            .collect();
+        let limits = report::Limits::from_run(&ran.stats, &Drops::default());
+        let mut run = setup.run_info(inputs, read.packets, read.bytes, limits);
+        for (field, flag) in [
+            (&mut run.config.site, &options.site),
+            (&mut run.config.scope, &options.scope),
+            (&mut run.config.assessor, &options.assessor),
+        ] {
+            if flag.is_some() {
+                field.clone_from(flag);
+            }
+        }
+        let mut built = report::Report::build(&summary, run);
+        if let Some(before) = &baseline {
+            built.comparison = Some(report::diff::compare(before, &built));
+        }
+        if let Some(path) = &options.report {
+            if let Err(source) = write_whole(path, |partial| built.write(partial)) {
+                errors.push(AnalyzeError::Report {
+                    path: path.clone(),
+                    source,
+                });
+            }
+        }
+        comparison = built.comparison;
+    }
+    let reached_fail_on = match (&comparison, options.fail_on) {
+        (Some(comparison), Some(threshold)) => comparison.new_at_least(threshold),
+        (None, Some(threshold)) => summary.worst.is_some_and(|w| w.at_least(threshold)),
+        (_, None) => false,
+    };
+    let suppressed = setup
+        .policy
+        .suppressions()
+        .applied()
+        .map(|(suppression, held)| (held, suppression.describe()))
+        .collect();
+    Ok(AnalyzeOutcome {
+        summary,
+        stats: ran.stats,
+        throughput,
+        filtered_out: filtered.map_or(0, |f| f.skipped),
+        suppressed,
+        errors,
+        reached_fail_on,
+    })
+}
