@@ -13,8 +13,9 @@ use crate::flow::{
     FlowTable, ReassemblyLimits, SegmentEndpoint, StreamChunk, L4,
 };
 use crate::memory::{ShedReason, ShedStats};
-use crate::output::{AlertEvent, ConnectionState, FlowEvent, Sink, TlsSummary};
-use crate::personal_data::{Confidence, Scanner};
+use crate::output::{ConnectionState, FlowEvent, Sink, TlsSummary};
+use crate::personal_data::Scanner;
+use crate::policy::alerts::{Alerter, FlowAlerts, FlowEnd};
 use crate::policy::{Finding, Policy};
 use crate::protocols::fact::Session;
 use crate::protocols::rtp::{MediaHint, StreamSummary};
@@ -23,15 +24,12 @@ use crate::protocols::sip::MediaOffer;
 use crate::protocols::smb::SmbSession;
 use crate::protocols::tls::TlsFact;
 use crate::protocols::{AppLayer, AppLimits, Fact, Output};
-use crate::severity::Severity;
 use crate::threads::{lock, Progress};
 use crate::timestamp::Timestamp;
 
 mod stats;
 pub use stats::EngineStats;
 
-/// Evidence strings kept per alert; later matches only count.
-const MAX_EVIDENCE: usize = 5;
 /// Idle flows are looked for once per second of capture time.
 const SWEEP_INTERVAL: u64 = 1_000_000_000;
 /// Packets during which an unsignalled UDP flow still looks for an SDP announcement
@@ -68,25 +66,6 @@ fn announce(
     });
 }
 
-/// (flow, rule) pairs remembered after their flow was evicted, so that the flow coming
-/// back raises nothing it already raised (DESIGN §9). Our own cap: about 4 MiB.
-const MAX_RECENT_ALERTS: usize = 65_536;
-
-/// One rule's matches on one flow (DESIGN §5: one alert per flow and rule).
-#[derive(Clone, Debug)]
-struct PendingAlert {
-    rule_id: u32,
-    first_seen: Timestamp,
-    /// The direction of the packet that first raised it (EVE `direction`).
-    direction: Direction,
-    count: u64,
-    kinds: Vec<&'static str>,
-    evidence: Vec<String>,
-    severity_floor: Option<Severity>,
-    confidence: Option<Confidence>,
-    scope: Option<u64>,
-}
-
 /// What the engine keeps per flow besides the flow table's own counters.
 pub struct FlowState {
     app: AppLayer,
@@ -97,7 +76,8 @@ pub struct FlowState {
     /// The tunnel the flow's first packet came through.
     /// Boxed: most flows are not tunnelled, and the flow table stays dense.
     tunnel: Option<Box<Tunnel>>,
-    alerts: Vec<PendingAlert>,
+    /// Its alerts so far, one per rule.
+    alerts: FlowAlerts,
     /// The file the flow's first packet came from.
     source: Arc<str>,
     /// Bytes this flow holds against the engine's memory budget (reassembly and
@@ -132,46 +112,6 @@ impl FlowState {
     fn segment(&self) -> u32 {
         self.tunnel.as_ref().map_or(0, |t| t.segment())
     }
-
-    fn add_finding(&mut self, ts: Timestamp, direction: Direction, finding: Finding) {
-        let alert = match self
-            .alerts
-            .iter()
-            .position(|a| a.rule_id == finding.rule_id)
-        {
-            Some(i) => &mut self.alerts[i],
-            None => {
-                self.alerts.push(PendingAlert {
-                    rule_id: finding.rule_id,
-                    first_seen: ts,
-                    direction,
-                    count: 0,
-                    kinds: Vec::new(),
-                    evidence: Vec::new(),
-                    severity_floor: None,
-                    confidence: None,
-                    scope: finding.scope,
-                });
-                let last = self.alerts.len() - 1;
-                &mut self.alerts[last]
-            }
-        };
-        alert.count += finding.count;
-        for kind in finding.kinds {
-            if !alert.kinds.contains(&kind) {
-                alert.kinds.push(kind);
-            }
-        }
-        for evidence in finding.evidence {
-            if alert.evidence.len() < MAX_EVIDENCE && !alert.evidence.contains(&evidence) {
-                alert.evidence.push(evidence);
-            }
-        }
-        alert.confidence = alert.confidence.max(finding.confidence);
-        if let Some(floor) = finding.severity_floor {
-            alert.severity_floor = Some(alert.severity_floor.map_or(floor, |s| s.min(floor)));
-        }
-    }
 }
 
 /// What judging a flow needs besides the flow itself: the policy and reusable buffers.
@@ -194,7 +134,7 @@ struct Judge {
     tcp_retransmitted_bytes: u64,
     /// Bytes the live flows hold against the memory budget (the sum of their `charged`).
     flow_buffers: usize,
-    recent_alerts: RecentAlerts,
+    alerter: Alerter,
     flow_limits: FlowLimits,
 }
 
@@ -213,7 +153,7 @@ impl Judge {
             self.policy.evaluate(&fact, app_proto, &mut self.findings);
         }
         for finding in self.findings.drain(..) {
-            state.add_finding(ts, direction, finding);
+            state.alerts.add(ts, direction, finding);
         }
     }
 
@@ -224,39 +164,6 @@ impl Judge {
             + flow.state.app.buffered_bytes();
         self.flow_buffers = self.flow_buffers - flow.state.charged + held;
         flow.state.charged = held;
-    }
-}
-
-/// Rules alerted on flows that were evicted, by flow key, until the flow's idle
-/// timeout has passed: a flow pushed out under pressure and seen again is the same
-/// flow, and must not alert again.
-#[derive(Default)]
-struct RecentAlerts {
-    /// (flow, rule) → capture time (ns) until which the pair is remembered; in
-    /// insertion order, so the oldest goes first when full.
-    pairs: hashlink::LinkedHashMap<(FlowKey, u32), Timestamp>,
-    /// Alerts not raised again for that reason.
-    repeated: u64,
-}
-
-impl RecentAlerts {
-    fn remember(&mut self, key: FlowKey, rule: u32, until: Timestamp) {
-        self.pairs.remove(&(key, rule));
-        while self.pairs.len() >= MAX_RECENT_ALERTS {
-            self.pairs.pop_front();
-        }
-        self.pairs.insert((key, rule), until);
-    }
-
-    /// Whether the flow that started at `start` already raised `rule` before it was
-    /// evicted.
-    fn raised(&mut self, key: FlowKey, rule: u32, start: Timestamp) -> bool {
-        let raised = self
-            .pairs
-            .get(&(key, rule))
-            .is_some_and(|&until| start < until);
-        self.repeated += u64::from(raised);
-        raised
     }
 }
 
@@ -293,50 +200,20 @@ impl Finisher<'_> {
     fn emit(&mut self, flow: &mut Flow<FlowState>, reason: EndReason) {
         let Judge {
             policy,
-            recent_alerts,
+            alerter,
             flow_limits,
             ..
         } = &mut *self.judge;
-        let (client, server) = (flow.client, flow.server);
-        let key = FlowKey::new(flow.l4, client, server);
-        let start = flow.start;
-        let raised: Vec<u32> = if reason == EndReason::Evicted {
-            flow.state.alerts.iter().map(|a| a.rule_id).collect()
-        } else {
-            Vec::new()
-        };
-        let kept: Vec<PendingAlert> = flow
-            .state
-            .alerts
-            .drain(..)
-            .filter(|a| !policy.suppressed(a.rule_id, client, server))
-            .filter(|a| !recent_alerts.raised(key, a.rule_id, start))
-            .collect();
-        // Remembered after the check: the evicted flow's own alerts are written now.
         let timeout = flow.idle_timeout(flow_limits).saturating_mul(1_000_000_000);
-        let until = Timestamp(flow.last.0.saturating_add(timeout));
-        for rule in raised {
-            recent_alerts.remember(key, rule, until);
-        }
-        let alerts: Vec<AlertEvent> = kept
-            .into_iter()
-            .filter_map(|a| {
-                let rule = policy.rules().get(a.rule_id)?;
-                Some(AlertEvent {
-                    timestamp: a.first_seen,
-                    direction: a.direction,
-                    severity: a
-                        .severity_floor
-                        .map_or(rule.severity, |f| f.min(rule.severity)),
-                    rule: rule.clone(),
-                    count: a.count,
-                    kinds: a.kinds,
-                    evidence: a.evidence,
-                    confidence: a.confidence,
-                    scope: a.scope,
-                })
-            })
-            .collect();
+        let end = FlowEnd {
+            key: FlowKey::new(flow.l4, flow.client, flow.server),
+            client: flow.client,
+            server: flow.server,
+            start: flow.start,
+            evicted: reason == EndReason::Evicted,
+            remember_until: Timestamp(flow.last.0.saturating_add(timeout)),
+        };
+        let alerts = alerter.take(policy, &mut flow.state.alerts, &end);
         let event = FlowEvent {
             flow_id: flow.id,
             l4: flow.l4,
@@ -434,7 +311,7 @@ impl Engine {
                 tcp_gaps: 0,
                 tcp_retransmitted_bytes: 0,
                 flow_buffers: 0,
-                recent_alerts: RecentAlerts::default(),
+                alerter: Alerter::default(),
                 flow_limits: config.flow,
             },
             flows: FlowTable::new(config.flow),
@@ -511,7 +388,7 @@ impl Engine {
         let named = self.defrag.stats.named();
         let repeated = (
             "alerts.repeated_after_eviction",
-            self.judge.recent_alerts.repeated,
+            self.judge.alerter.repeated(),
         );
         for (name, n) in named.into_iter().chain([repeated]) {
             if n > 0 {
@@ -686,7 +563,7 @@ impl Engine {
                     media: None,
                     smb: None,
                     tunnel: tunnel.map(Box::new),
-                    alerts: Vec::new(),
+                    alerts: FlowAlerts::default(),
                     source: Arc::clone(file),
                     charged: 0,
                 }

@@ -1,6 +1,7 @@
 //! Facts → findings. The policy never sees bytes: it reads facts, applies the
 //! configured thresholds and names the rule, with evidence already masked.
 
+pub mod alerts;
 pub mod suppress;
 
 use crate::flow::Endpoint;
