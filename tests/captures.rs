@@ -407,6 +407,23 @@ const VOICE: &[Voice] = &[
         ],
     },
     Voice {
+        file: "radius.pcap",
+        flows: &["radius", "radius", "radius"],
+        alerts: &[
+            (6002, "radius"),
+            (6002, "radius"),
+            (6002, "radius"),
+            (6006, "radius"),
+            (6006, "radius"),
+        ],
+        evidence: &[
+            "radius PAP: user j***, digest response present (32 chars)",
+            "radius CHAP: user j***, digest response present (16 chars)",
+            "phone_number: +** **** **0961",
+            "phone_number: +** **** **0962",
+        ],
+    },
+    Voice {
         file: "modbus.pcap",
         flows: &["modbus"],
         alerts: &[(5002, "modbus")],
@@ -1220,6 +1237,9 @@ const PLANTED: &[&str] = &[
     "LdapAdmin-LEAKCHECK-14",
     "SipPw-LEAKCHECK-15",
     "TdsPass-LEAKCHECK-16",
+    // RADIUS (make-radius-captures.sh): the password and the called number.
+    "Radius-LEAKCHECK-21",
+    "1632960962",
     "micc_reports",
     // File share (make-smb-captures.sh): the password, the recording's name.
     "SmbPass-LEAKCHECK-15",

@@ -21,6 +21,7 @@ pub mod modbus;
 pub mod mqtt;
 pub mod mysql;
 pub mod pgsql;
+pub mod radius;
 pub mod rtp;
 pub mod sdp;
 pub mod sip;
@@ -96,6 +97,7 @@ app_protos! {
     Smb => "smb",
     Pgsql => "pgsql",
     Mysql => "mysql",
+    Radius => "radius",
     /// Nothing recognised (or no payload at all).
     Failed => "failed",
 }
@@ -330,6 +332,7 @@ pub const PROTOCOLS: &[&Registration] = &[
     &modbus::MODBUS,
     &pgsql::PGSQL,
     &mysql::MYSQL,
+    &radius::RADIUS,
     &ssh::SSH,
     // RTP over TCP (RFC 4571) asked last: a length prefix is weak evidence, and the
     // stream must prove itself as unsignalled UDP media does.

@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::{toml_files, SignatureProblem};
+use crate::protocols::AppProto;
 use crate::toml_location::line_of;
 
 pub(super) const BUILTIN: [(&str, &str); 4] = [
@@ -32,13 +33,13 @@ pub(super) const BUILTIN: [(&str, &str); 4] = [
     ),
 ];
 
-/// Application protocols a profile may name: DESIGN §5's `app_proto` values, including
-/// those no dissector produces yet (a profile documents the vendor, not the sensor).
-const KNOWN_PROTOCOLS: [&str; 26] = [
-    "sip", "rtp", "srtp", "rtcp", "srtcp", "tls", "dtls", "http", "ldap", "snmp", "modbus", "espa",
-    "smtp", "mqtt", "syslog", "ftp", "telnet", "pop3", "imap", "ssh", "axi", "cdr", "tds", "pgsql",
-    "mysql", "smb",
-];
+/// Whether a profile may name `name`: an `app_proto` of DESIGN §5 that a flow can have
+/// (not `failed`, which names no channel).
+fn known_protocol(name: &str) -> bool {
+    AppProto::ALL
+        .iter()
+        .any(|p| *p != AppProto::Failed && p.as_str() == name)
+}
 
 /// Carriers of many applications: a service speaking one of these is put on a channel
 /// only when its port is one the channel documents.
@@ -131,7 +132,7 @@ pub(super) fn parse(file: &Path, text: &str) -> Result<Profile, Vec<SignaturePro
             problems.push(problem(at, format!("channel {:?} names no protocol", c.id)));
         }
         for p in &c.protocols {
-            if !KNOWN_PROTOCOLS.contains(&p.as_str()) {
+            if !known_protocol(p) {
                 problems.push(problem(
                     at,
                     format!("channel {:?}: unknown protocol {p:?}", c.id),
