@@ -16,27 +16,43 @@ use crate::protocols::{AppProto, Ctx, Dissector, Fact, Probe, Registration};
 const MIN_LENGTH: usize = 20;
 const MAX_LENGTH: usize = 4096;
 
-/// Access-Request/Accept/Reject, Accounting-Request/Response, Access-Challenge,
-/// Status-Server/Client (RFC 2865, 2866) and the Dynamic Authorization codes 40–45
-/// (RFC 5176).
-fn known_code(code: u8) -> bool {
-    matches!(code, 1..=5 | 11..=13 | 40..=45)
+/// Access-Request, Accounting-Request, Status-Server (RFC 2865, 2866) and the
+/// Disconnect- and CoA-Requests of RFC 5176: what a client sends first.
+fn request_code(code: u8) -> bool {
+    matches!(code, 1 | 4 | 12 | 40 | 43)
 }
 
-/// A datagram is one message: a known code, a length field equal to the datagram's,
-/// and attributes that parse to its end.
+/// A datagram is one message: a request code, a length field equal to the datagram's,
+/// and attributes, none empty, that parse to its end. Responses are not asked for: a
+/// flow starts with its client's request, and a response's shape is too easy to meet
+/// by chance (collectd's encrypted parts start `02 10` and their own length).
 pub fn probe_radius(data: &[u8]) -> Probe {
     let (Some(&code), Some(length)) = (data.first(), data.get(2..4)) else {
         return Probe::NoMatch;
     };
     let length = usize::from(u16::from_be_bytes([length[0], length[1]]));
-    if !known_code(code) || !(MIN_LENGTH..=MAX_LENGTH).contains(&length) || length != data.len() {
+    if !request_code(code) || !(MIN_LENGTH..=MAX_LENGTH).contains(&length) || length != data.len() {
+        return Probe::NoMatch;
+    }
+    if !attributes_whole(&data[MIN_LENGTH..]) {
         return Probe::NoMatch;
     }
     match parse_radius_data(data) {
         Ok(([], _)) => Probe::Match,
         _ => Probe::NoMatch,
     }
+}
+
+/// Every attribute has a value (RFC 2865 §5: length ≥ 3) and the last one ends with
+/// the message.
+fn attributes_whole(mut attributes: &[u8]) -> bool {
+    while !attributes.is_empty() {
+        match attributes.get(1).map(|&l| usize::from(l)) {
+            Some(len) if len >= 3 && len <= attributes.len() => attributes = &attributes[len..],
+            _ => return false,
+        }
+    }
+    true
 }
 
 #[derive(Default)]
@@ -70,7 +86,8 @@ impl Dissector for RadiusDissector {
                 _ => {}
             }
         }
-        if let Some((method, len)) = hidden {
+        // A password or CHAP response belongs to an Access-Request (code 1) only.
+        if let Some((method, len)) = hidden.filter(|_| data.first() == Some(&1)) {
             ctx.emit(challenge_login("radius", method, user, len));
         }
         if !found.is_empty() {
@@ -119,6 +136,9 @@ mod tests {
         let mut unknown = request.clone();
         unknown[0] = 99;
         assert_eq!(probe_radius(&unknown), Probe::NoMatch);
+        // A response never starts a flow; an empty attribute is no RADIUS.
+        assert_eq!(probe_radius(&message(2, &[(18, b"ok")])), Probe::NoMatch);
+        assert_eq!(probe_radius(&message(1, &[(1, b"")])), Probe::NoMatch);
         let mut broken = request;
         broken[21] = 1;
         assert_eq!(probe_radius(&broken), Probe::NoMatch);
@@ -128,7 +148,7 @@ mod tests {
     #[test]
     fn pap_is_a_challenge_response_login_and_numbers_are_personal_data() {
         let request = message(
-            4,
+            1,
             &[
                 (1, b"jane.doe"),
                 (2, &[0x11; 16]),
@@ -162,6 +182,18 @@ mod tests {
         let kinds: Vec<Kind> = matches.iter().map(|m| m.kind).collect();
         assert_eq!(kinds, vec![Kind::PhoneNumber, Kind::PhoneNumber]);
         assert!(!format!("{matches:?}").contains("5550123"));
+
+        // The same attributes in an Accounting-Request: no login, the numbers still.
+        let mut accounting = request;
+        accounting[0] = 4;
+        let out = with_ctx_output(AppProto::Radius, |ctx| {
+            RadiusDissector.on_data(Direction::ToServer, &accounting, ctx)
+        });
+        assert!(
+            matches!(&out.facts[..], [Fact::PersonalData(_)]),
+            "{:?}",
+            out.facts
+        );
     }
 
     #[test]
