@@ -327,6 +327,8 @@ fn per_system_tables_over_the_demo_captures() {
     assert_eq!(
         undocumented,
         [
+            "1812:\"radius\" [\"credential\",\"phone_number\"]",
+            "1813:\"radius\" [\"phone_number\"]",
             "2121:\"ftp\" [\"credential\"]",
             "2323:\"telnet\" [\"credential\"]",
             "3128:\"http\" [\"credential\"]",
