@@ -206,7 +206,9 @@ impl Finisher<'_> {
         } = &mut *self.judge;
         let timeout = flow.idle_timeout(flow_limits).saturating_mul(1_000_000_000);
         let end = FlowEnd {
-            key: FlowKey::new(flow.l4, flow.client, flow.server),
+            // The tenant network is part of the key: another tenant's flow with the
+            // same addresses is another flow.
+            key: FlowKey::new(flow.l4, flow.client, flow.server).in_segment(flow.state.segment()),
             client: flow.client,
             server: flow.server,
             start: flow.start,

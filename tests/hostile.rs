@@ -529,6 +529,17 @@ fn an_evicted_flow_that_comes_back_does_not_alert_again() {
     assert_eq!(anomaly(&stats, "alerts.repeated_after_eviction"), 9);
 }
 
+#[test]
+fn an_evicted_flow_does_not_hide_another_tenants_flow() {
+    // VNI 42's flow alerts and is evicted; VNI 43's flow has the same inner addresses.
+    let (stats, flows) = attack("[flow]\nmax_flows = 64\n", |p| {
+        attacks::eviction_churn_in_tenants(p, &[42, 43], 100)
+    });
+    assert!(stats.flow_evictions >= 2 * 100 - 64, "{stats:?}");
+    assert_eq!(flows.rules(), vec![6001, 6001], "one alert per tenant");
+    assert_eq!(anomaly(&stats, "alerts.repeated_after_eviction"), 0);
+}
+
 const ONE_MIB: &str = "[memory]\nbudget_mib = 1\n";
 /// What the budget may be overshot by before shedding: one packet's worth of buffer.
 const SLACK: u64 = 64 * 1024;

@@ -33,8 +33,8 @@ pub struct Finding {
     pub severity_floor: Option<Severity>,
     /// The best confidence of the matches (personal-data findings only).
     pub confidence: Option<Confidence>,
-    /// What inside the flow the finding belongs to (a SIP dialog): one alert per
-    /// flow, rule and scope.
+    /// What inside the flow the finding belongs to (a SIP dialog). Alerts stay one
+    /// per flow and rule (DESIGN §5): an alert names the dialog of its first finding.
     pub scope: Option<u64>,
 }
 

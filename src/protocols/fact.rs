@@ -80,7 +80,7 @@ pub struct Credential {
     /// Only a response to a challenge crossed (Digest, NTLM, CRAM-MD5): the user name is
     /// exposed, the secret is not readable off the wire.
     pub challenge_response: bool,
-    /// What inside the flow it belongs to (a SIP dialog): one alert per scope.
+    /// What inside the flow it belongs to (a SIP dialog), named by the alert.
     pub scope: Option<u64>,
 }
 
@@ -107,7 +107,7 @@ pub struct PersonalData {
     /// Masked by the scanner.
     pub matches: Vec<Match>,
     pub record: Option<Record>,
-    /// What inside the flow it belongs to (a SIP dialog): one alert per scope.
+    /// What inside the flow it belongs to (a SIP dialog), named by the alert.
     pub scope: Option<u64>,
 }
 

@@ -301,6 +301,64 @@ pub fn eviction_churn<W: Write>(pcap: &mut Pcap<W>, rounds: u32, churn: u32) -> 
     Ok(())
 }
 
+/// `frame` (an Ethernet frame) carried in VXLAN network `vni` between two VTEPs.
+fn vxlan(vni: u32, frame: &[u8]) -> Vec<u8> {
+    let mut payload = vec![0x08, 0, 0, 0];
+    payload.extend_from_slice(&(vni << 8).to_be_bytes());
+    payload.extend_from_slice(frame);
+    ipv4(
+        [192, 0, 2, 1],
+        [192, 0, 2, 2],
+        UDP,
+        0,
+        0x4000,
+        &udp(40_000, 4789, &payload),
+    )
+}
+
+/// The same Basic-auth request, from the same inner addresses, in each VXLAN network of
+/// `vnis` in turn, each pushed out of the flow table by `churn` new flows before the
+/// next tenant's: tenants that reuse addresses are different flows, and one tenant's
+/// evicted alert must not hide another's.
+pub fn eviction_churn_in_tenants<W: Write>(
+    pcap: &mut Pcap<W>,
+    vnis: &[u32],
+    churn: u32,
+) -> io::Result<()> {
+    let mut request = b"GET /phonebook HTTP/1.1\r\nHost: pbx.example.test\r\n".to_vec();
+    request.extend_from_slice(BASIC);
+    request.extend_from_slice(b"\r\n");
+    for (round, vni) in vnis.iter().enumerate() {
+        let packet = |seq, flags, payload: &[u8]| {
+            vxlan(
+                *vni,
+                &ipv4(
+                    CLIENT,
+                    SERVER,
+                    TCP,
+                    0,
+                    0x4000,
+                    &tcp(45_000, 80, seq, flags, payload),
+                ),
+            )
+        };
+        pcap.frame(&packet(0, SYN, b""))?;
+        pcap.frame(&packet(1, PSH_ACK, &request))?;
+        for n in 0..churn {
+            let other = client(1000 + round as u32 * churn + n);
+            pcap.frame(&ipv4(
+                other,
+                SERVER,
+                TCP,
+                0,
+                0x4000,
+                &tcp(50_000, 80, 0, SYN, b""),
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 /// A TDS session (PRELOGIN with ENCRYPT_NOT_SUP) whose SQL batch never ends: `packets`
 /// 4 KiB packets without the end-of-message bit, a card number in the first. A
 /// dissector that waits for the whole message holds it all.
