@@ -46,9 +46,12 @@ pub const MIN_VOICE_PACKETS: u64 = 10;
 /// 4-byte MKI.
 const SRTP_TRAILERS: [usize; 4] = [10, 4, 14, 8];
 /// G.711 / G.722 payloads at 8000 bytes/s: whole 10 ms frames, 10–200 ms a packet
-/// (20 ms is usual; RTP over TCP carries up to 150 ms and more).
-fn codec_frame(len: usize) -> bool {
-    len % 80 == 0 && (80..=1600).contains(&len)
+/// (20 ms is usual; RTP over TCP carries up to 150 ms and more). The bytes a payload of
+/// `len` has beyond such frames (none in clear RTP, the trailer in SRTP), or `None`
+/// when it holds too few or too many frames.
+fn beyond_codec_frames(len: usize) -> Option<usize> {
+    let rest = len % 80;
+    (80..=1600).contains(&(len - rest)).then_some(rest)
 }
 
 /// What the signalling said about an expected media flow.
@@ -256,6 +259,8 @@ fn parse_rtp(data: &[u8]) -> Option<RtpPacket<'_>> {
 #[derive(Clone, Debug, Default)]
 struct Stream {
     ssrc: u32,
+    /// The proof fields (up to `consistent`) are kept only while the flow may still
+    /// need them: unsignalled and not yet proven RTP.
     last_seq: u16,
     last_timestamp: u32,
     packets: u64,
@@ -296,6 +301,12 @@ impl Stream {
 
 pub struct RtpDissector {
     hint: Option<MediaHint>,
+    /// From the hint, asked per packet: payload types it names as something other
+    /// than telephone-event (bit `pt`; RTP's are below 128).
+    named_otherwise: u128,
+    /// A stream has proven itself RTP (`PROOF_PACKETS` consistent packets); kept since
+    /// it never stops being true.
+    rtp_proven: bool,
     streams: Vec<Stream>,
     packets: u64,
     /// (payload type, packets), a few entries.
@@ -343,6 +354,9 @@ impl PayloadSample {
         }
     }
 
+    // Out of line: only unsignalled flows sample, and inlined into `on_data` it makes
+    // every signalled packet pay for the registers its loop needs.
+    #[inline(never)]
     fn add(&mut self, payload: &[u8]) {
         if self.bytes >= SAMPLE_BYTES {
             return;
@@ -401,17 +415,29 @@ fn max_timestamp_step(pt: u8) -> u32 {
 impl RtpDissector {
     /// A flow announced by SDP.
     pub fn signalled(hint: MediaHint) -> Self {
-        RtpDissector {
-            hint: Some(hint),
+        let mut dissector = RtpDissector {
             payload: None,
             ..Self::heuristic()
-        }
+        };
+        dissector.take_hint(hint);
+        dissector
+    }
+
+    fn take_hint(&mut self, hint: MediaHint) {
+        self.named_otherwise = hint
+            .codecs
+            .iter()
+            .filter(|(pt, name)| *pt < 128 && !name.eq_ignore_ascii_case("telephone-event"))
+            .fold(0, |bits, (pt, _)| bits | 1 << pt);
+        self.hint = Some(hint);
     }
 
     /// A flow found by its headers (RTP or RTCP: which one, the packets tell).
     pub fn heuristic() -> Self {
         RtpDissector {
             hint: None,
+            named_otherwise: 0,
+            rtp_proven: false,
             streams: Vec::new(),
             packets: 0,
             payload_types: Vec::new(),
@@ -427,7 +453,7 @@ impl RtpDissector {
     }
 
     fn proven_rtp(&self) -> bool {
-        self.streams.iter().any(|s| s.consistent >= PROOF_PACKETS)
+        self.rtp_proven
     }
 
     /// Signalled, or proven by the packets: RTP by a consistent stream, RTCP by
@@ -482,26 +508,12 @@ impl RtpDissector {
     }
 
     /// RTCP compound packet: SDES items to the scanner; an SRTCP trailer noticed.
+    // Out of line, as `PayloadSample::add`: RTP packets far outnumber RTCP ones.
+    #[inline(never)]
     fn on_rtcp(&mut self, data: &[u8], ctx: &mut Ctx<'_>) {
-        // Walk the compound by its length fields. Plain RTCP ends exactly at the end of
-        // the datagram; SRTCP leaves index and tag after the first (clear) report, and
-        // its encrypted packets' lengths are noise.
-        let mut packets: Vec<(u8, u8, usize, usize)> = Vec::new();
-        let mut offset = 0;
-        while let (Some(&b0), Some(&pt), Some(&hi), Some(&lo)) = (
-            data.get(offset),
-            data.get(offset + 1),
-            data.get(offset + 2),
-            data.get(offset + 3),
-        ) {
-            let len = (usize::from(hi) << 8 | usize::from(lo)) * 4 + 4;
-            if b0 >> 6 != 2 || !(192..=223).contains(&pt) || offset + len > data.len() {
-                break;
-            }
-            packets.push((b0, pt, offset, len));
-            offset += len;
-        }
-        let rest = data.len() - offset;
+        // Plain RTCP ends exactly at the end of the datagram; SRTCP leaves index and tag
+        // after the first (clear) report, and its encrypted packets' lengths are noise.
+        let rest = data.len() - compound(data).last().map_or(0, |p| p.at + p.len);
         let sender = data
             .get(4..8)
             .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
@@ -522,10 +534,8 @@ impl RtpDissector {
         if rest == 0 {
             self.rtcp_plain += 1;
             // Clear RTCP, even on an SRTP session (some stacks send BYE/SDES in clear).
-            for &(b0, pt, at, len) in &packets {
-                if pt == 202 {
-                    sdes_items(&data[at..at + len], b0 & 0x1f, ctx);
-                }
+            for p in compound(data).filter(|p| p.pt == 202) {
+                sdes_items(&data[p.at..p.at + p.len], p.count, ctx);
             }
         } else if SRTP_TRAILERS.iter().any(|t| t + 4 == rest) {
             self.srtcp_trailers += 1;
@@ -545,7 +555,7 @@ impl Dissector for RtpDissector {
     /// An announcement for a flow found by its headers: from now on it is judged as
     /// signalled media (codec names, telephone-event, SRTP from the SDP).
     fn adopt_media(&mut self, hint: MediaHint) {
-        self.hint = Some(hint);
+        self.take_hint(hint);
     }
 
     /// Not RTP after all: the flow goes back to being unclassified.
@@ -583,14 +593,10 @@ impl Dissector for RtpDissector {
             None => {}
         }
         if matches!(packet.pt, 0 | 8 | 9) {
-            let len = packet.payload.len();
-            if codec_frame(len) {
-                self.plain_frames += 1;
-            } else if SRTP_TRAILERS
-                .iter()
-                .any(|t| len > *t && codec_frame(len - t))
-            {
-                self.trailed_frames += 1;
+            match beyond_codec_frames(packet.payload.len()) {
+                Some(0) => self.plain_frames += 1,
+                Some(rest) if SRTP_TRAILERS.contains(&rest) => self.trailed_frames += 1,
+                _ => {}
             }
         }
         let stream = match self.streams.iter().position(|s| s.ssrc == packet.ssrc) {
@@ -609,32 +615,31 @@ impl Dissector for RtpDissector {
                 return;
             }
         };
-        let step = packet.seq.wrapping_sub(stream.last_seq);
-        let advance = packet.timestamp.wrapping_sub(stream.last_timestamp);
-        if (1..=10).contains(&step)
-            && stream.packets > 0
-            && advance <= max_timestamp_step(packet.pt) * u32::from(step)
-        {
-            stream.consistent += 1;
+        // Signalled media, or a flow already proven, needs no more proof.
+        if self.hint.is_none() && !self.rtp_proven {
+            let step = packet.seq.wrapping_sub(stream.last_seq);
+            let advance = packet.timestamp.wrapping_sub(stream.last_timestamp);
+            if (1..=10).contains(&step)
+                && stream.packets > 0
+                && advance <= max_timestamp_step(packet.pt) * u32::from(step)
+            {
+                stream.consistent += 1;
+                self.rtp_proven = stream.consistent >= PROOF_PACKETS;
+            }
+            stream.packets += 1;
+            stream.last_seq = packet.seq;
+            stream.last_timestamp = packet.timestamp;
         }
-        stream.packets += 1;
-        stream.last_seq = packet.seq;
-        stream.last_timestamp = packet.timestamp;
         if let Some(sample) = &mut self.payload {
             sample.add(packet.payload);
         }
         let telephone_event = self.hint.as_ref().and_then(|h| h.telephone_event);
         let encrypted = self.hint.as_ref().is_some_and(|h| h.secure);
-        let named_otherwise = self.hint.as_ref().is_some_and(|h| {
-            h.codecs
-                .iter()
-                .any(|(pt, name)| *pt == packet.pt && !name.eq_ignore_ascii_case("telephone-event"))
-        });
         let new_event = if encrypted {
             false
         } else if telephone_event == Some(packet.pt) {
             true
-        } else if !named_otherwise && (96..=127).contains(&packet.pt) {
+        } else if (96..=127).contains(&packet.pt) && self.named_otherwise & 1 << packet.pt == 0 {
             stream.event_by_structure(&packet)
         } else {
             false
@@ -715,6 +720,38 @@ impl Dissector for RtpDissector {
             }
         }
     }
+}
+
+/// One packet of an RTCP compound: its type, item count, offset and length.
+struct RtcpPacket {
+    pt: u8,
+    count: u8,
+    at: usize,
+    len: usize,
+}
+
+/// The packets of an RTCP compound, walked by their length fields up to the first that
+/// is not RTCP or does not fit (walked twice rather than collected: no allocation per
+/// packet).
+fn compound(data: &[u8]) -> impl Iterator<Item = RtcpPacket> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let &[b0, pt, hi, lo] = data.get(at..at + 4)? else {
+            return None;
+        };
+        let len = (usize::from(hi) << 8 | usize::from(lo)) * 4 + 4;
+        if b0 >> 6 != 2 || !(192..=223).contains(&pt) || at + len > data.len() {
+            return None;
+        }
+        let packet = RtcpPacket {
+            pt,
+            count: b0 & 0x1f,
+            at,
+            len,
+        };
+        at += len;
+        Some(packet)
+    })
 }
 
 /// RFC 3550 §6.5: SDES chunks of SSRC + items (type, length, text), ending with a
