@@ -367,10 +367,11 @@ impl PayloadSample {
         self.packets = self.packets.saturating_add(1);
         self.first_bytes[usize::from(first >> 6)] |= 1 << (first & 0x3f);
         let room = SAMPLE_BYTES.saturating_sub(self.bytes) as usize;
-        for &b in payload.iter().take(room) {
+        let taken = &payload[..payload.len().min(room)];
+        for &b in taken {
             self.histogram[usize::from(b)] += 1;
         }
-        self.bytes += payload.len().min(room) as u32;
+        self.bytes += taken.len() as u32;
         if self.bytes >= SAMPLE_BYTES || self.packets % JUDGE_EVERY == 0 {
             self.judge();
         }
