@@ -302,6 +302,12 @@ impl EveWriter {
 
 impl Sink for EveWriter {
     fn flow_ended(&mut self, event: &FlowEvent<'_>) {
+        let flow_line = self.flows.is_some() || self.flows_with_alerts;
+        // Most flows raise nothing: without a flow log they have no line, and their
+        // community id (a SHA-1 and a base64 string) is not worth computing.
+        if event.alerts.is_empty() && !flow_line {
+            return;
+        }
         let community_id = community_id(event.l4, event.client, event.server);
         let host = self.host.as_deref();
         // Suricata writes an alert's addresses in the direction of its packet.
@@ -373,7 +379,7 @@ impl Sink for EveWriter {
             };
             Self::write_line(&mut self.alerts, &mut self.error, &json);
         }
-        if self.flows.is_some() || self.flows_with_alerts {
+        if flow_line {
             let json = FlowJson {
                 common: common(event.end, "flow", Direction::ToServer),
                 flow: FlowCounters {
