@@ -477,12 +477,21 @@ impl RtpDissector {
         }
     }
 
+    /// Every G.711/G.722 payload a frame plus an SRTP trailer.
+    fn trailed(&self) -> bool {
+        self.trailed_frames >= 5 && self.plain_frames == 0
+    }
+
+    /// Unsignalled flows: random payload bytes, and no payload a plain codec frame.
+    fn random_payload(&self) -> bool {
+        self.plain_frames == 0 && self.payload.as_ref().is_some_and(|p| p.random)
+    }
+
     fn secure(&self) -> bool {
-        self.hint.as_ref().is_some_and(|h| h.secure)
-            || (self.trailed_frames >= 5 && self.plain_frames == 0)
-            || (self.hint.is_none()
-                && self.plain_frames == 0
-                && self.payload.as_ref().is_some_and(|p| p.random))
+        match &self.hint {
+            Some(hint) => hint.secure || self.trailed(),
+            None => self.trailed() || self.random_payload(),
+        }
     }
 
     /// `failed` until an unsignalled flow has proven itself media.
@@ -490,9 +499,10 @@ impl RtpDissector {
         if !self.proven() {
             return AppProto::Failed;
         }
+        let rtcp_only = self.rtcp_only();
         match (
-            self.rtcp_only(),
-            self.secure() || (self.rtcp_only() && self.srtcp_trailers > 0 && self.rtcp_plain == 0),
+            rtcp_only,
+            self.secure() || (rtcp_only && self.srtcp_trailers > 0 && self.rtcp_plain == 0),
         ) {
             (true, true) => AppProto::Srtcp,
             (true, false) => AppProto::Rtcp,
@@ -577,7 +587,8 @@ impl Dissector for RtpDissector {
             self.on_rtcp(data, ctx);
             return;
         }
-        if self.rtcp_only() && self.hint.is_some() {
+        // Signalled as the RTCP port.
+        if self.hint.as_ref().is_some_and(|h| h.rtcp) {
             return;
         }
         let Some(packet) = parse_rtp(data) else {
