@@ -21,13 +21,24 @@ pub enum Step<'a> {
 /// A parsed document with its spans, for finding lines after the fact.
 pub struct Located {
     doc: ImDocument<String>,
+    /// Byte offset of every `\n`, in order: a line is a binary search, not a count from
+    /// the start (signature files ask for thousands of lines at every start-up).
+    newlines: Vec<usize>,
 }
 
 impl Located {
     /// Parses `text`; a syntax error is the byte offset where it was found and the reason.
     pub fn parse(text: &str) -> Result<Self, (usize, String)> {
         ImDocument::parse(text.to_string())
-            .map(|doc| Located { doc })
+            .map(|doc| Located {
+                newlines: text
+                    .bytes()
+                    .enumerate()
+                    .filter(|(_, b)| *b == b'\n')
+                    .map(|(at, _)| at)
+                    .collect(),
+                doc,
+            })
             .map_err(|e| {
                 let at = e.span().map_or(0, |s| s.start);
                 (at, e.message().trim().to_string())
@@ -43,7 +54,7 @@ impl Located {
     }
 
     pub fn line(&self, span: Option<Range<usize>>) -> Option<usize> {
-        span.map(|s| line_of(self.text(), s.start))
+        span.map(|s| self.newlines.partition_point(|&nl| nl < s.start) + 1)
     }
 
     /// The line of the last step of `path`: a key's own line, or an entry's `[[header]]`.
@@ -107,5 +118,14 @@ mod tests {
         let (at, reason) = Located::parse("a = \n").err().unwrap();
         assert_eq!(line_of("a = \n", at), 1);
         assert!(!reason.is_empty());
+    }
+
+    #[test]
+    fn line_by_search_equals_line_by_count() {
+        let text = "a = 1\n\n[flow]\nmax_flows = 0\n# é\nb = \"x\"\n";
+        let doc = Located::parse(text).unwrap();
+        for at in (0..=text.len()).filter(|at| text.is_char_boundary(*at)) {
+            assert_eq!(doc.line(Some(at..at)), Some(line_of(text, at)), "{at}");
+        }
     }
 }
