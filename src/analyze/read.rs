@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::capture::{CaptureError, CaptureFile, Packet, RecordBlock, STDIN};
+use crate::capture::{widen, CaptureError, CaptureFile, Packet, RecordBlock, STDIN};
 use crate::engine::Engine;
 use crate::output::Sink;
 use crate::workers::Workers;
@@ -240,9 +240,18 @@ impl FileRead {
     fn note(&mut self, packet: &Packet<'_>) {
         self.packets += 1;
         self.bytes += packet.data.len() as u64;
-        self.snapped += u64::from((packet.data.len() as u64) < u64::from(packet.wire_len));
-        self.first = Some(self.first.map_or(packet.ts, |t| t.min(packet.ts)));
-        self.last = Some(self.last.map_or(packet.ts, |t| t.max(packet.ts)));
+        self.snapped += u64::from(packet.snapped());
+        widen(&mut self.first, &mut self.last, packet.ts);
+    }
+
+    /// A block of records: its tally, gathered when it was cut.
+    fn note_block(&mut self, block: &RecordBlock) {
+        self.packets += block.packets;
+        self.bytes += block.bytes;
+        self.snapped += block.snapped;
+        for ts in [block.first, block.last].into_iter().flatten() {
+            widen(&mut self.first, &mut self.last, ts);
+        }
     }
 }
 
@@ -303,10 +312,7 @@ pub fn read_files(
         };
         let by_blocks = path.takes_records().then(|| {
             capture.read_record_blocks(|block| {
-                // Record headers only, for the chain of custody: no payload is read.
-                for (_, packet) in block.packets() {
-                    read.note(&packet);
-                }
+                read.note_block(&block);
                 packets += block.packets;
                 bytes += block.bytes;
                 in_file += 16 * block.packets + block.bytes;

@@ -17,7 +17,7 @@ use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block};
 use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::PcapError;
 
-use super::Packet;
+use super::{widen, Packet};
 use crate::timestamp::Timestamp;
 
 /// Bytes asked of the operating system per read. Large enough that the system call
@@ -141,6 +141,12 @@ pub struct RecordBlock {
     /// Records in the block, and the sum of their captured lengths.
     pub packets: u64,
     pub bytes: u64,
+    /// Records cut by the snapshot length, and the earliest and latest time: what the
+    /// chain of custody keeps, gathered while the block is cut so that nobody reads
+    /// its records a second time for it.
+    pub snapped: u64,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
 }
 
 impl RecordBlock {
@@ -440,13 +446,16 @@ impl CaptureFile {
         };
         Some(loop {
             let mut cut = 0;
-            let (mut packets, mut bytes) = (0u64, 0u64);
+            let (mut packets, mut bytes, mut snapped) = (0u64, 0u64, 0u64);
+            let (mut first, mut last) = (None, None);
             let needed = loop {
                 match layout.record(&self.input.data()[cut..]) {
                     Record::Whole(packet, total) => {
                         self.last_ts = packet.ts;
                         packets += 1;
                         bytes += packet.data.len() as u64;
+                        snapped += u64::from(packet.snapped());
+                        widen(&mut first, &mut last, packet.ts);
                         cut += total;
                     }
                     Record::Partial(needed) => break needed,
@@ -462,6 +471,9 @@ impl CaptureFile {
                     layout,
                     packets,
                     bytes,
+                    snapped,
+                    first,
+                    last,
                 }));
             } else {
                 match self.fill_record(needed, layout.record_header) {

@@ -22,3 +22,17 @@ pub struct Packet<'a> {
     /// Length on the wire; larger than `data.len()` when the capture was cut by snaplen.
     pub wire_len: u32,
 }
+
+impl Packet<'_> {
+    /// Shorter than on the wire: cut by the snapshot length.
+    pub fn snapped(&self) -> bool {
+        (self.data.len() as u64) < u64::from(self.wire_len)
+    }
+}
+
+/// Widens the span `first..=last` to hold `ts` (capture files are not always in time
+/// order).
+pub fn widen(first: &mut Option<Timestamp>, last: &mut Option<Timestamp>, ts: Timestamp) {
+    *first = Some(first.map_or(ts, |t| t.min(ts)));
+    *last = Some(last.map_or(ts, |t| t.max(ts)));
+}
