@@ -261,12 +261,34 @@ Contact: <sip:+441632960555@[fd00::1]:5060>\r\nContent-Length: 0\r\n"
     Ok(())
 }
 
-/// A keep-alive connection sending a Basic-auth request every round, and between
-/// rounds `churn` other connections that push it out of a small flow table.
-pub fn eviction_churn<W: Write>(pcap: &mut Pcap<W>, rounds: u32, churn: u32) -> io::Result<()> {
+/// A request with Basic credentials: one 6001 alert wherever it is seen.
+fn basic_request() -> Vec<u8> {
     let mut request = b"GET /phonebook HTTP/1.1\r\nHost: pbx.example.test\r\n".to_vec();
     request.extend_from_slice(BASIC);
     request.extend_from_slice(b"\r\n");
+    request
+}
+
+/// `churn` SYNs, each from a new client numbered from `first`: new flows that push the
+/// oldest out of a small flow table.
+fn push_out<W: Write>(pcap: &mut Pcap<W>, first: u32, churn: u32) -> io::Result<()> {
+    for n in 0..churn {
+        pcap.frame(&ipv4(
+            client(first + n),
+            SERVER,
+            TCP,
+            0,
+            0x4000,
+            &tcp(50_000, 80, 0, SYN, b""),
+        ))?;
+    }
+    Ok(())
+}
+
+/// A keep-alive connection sending a Basic-auth request every round, and between
+/// rounds `churn` other connections that push it out of a small flow table.
+pub fn eviction_churn<W: Write>(pcap: &mut Pcap<W>, rounds: u32, churn: u32) -> io::Result<()> {
+    let request = basic_request();
     let (sport, mut seq) = (45_000, 1u32);
     pcap.frame(&ipv4(
         CLIENT,
@@ -286,17 +308,7 @@ pub fn eviction_churn<W: Write>(pcap: &mut Pcap<W>, rounds: u32, churn: u32) -> 
             &tcp(sport, 80, seq, PSH_ACK, &request),
         ))?;
         seq += request.len() as u32;
-        for n in 0..churn {
-            let other = client(1000 + round * churn + n);
-            pcap.frame(&ipv4(
-                other,
-                SERVER,
-                TCP,
-                0,
-                0x4000,
-                &tcp(50_000, 80, 0, SYN, b""),
-            ))?;
-        }
+        push_out(pcap, 1000 + round * churn, churn)?;
     }
     Ok(())
 }
@@ -325,9 +337,7 @@ pub fn eviction_churn_in_tenants<W: Write>(
     vnis: &[u32],
     churn: u32,
 ) -> io::Result<()> {
-    let mut request = b"GET /phonebook HTTP/1.1\r\nHost: pbx.example.test\r\n".to_vec();
-    request.extend_from_slice(BASIC);
-    request.extend_from_slice(b"\r\n");
+    let request = basic_request();
     for (round, vni) in vnis.iter().enumerate() {
         let packet = |seq, flags, payload: &[u8]| {
             vxlan(
@@ -344,17 +354,7 @@ pub fn eviction_churn_in_tenants<W: Write>(
         };
         pcap.frame(&packet(0, SYN, b""))?;
         pcap.frame(&packet(1, PSH_ACK, &request))?;
-        for n in 0..churn {
-            let other = client(1000 + round as u32 * churn + n);
-            pcap.frame(&ipv4(
-                other,
-                SERVER,
-                TCP,
-                0,
-                0x4000,
-                &tcp(50_000, 80, 0, SYN, b""),
-            ))?;
-        }
+        push_out(pcap, 1000 + round as u32 * churn, churn)?;
     }
     Ok(())
 }
