@@ -26,8 +26,18 @@ struct Collector {
 }
 
 impl Collector {
-    fn start(dir: &Path, port: u16) -> Collector {
+    /// Listens on a port the kernel picks, written by rsyslogd to a file: a port picked
+    /// here and bound later could be taken in between by any other test on the machine,
+    /// whose collector would then get our lines.
+    fn start(dir: &Path) -> Collector {
+        Collector::start_on(dir, 0)
+    }
+
+    /// Listens on `port` (0: the kernel picks).
+    fn start_on(dir: &Path, port: u16) -> Collector {
         let conf = dir.join("rsyslog.conf");
+        let port_file = dir.join("rsyslog.port");
+        let _ = std::fs::remove_file(&port_file);
         let d = dir.display();
         std::fs::write(
             &conf,
@@ -38,7 +48,7 @@ template(name="msg" type="string" string="%msg%\n")
 ruleset(name="eve") {{
   action(type="omfile" file="{d}/eve.log" template="msg" asyncWriting="off" flushOnTXEnd="on")
 }}
-input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="eve")
+input(type="imtcp" address="127.0.0.1" port="{port}" listenPortFileName="{d}/rsyslog.port" ruleset="eve")
 "#
             ),
         )
@@ -53,13 +63,29 @@ input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="eve")
             .stderr(Stdio::null())
             .spawn()
             .expect("start rsyslogd");
-        let collector = Collector {
+        let mut collector = Collector {
             dir: dir.to_path_buf(),
             port,
             child: Some(child),
         };
+        // The port file is written once the socket listens, if the kernel picked it.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        loop {
+            let listening = match port {
+                0 => std::fs::read_to_string(&port_file)
+                    .ok()
+                    .and_then(|p| p.trim().parse::<u16>().ok()),
+                _ => std::net::TcpStream::connect(("127.0.0.1", port))
+                    .is_ok()
+                    .then_some(port),
+            };
+            if let Some(listening) = listening {
+                collector.port = listening;
+                break;
+            }
+            if let Some(Ok(Some(status))) = collector.child.as_mut().map(Child::try_wait) {
+                panic!("rsyslogd exited ({status}) before listening on {port}");
+            }
             assert!(
                 Instant::now() < deadline,
                 "rsyslogd did not listen on {port}"
@@ -130,7 +156,7 @@ fn analyze_ships_every_line_to_rsyslog() {
         return;
     }
     let dir = common::tempdir();
-    let collector = Collector::start(&dir, free_port());
+    let collector = Collector::start(&dir);
     let capture = common::repo().join("pcaps/sip-udp-g711-dtmf.pcap");
     let target = format!("syslog://127.0.0.1:{}", collector.port);
     let shipped = Command::new(env!("CARGO_BIN_EXE_cleartrace"))
@@ -181,8 +207,8 @@ fn reconnects_after_collector_restart_and_counts_drops() {
         return;
     }
     let dir = common::tempdir();
-    let port = free_port();
-    let mut collector = Collector::start(&dir, port);
+    let mut collector = Collector::start(&dir);
+    let port = collector.port;
     let limit = 16 * 1024;
     let stats = Arc::new(SyslogStats::default());
     let target = format!("127.0.0.1:{port}");
@@ -209,7 +235,7 @@ fn reconnects_after_collector_restart_and_counts_drops() {
     }
     assert!(stats.dropped.load(Ordering::Relaxed) > 0, "nothing dropped");
 
-    let collector = Collector::start(&dir, port);
+    let collector = Collector::start_on(&dir, port);
     for _ in 0..5 {
         stream.write_all(line(written).as_bytes()).expect("write");
         written += 1;

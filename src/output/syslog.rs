@@ -66,6 +66,10 @@ struct Queue {
     next: u64,
     bytes: usize,
     closing: bool,
+    /// The line the sender is writing. Pushed out of the queue meanwhile, it is counted
+    /// by the sender once the write ends (sent or dropped), not by `enqueue`: counted
+    /// there, a line delivered after all was both sent and dropped.
+    in_flight: Option<u64>,
 }
 
 struct Shared {
@@ -179,11 +183,13 @@ impl SyslogStream {
             return;
         }
         while queue.bytes + message.len() > self.limit {
-            let Some((_, oldest)) = queue.lines.pop_front() else {
+            let Some((seq, oldest)) = queue.lines.pop_front() else {
                 break;
             };
             queue.bytes -= oldest.len();
-            self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            if queue.in_flight != Some(seq) {
+                self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
         queue.bytes += message.len();
         let seq = queue.next;
@@ -310,17 +316,29 @@ fn send_loop(target: &str, shared: &Shared) {
         let Some(stream) = connection.as_mut() else {
             continue;
         };
-        match stream.write_all(&message) {
-            Ok(()) => {
-                let mut queue = shared.lock();
-                // `enqueue` may have dropped it (and counted it) meanwhile.
-                if queue.lines.front().is_some_and(|(front, _)| *front == seq) {
-                    queue.lines.pop_front();
-                    queue.bytes -= message.len();
-                }
-                shared.stats.sent.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut queue = shared.lock();
+            if queue.lines.front().is_none_or(|(front, _)| *front != seq) {
+                continue; // pushed out (and counted) while connecting
             }
-            Err(_) => connection = None,
+            queue.in_flight = Some(seq);
+        }
+        let written = stream.write_all(&message).is_ok();
+        let mut queue = shared.lock();
+        queue.in_flight = None;
+        // `enqueue` may have pushed it out meanwhile, leaving the count to us.
+        let still_queued = queue.lines.front().is_some_and(|(front, _)| *front == seq);
+        if written {
+            if still_queued {
+                queue.lines.pop_front();
+                queue.bytes -= message.len();
+            }
+            shared.stats.sent.fetch_add(1, Ordering::Relaxed);
+        } else {
+            if !still_queued {
+                shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            connection = None;
         }
     }
 }
@@ -401,6 +419,56 @@ mod tests {
         let queue = stream.shared.lock();
         assert_eq!(queue.lines.len(), 1);
         assert!(queue.lines[0].1.ends_with(b"- {\"event_type\":\"flow\"}"));
+    }
+
+    /// The queue overflows while the sender is stuck writing its front line to a
+    /// collector that does not read: that line, pushed out of the queue and then
+    /// delivered, counts as sent only. Every line is sent or dropped, once.
+    #[test]
+    fn a_line_pushed_out_while_in_flight_is_counted_once() {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = listener.local_addr().unwrap().to_string();
+        let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
+        let collector = std::thread::spawn(move || {
+            let (mut peer, _) = listener.accept().unwrap();
+            wait_for_go.recv().unwrap();
+            let mut received = Vec::new();
+            peer.read_to_end(&mut received).unwrap();
+            received
+        });
+        let stats: Arc<SyslogStats> = Arc::default();
+        let mut stream =
+            SyslogStream::with_limit(&target, None, 16 * 1024, Arc::clone(&stats)).unwrap();
+        let pad = "x".repeat(1000);
+        let mut written = 0u64;
+        let pushed_out_in_flight = |stream: &SyslogStream| {
+            let queue = stream.shared.lock();
+            queue
+                .in_flight
+                .is_some_and(|seq| queue.lines.front().is_none_or(|(front, _)| *front != seq))
+        };
+        while !pushed_out_in_flight(&stream) {
+            assert!(written < 1_000_000, "the sender never blocked");
+            writeln!(
+                stream,
+                r#"{{"event_type":"flow","flow_id":{written},"p":"{pad}"}}"#
+            )
+            .unwrap();
+            written += 1;
+            if written % 64 == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        go.send(()).unwrap();
+        drop(stream);
+        let received = collector.join().unwrap();
+        let frames = memchr::memmem::find_iter(&received, b"\"flow_id\"").count() as u64;
+        let sent = stats.sent.load(Ordering::Relaxed);
+        let dropped = stats.dropped.load(Ordering::Relaxed);
+        assert_eq!(frames, sent, "collector got {frames}, sent {sent}");
+        assert_eq!(sent + dropped, written, "sent {sent}, dropped {dropped}");
+        assert!(dropped > 0);
     }
 
     #[test]
