@@ -36,6 +36,7 @@ pub mod tls;
 pub mod websocket;
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
@@ -670,14 +671,40 @@ enum Detection {
     NoMatch,
 }
 
+/// One bit per registration (its index in [`PROTOCOLS`]) in a port's hint mask.
+const _: () = assert!(PROTOCOLS.len() <= 64);
+
+/// The registrations whose port hints name `port`, one bit each. Asked on every
+/// detection attempt, so a binary search over one sorted table instead of a walk over
+/// every registration's port list.
+fn port_hints(port: u16) -> u64 {
+    static HINTS: OnceLock<Vec<(u16, u64)>> = OnceLock::new();
+    let hints = HINTS.get_or_init(|| {
+        let mut hints: Vec<(u16, u64)> = Vec::new();
+        for (index, registration) in PROTOCOLS.iter().enumerate() {
+            for &port in registration.ports {
+                match hints.binary_search_by_key(&port, |&(p, _)| p) {
+                    Ok(at) => hints[at].1 |= 1 << index,
+                    Err(at) => hints.insert(at, (port, 1 << index)),
+                }
+            }
+        }
+        hints
+    });
+    hints
+        .binary_search_by_key(&port, |&(p, _)| p)
+        .map_or(0, |at| hints[at].1)
+}
+
 fn detect(l4: L4, (server_port, client_port): (u16, u16), data: &[u8]) -> Detection {
-    let hinted =
-        |d: &&Registration| d.ports.contains(&server_port) || d.ports.contains(&client_port);
-    let candidates = PROTOCOLS.iter().copied().filter(|d| d.l4 == l4);
+    let hinted_mask = port_hints(server_port) | port_hints(client_port);
+    let hinted = |&(index, _): &(usize, &&Registration)| hinted_mask >> index & 1 == 1;
+    let candidates = PROTOCOLS.iter().enumerate().filter(|(_, d)| d.l4 == l4);
     let ordered = candidates
         .clone()
         .filter(hinted)
-        .chain(candidates.filter(|d| !hinted(d)));
+        .chain(candidates.filter(|c| !hinted(c)))
+        .map(|(_, d)| d);
     let mut need_more = false;
     for detector in ordered {
         match (detector.probe)(data) {
