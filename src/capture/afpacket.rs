@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use netring::{BpfFilter, BpfInsn, Capture, FanoutMode};
+use netring::{BpfFilter, BpfInsn, Capture, FanoutFlags, FanoutMode};
 
 use super::live::{CaptureOptions, LiveCaptureError};
 use super::Packet;
@@ -72,7 +72,11 @@ impl Ring {
                     .ignore_outgoing(true)
                     .fill_rxhash(false)
                     .poll_timeout(WAIT)
-                    .fanout(FanoutMode::Hash, group);
+                    .fanout(FanoutMode::Hash, group)
+                    // The kernel hashes a fragment by its addresses and a whole datagram
+                    // by its ports too: reassembled first, a flow's fragmented datagrams
+                    // reach the worker its others do (Suricata's af-packet `defrag`).
+                    .fanout_flags(FanoutFlags::DEFRAG);
                 if let Some(filter) = &filter {
                     builder = builder.bpf_filter(filter.clone());
                 }
