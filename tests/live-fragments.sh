@@ -25,7 +25,8 @@ cleanup() {
     ip netns del ctfrag 2>/dev/null || true
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/live-common.sh
+. tests/live-common.sh
 
 ip link del ctfrag0 2>/dev/null || true
 ip netns del ctfrag 2>/dev/null || true
@@ -51,24 +52,15 @@ bin=target/release/cleartrace
 
 chmod 711 "$work"
 mkdir -m 1777 "$work/out"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$bin" live -i ctfrag0 --capture afpacket --workers 2 --bpf 'net 10.128.0.0/16' \
     --listen "127.0.0.1:$port" --config "$work/config.toml" --alerts "$work/out/alerts.json" \
     --flows "$work/out/flows.json" --user nobody -q 2>"$work/live.err" &
 live_pid=$!
-for _ in $(seq 50); do
-    curl -sf "127.0.0.1:$port/healthz" >/dev/null && break
-    sleep 0.1
-done
-curl -sf "127.0.0.1:$port/healthz" >/dev/null || { cat "$work/live.err" >&2; fail "sensor did not come up"; }
+wait_healthy "$port" "$work/live.err"
 
 ip netns exec ctfrag tcpreplay -q -i ctfrag1 --multiplier 4 "$work/fragments.pcap" >/dev/null 2>&1
-for _ in $(seq 40); do
-    active=$(curl -sf "127.0.0.1:$port/metrics" | awk '$1=="cleartrace_flows_active"{print $2}')
-    [ "$active" = 0 ] && break
-    sleep 0.5
-done
-[ "$active" = 0 ] || fail "flows still active: $active"
+wait_idle "$port"
 kill -TERM "$live_pid"
 status=0
 wait "$live_pid" || status=$?

@@ -56,8 +56,8 @@ else
     replay=(tcpreplay -q -i lo)
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/live-common.sh
+. tests/live-common.sh
 
 cargo build --release --features live --quiet
 bin=target/release/cleartrace
@@ -113,11 +113,7 @@ port=$(free_port)
     2>"$work/live.err" &
 live_pid=$!
 pids+=("$live_pid")
-for _ in $(seq 50); do
-    curl -sf "127.0.0.1:$port/healthz" >/dev/null && break
-    sleep 0.1
-done
-curl -sf "127.0.0.1:$port/healthz" >/dev/null || { cat "$work/live.err" >&2; fail "sensor did not come up"; }
+wait_healthy "$port" "$work/live.err"
 [ "$(awk '/^Uid:/{print $2}' "/proc/$live_pid/status")" = "$(id -u nobody)" ] ||
     fail "the sensor still runs as uid $(awk '/^Uid:/{print $2}' "/proc/$live_pid/status"), not nobody"
 
@@ -155,12 +151,7 @@ cp "$work/out/report.json" "$work/snapshot.json"
 "${replay[@]}" --multiplier 4 "${files[@]:$half}" >/dev/null 2>&1
 
 # 5. Wait for every flow to time out, and for Prometheus to scrape the result.
-for _ in $(seq 60); do
-    active=$(curl -sf "127.0.0.1:$port/metrics" | awk '$1=="cleartrace_flows_active"{print $2}')
-    [ "$active" = 0 ] && break
-    sleep 0.5
-done
-[ "$active" = 0 ] || fail "flows still active: $active"
+wait_idle "$port"
 curl -sf "127.0.0.1:$port/metrics" >"$work/scrape.txt"
 promtool check metrics <"$work/scrape.txt" || fail "promtool check metrics"
 
