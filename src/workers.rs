@@ -15,7 +15,8 @@
 //! own frames out — the reading thread then only reads, and the frames are neither
 //! copied nor decoded an extra time.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -87,7 +88,33 @@ impl Sharder {
             Some(pair) => pair.hash(),
             None => self.decoded_hash(linktype, frame),
         };
-        // Multiply-shift maps the hash onto 0..workers without a division's bias.
+        self.place(hash)
+    }
+
+    /// The worker of a tunnelled frame, picked by its innermost addresses; None for
+    /// every frame that is not in a tunnel (and for fragments, which are reassembled
+    /// before they could be peeled).
+    fn inner_shard(&mut self, linktype: i32, frame: &[u8]) -> Option<usize> {
+        if self.workers <= 1 || plain_pair(linktype, frame, &self.tunnels).is_some() {
+            return None;
+        }
+        let Ok(Network::Ip(ip)) = decode::decode_network(linktype, frame) else {
+            return None;
+        };
+        if ip.fragment.is_some() {
+            return None;
+        }
+        let outer = ip.payload.as_ptr();
+        let inner = tunnel::innermost(&self.tunnels, ip);
+        // Nothing peeled: the same payload.
+        if std::ptr::eq(inner.payload.as_ptr(), outer) {
+            return None;
+        }
+        Some(self.place(AddressPair::of(inner.src, inner.dst).hash()))
+    }
+
+    /// Multiply-shift maps a hash onto 0..workers without a division's bias.
+    fn place(&self, hash: u64) -> usize {
         ((u128::from(hash) * self.workers as u128) >> 64) as usize
     }
 
@@ -250,6 +277,35 @@ impl Batch {
 
     fn is_empty(&self) -> bool {
         self.frames.is_empty() && self.clock.is_none()
+    }
+
+    /// Copies a frame in; true when the batch is full and should be handed over.
+    fn push(&mut self, position: u64, packet: &Packet<'_>) -> bool {
+        let start = self.data.len();
+        self.data.extend_from_slice(packet.data);
+        self.frames.push(Frame {
+            position,
+            ts: packet.ts,
+            linktype: packet.linktype,
+            wire_len: packet.wire_len,
+            start,
+            end: self.data.len(),
+        });
+        self.frames.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
+    }
+
+    /// The frames as packets, each with its input position.
+    fn packets(&self) -> impl Iterator<Item = (u64, Packet<'_>)> {
+        self.frames.iter().filter_map(|frame| {
+            let data = self.data.get(frame.start..frame.end)?;
+            let packet = Packet {
+                ts: frame.ts,
+                linktype: frame.linktype,
+                data,
+                wire_len: frame.wire_len,
+            };
+            Some((frame.position, packet))
+        })
     }
 }
 
@@ -429,17 +485,7 @@ impl Workers {
         let Some(batch) = self.filling.get_mut(shard) else {
             return;
         };
-        let start = batch.data.len();
-        batch.data.extend_from_slice(packet.data);
-        batch.frames.push(Frame {
-            position,
-            ts: packet.ts,
-            linktype: packet.linktype,
-            wire_len: packet.wire_len,
-            start,
-            end: batch.data.len(),
-        });
-        if batch.frames.len() >= BATCH_PACKETS || batch.data.len() >= BATCH_BYTES {
+        if batch.push(position, packet) {
             self.hand_over(shard);
         }
     }
@@ -636,6 +682,200 @@ impl Workers {
     }
 }
 
+/// Forwarded batches a worker may have waiting: bounds what a flood of tunnelled
+/// frames for one worker can hold (about 1 MiB each).
+const FORWARDED_BATCHES: usize = 4;
+/// Tunnelled frames a worker holds back to put them in time order: past this, the
+/// oldest go on at once, in order but perhaps ahead of a peer's older frame.
+const MAX_HELD_BYTES: usize = 8 << 20;
+/// How long a stopping worker waits for its peers' last forwarded frames.
+const LAST_FORWARDS_WAIT: Duration = Duration::from_secs(1);
+
+/// Live on AF_PACKET rings the kernel places a frame by its outer headers. A tunnel's
+/// sender often derives the outer source port from the inner flow, one per direction
+/// (VXLAN, GENEVE), so an inner flow's two directions can reach two rings and be kept
+/// as two half flows. Each ring's worker hands a tunnelled frame to the worker its
+/// innermost addresses pick, as `analyze --workers` places it; frames in no tunnel
+/// stay where the kernel put them.
+///
+/// Two rings are read independently, so a frame handed over can arrive after a later
+/// frame of the same flow that came in on the owner's own ring (a SIP request on one
+/// ring, its response 40 µs later on the other): the flow would start with the
+/// response and face the wrong way. So each worker holds its tunnelled frames and
+/// runs them in capture-time order once every peer has read its ring up to their
+/// time (`read_up_to`); a quiet ring has read everything older than a block timeout.
+pub struct Resteer {
+    me: usize,
+    sharder: Sharder,
+    outboxes: Vec<Batch>,
+    peers: Vec<SyncSender<Batch>>,
+    inbox: Receiver<Batch>,
+    /// Frames lost to a peer's full inbox.
+    drops: Arc<AtomicU64>,
+    /// Per worker: every tunnelled frame it read with an earlier capture time has
+    /// been handed over. `u64::MAX` once it stopped.
+    read_up_to: Arc<[AtomicU64]>,
+    held: BinaryHeap<Reverse<Held>>,
+    held_bytes: usize,
+    arrivals: u64,
+}
+
+/// A tunnelled frame waiting for its turn; ordered by capture time, then arrival.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Held {
+    ts: Timestamp,
+    arrival: u64,
+    linktype: i32,
+    wire_len: u32,
+    data: Vec<u8>,
+}
+
+impl Resteer {
+    /// One per worker, wired to each other.
+    pub fn group(workers: usize, tunnels: &Tunnels, drops: &Arc<AtomicU64>) -> Vec<Resteer> {
+        let workers = workers.max(1);
+        let (peers, inboxes): (Vec<_>, Vec<_>) = (0..workers)
+            .map(|_| mpsc::sync_channel(FORWARDED_BATCHES))
+            .unzip();
+        let read_up_to: Arc<[AtomicU64]> = (0..workers).map(|_| AtomicU64::new(0)).collect();
+        let source: Arc<str> = Arc::from("");
+        inboxes
+            .into_iter()
+            .enumerate()
+            .map(|(me, inbox)| Resteer {
+                me,
+                sharder: Sharder {
+                    workers,
+                    tunnels: tunnels.clone(),
+                    routed: HashMap::new(),
+                },
+                outboxes: (0..workers)
+                    .map(|_| Batch::new(Arc::clone(&source)))
+                    .collect(),
+                peers: peers.clone(),
+                inbox,
+                drops: Arc::clone(drops),
+                read_up_to: Arc::clone(&read_up_to),
+                held: BinaryHeap::new(),
+                held_bytes: 0,
+                arrivals: 0,
+            })
+            .collect()
+    }
+
+    /// Takes a tunnelled frame (to hand over, or to hold for time order): true when it
+    /// did, and the caller then leaves it alone.
+    pub fn take(&mut self, packet: &Packet<'_>) -> bool {
+        let Some(owner) = self.sharder.inner_shard(packet.linktype, packet.data) else {
+            return false;
+        };
+        if owner == self.me {
+            self.hold(packet);
+        } else if self
+            .outboxes
+            .get_mut(owner)
+            .is_some_and(|outbox| outbox.push(0, packet))
+        {
+            self.send(owner);
+        }
+        true
+    }
+
+    fn hold(&mut self, packet: &Packet<'_>) {
+        self.arrivals += 1;
+        self.held_bytes += packet.data.len();
+        self.held.push(Reverse(Held {
+            ts: packet.ts,
+            arrival: self.arrivals,
+            linktype: packet.linktype,
+            wire_len: packet.wire_len,
+            data: packet.data.to_vec(),
+        }));
+    }
+
+    /// Hands over what was taken for others, then tells them this worker has read its
+    /// ring up to `ts`. Called after each ring block (with its last frame's time) and
+    /// when the ring was quiet.
+    pub fn read_up_to(&mut self, ts: Timestamp) {
+        for owner in 0..self.outboxes.len() {
+            if !self.outboxes[owner].frames.is_empty() {
+                self.send(owner);
+            }
+        }
+        if let Some(mark) = self.read_up_to.get(self.me) {
+            mark.fetch_max(ts.0, Ordering::Release);
+        }
+    }
+
+    fn send(&mut self, owner: usize) {
+        let Some(outbox) = self.outboxes.get_mut(owner) else {
+            return;
+        };
+        let batch = std::mem::replace(outbox, Batch::new(Arc::clone(&outbox.source)));
+        let frames = batch.frames.len() as u64;
+        // Live: never wait for a peer; a full inbox loses the frames, counted.
+        if self.peers[owner].try_send(batch).is_err() {
+            self.drops.fetch_add(frames, Ordering::Relaxed);
+        }
+    }
+
+    /// Runs `each` over the held frames every peer has read past, oldest first (and
+    /// over the oldest regardless while more than `MAX_HELD_BYTES` are held).
+    pub fn release(&mut self, each: impl FnMut(&Packet<'_>)) {
+        // The marks first: whatever a peer handed over before its mark is then in the
+        // inbox.
+        let until = self
+            .read_up_to
+            .iter()
+            .enumerate()
+            .filter(|&(worker, _)| worker != self.me)
+            .map(|(_, mark)| mark.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(u64::MAX);
+        self.release_until(until, each);
+    }
+
+    fn release_until(&mut self, until: u64, mut each: impl FnMut(&Packet<'_>)) {
+        while let Ok(batch) = self.inbox.try_recv() {
+            for (_, packet) in batch.packets() {
+                self.hold(&packet);
+            }
+        }
+        while let Some(Reverse(next)) = self.held.peek() {
+            if next.ts.0 > until && self.held_bytes <= MAX_HELD_BYTES {
+                break;
+            }
+            let Some(Reverse(frame)) = self.held.pop() else {
+                break;
+            };
+            self.held_bytes -= frame.data.len();
+            each(&Packet {
+                ts: frame.ts,
+                linktype: frame.linktype,
+                data: &frame.data,
+                wire_len: frame.wire_len,
+            });
+        }
+    }
+
+    /// At the end: hands over the rest, waits (boundedly: a peer may have failed)
+    /// until every worker has, and runs `each` over everything held.
+    pub fn finish(&mut self, mut each: impl FnMut(&Packet<'_>)) {
+        self.read_up_to(Timestamp(u64::MAX));
+        let started = Instant::now();
+        while self
+            .read_up_to
+            .iter()
+            .any(|mark| mark.load(Ordering::Acquire) != u64::MAX)
+            && started.elapsed() < LAST_FORWARDS_WAIT
+        {
+            self.release(&mut each);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.release_until(u64::MAX, each);
+    }
+}
+
 fn run_worker<S: Sink + ?Sized>(
     mut engine: Engine,
     mut sink: SharedSink<S>,
@@ -657,17 +897,8 @@ fn run_worker<S: Sink + ?Sized>(
         }
         match work {
             Work::Frames(mut batch) => {
-                for frame in &batch.frames {
-                    let Some(data) = batch.data.get(frame.start..frame.end) else {
-                        continue;
-                    };
-                    let packet = Packet {
-                        ts: frame.ts,
-                        linktype: frame.linktype,
-                        data,
-                        wire_len: frame.wire_len,
-                    };
-                    engine.process_at(frame.position, &packet, &mut sink);
+                for (position, packet) in batch.packets() {
+                    engine.process_at(position, &packet, &mut sink);
                 }
                 if let Some(now) = batch.clock.take() {
                     engine.advance(now, &mut sink);
@@ -833,6 +1064,167 @@ mod tests {
         for frame in [&arp, &v4[..20].to_vec(), &vxlan] {
             assert_eq!(plain_pair(1, frame, &sharder.tunnels), None);
         }
+    }
+
+    /// `inner` (an Ethernet frame) in VXLAN network 42, from outer source port `sport`.
+    fn vxlan(sport: u16, inner: &[u8]) -> Vec<u8> {
+        use crate::build::frame::{ipv4, udp};
+        let mut payload = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
+        payload.extend_from_slice(inner);
+        ipv4(
+            [10, 99, 0, 1],
+            [10, 99, 0, 2],
+            17,
+            0,
+            0x4000,
+            &udp(sport, 4789, &payload),
+        )
+    }
+
+    fn packet(frame: &[u8]) -> Packet<'_> {
+        Packet {
+            ts: Timestamp::from_secs(1_000),
+            linktype: 1,
+            data: frame,
+            wire_len: frame.len() as u32,
+        }
+    }
+
+    /// Each direction of an inner flow comes with its own outer source port, so the
+    /// kernel may put the two on either ring: wherever each lands, both end on one
+    /// worker, in capture-time order, and every frame is run exactly once.
+    #[test]
+    fn a_tunnelled_flows_directions_meet_on_one_worker_in_order() {
+        use crate::build::frame::{ipv4, udp};
+        let drops = Arc::new(AtomicU64::new(0));
+        let mut group = Resteer::group(2, &Tunnels::default(), &drops);
+        let mut owners = [0usize; 2];
+        let mut frames = Vec::new();
+        for i in 0..64u8 {
+            let there = ipv4(
+                [10, 1, 0, i],
+                [10, 2, 0, 1],
+                17,
+                0,
+                0x4000,
+                &udp(6000, 7000, b"x"),
+            );
+            let back = ipv4(
+                [10, 2, 0, 1],
+                [10, 1, 0, i],
+                17,
+                0,
+                0x4000,
+                &udp(7000, 6000, b"y"),
+            );
+            let pair = [vxlan(50_000 + u16::from(i), &there), vxlan(60_000, &back)];
+            let mut owner = None;
+            for frame in &pair {
+                for resteer in group.iter_mut() {
+                    let found = resteer.sharder.inner_shard(1, frame);
+                    assert!(found.is_some() && owner.is_none_or(|o| Some(o) == found));
+                    owner = found;
+                }
+            }
+            owners[owner.unwrap_or(0)] += 1;
+            frames.extend(pair);
+        }
+        assert!(owners.iter().all(|&n| n > 10), "{owners:?}");
+        // Frame k comes at second k, on ring k % 2; ring 1 is read first.
+        let at = |k: usize| Timestamp::from_secs(1_000 + k as u64);
+        for ring in [1, 0] {
+            for (k, frame) in frames.iter().enumerate().filter(|(k, _)| k % 2 == ring) {
+                assert!(group[ring].take(&Packet {
+                    ts: at(k),
+                    ..packet(frame)
+                }));
+            }
+            group[ring].read_up_to(at(frames.len()));
+        }
+        // A frame in no tunnel stays where the kernel put it.
+        let plain = udp_frame();
+        assert!(!group[0].take(&packet(&plain)) && !group[1].take(&packet(&plain)));
+        let mut runs = [Vec::new(), Vec::new()];
+        for ring in 0..2 {
+            group[ring].release(|p| runs[ring].push(p.ts));
+        }
+        for run in &runs {
+            assert!(run.is_sorted(), "{run:?}");
+        }
+        assert_eq!(runs[0].len() + runs[1].len(), frames.len());
+        assert_eq!(drops.load(Ordering::Relaxed), 0);
+    }
+
+    /// A frame is held until every peer has read its ring past the frame's time.
+    #[test]
+    fn held_until_the_peers_have_read_past_it() {
+        use crate::build::frame::{ipv4, udp};
+        let drops = Arc::new(AtomicU64::new(0));
+        let mut group = Resteer::group(2, &Tunnels::default(), &drops);
+        let frame = (0..=255u8)
+            .map(|i| {
+                vxlan(
+                    50_000,
+                    &ipv4([10, 1, 0, i], [10, 2, 0, 1], 17, 0, 0, &udp(1, 2, b"")),
+                )
+            })
+            .find(|frame| group[0].sharder.inner_shard(1, frame) == Some(0))
+            .expect("an inner flow of worker 0");
+        assert!(group[0].take(&Packet {
+            ts: Timestamp::from_secs(10),
+            ..packet(&frame)
+        }));
+        let mut run = 0;
+        group[0].release(|_| run += 1);
+        assert_eq!(run, 0);
+        group[1].read_up_to(Timestamp::from_secs(9));
+        group[0].release(|_| run += 1);
+        assert_eq!(run, 0);
+        group[1].read_up_to(Timestamp::from_secs(10));
+        group[0].release(|_| run += 1);
+        assert_eq!(run, 1);
+    }
+
+    /// A worker that does not take its forwarded frames holds at most
+    /// `FORWARDED_BATCHES` batches of them, the rest counted as lost; a peer that
+    /// never reads its ring makes a worker hold at most `MAX_HELD_BYTES`.
+    #[test]
+    fn forwarded_and_held_frames_are_bounded() {
+        use crate::build::frame::{ipv4, udp};
+        let drops = Arc::new(AtomicU64::new(0));
+        let mut group = Resteer::group(2, &Tunnels::default(), &drops);
+        // An inner flow that belongs to worker 1, seen on ring 0.
+        let frame = (0..=255u8)
+            .map(|i| {
+                vxlan(
+                    50_000,
+                    &ipv4([10, 1, 0, i], [10, 2, 0, 1], 17, 0, 0, &udp(1, 2, b"")),
+                )
+            })
+            .find(|frame| group[1].sharder.inner_shard(1, frame) == Some(1))
+            .expect("an inner flow of worker 1");
+        let sent = (FORWARDED_BATCHES + 3) * BATCH_PACKETS;
+        for _ in 0..sent {
+            assert!(group[0].take(&packet(&frame)));
+        }
+        group[0].read_up_to(Timestamp::from_secs(1));
+        // Worker 1 holds them (its peer has read only to second 1) ...
+        let mut run = 0;
+        group[1].release(|_| run += 1);
+        assert_eq!(run, 0);
+        assert_eq!(group[1].held.len(), FORWARDED_BATCHES * BATCH_PACKETS);
+        assert_eq!(
+            drops.load(Ordering::Relaxed) as usize,
+            sent - group[1].held.len()
+        );
+        // ... and its own, up to the bound; past it the oldest run at once.
+        let own = MAX_HELD_BYTES / frame.len() + 100;
+        for _ in 0..own {
+            assert!(group[1].take(&packet(&frame)));
+            group[1].release(|_| run += 1);
+        }
+        assert!(group[1].held_bytes <= MAX_HELD_BYTES + frame.len());
+        assert!(run >= 100, "{run}");
     }
 
     #[test]

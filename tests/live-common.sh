@@ -1,4 +1,4 @@
-# Helpers shared by the live end-to-end scripts (tests/live.sh, tests/live-fragments.sh);
+# Helpers shared by the live end-to-end scripts (tests/live.sh, tests/live-fanout.sh);
 # sourced, not run.
 
 fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -119,6 +119,14 @@ impl Ring {
         Ok(true)
     }
 
+    /// After a read found no block: every frame this ring received before the time
+    /// returned has been read. The kernel hands a block over at most a block timeout
+    /// after its first frame; twice that allows for the poll's own lateness.
+    pub fn read_everything_before(&self) -> Timestamp {
+        let settle = 2 * u64::from(BLOCK_TIMEOUT_MS) * 1_000_000;
+        Timestamp(Timestamp::now().0.saturating_sub(settle))
+    }
+
     /// Frames the kernel dropped because this ring was full, since it opened.
     pub fn drops(&self) -> Option<u64> {
         self.capture

@@ -32,7 +32,7 @@ use crate::output::Outputs;
 use crate::setup::Setup;
 use crate::threads::lock;
 use crate::timestamp::Timestamp;
-use crate::workers::{SharedSink, WhenFull, WorkerReport, Workers, PUBLISH_INTERVAL};
+use crate::workers::{Resteer, SharedSink, WhenFull, WorkerReport, Workers, PUBLISH_INTERVAL};
 
 /// How often buffered alert lines reach the files, and drops are read from libpcap.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
@@ -316,8 +316,15 @@ pub fn run(setup: Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError>
                 eve_shipping,
                 capturing: AtomicBool::new(true),
             });
+            let tunnels = engines
+                .first()
+                .map(|engine| engine.tunnels().clone())
+                .unwrap_or_default();
+            let resteers = Resteer::group(rings.len(), &tunnels, &sensor.queue_drops);
             let mut threads = Vec::with_capacity(rings.len());
-            for (i, (ring, mut engine)) in rings.into_iter().zip(engines).enumerate() {
+            for (i, ((ring, mut engine), resteer)) in
+                rings.into_iter().zip(engines).zip(resteers).enumerate()
+            {
                 engine.set_source(&iface);
                 let thread = std::thread::Builder::new()
                     .name(format!("cleartrace-ring-{i}"))
@@ -325,7 +332,7 @@ pub fn run(setup: Setup, options: LiveOptions) -> Result<LiveOutcome, LiveError>
                         let stop = Arc::clone(&stop);
                         let sensor = Arc::clone(&sensor);
                         let sink = sink.clone();
-                        move || ring_loop(ring, engine, sink, i, &stop, &sensor)
+                        move || ring_loop(ring, engine, resteer, sink, i, &stop, &sensor)
                     })
                     .map_err(LiveError::Start)?;
                 threads.push(thread);
@@ -473,12 +480,15 @@ fn capture_loop(
 }
 
 /// One AF_PACKET worker: reads its ring's blocks and runs its engine on the frames
-/// in place, until told to stop; then ends its flows. A ring that fails, or a
+/// in place (a tunnelled frame of another worker's inner flow goes to that worker,
+/// see `Resteer`), and on what the others handed here, until told to stop; then
+/// ends its flows. A ring that fails, or a
 /// worker that panics, stops the whole sensor (its share of the traffic would be
 /// lost).
 fn ring_loop(
     mut ring: Ring,
     mut engine: Engine,
+    mut resteer: Resteer,
     mut sink: SharedSink<Outputs>,
     me: usize,
     stop: &AtomicBool,
@@ -502,20 +512,32 @@ fn ring_loop(
     let mut published = Instant::now();
     let mut error = None;
     while !stop.load(Ordering::Relaxed) {
-        match ring.read_block(|packet| engine.process(packet, &mut sink)) {
-            Ok(true) => {}
+        let mut last = None;
+        let read = ring.read_block(|packet| {
+            last = Some(packet.ts);
+            if !resteer.take(packet) {
+                engine.process(packet, &mut sink);
+            }
+        });
+        match read {
+            Ok(true) => resteer.read_up_to(last.unwrap_or_default()),
             // A quiet link: the clock still moves, so idle flows time out.
-            Ok(false) => engine.advance(Timestamp::now(), &mut sink),
+            Ok(false) => {
+                resteer.read_up_to(ring.read_everything_before());
+                engine.advance(Timestamp::now(), &mut sink);
+            }
             Err(e) => {
                 error = Some(LiveError::Capture(e));
                 break;
             }
         }
+        resteer.release(|packet| engine.process(packet, &mut sink));
         if published.elapsed() >= PUBLISH_INTERVAL {
             published = Instant::now();
             publish(&ring, &engine);
         }
     }
+    resteer.finish(|packet| engine.process(packet, &mut sink));
     engine.finish(&mut sink);
     publish(&ring, &engine);
     (WorkerReport::of(&engine), error)
