@@ -421,6 +421,16 @@ impl Engine {
         self.ordered = Some((progress, me));
     }
 
+    /// Tells the other workers this one has read every packet before input position
+    /// `position`, up to capture time `now`: what a worker that reads the whole input
+    /// says after skipping frames that are another's.
+    pub fn passed(&self, position: u64, now: Timestamp) {
+        if let Some((progress, me)) = &self.ordered {
+            progress.reached(*me, position);
+            progress.clock(*me, now);
+        }
+    }
+
     /// `process` for a packet at input position `position` (workers).
     pub fn process_at(&mut self, position: u64, packet: &Packet<'_>, sink: &mut dyn Sink) {
         if let Some((progress, me)) = &self.ordered {

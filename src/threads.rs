@@ -11,9 +11,15 @@ use crate::timestamp::Timestamp;
 /// How long a worker waits for the others before it reads the expectations anyway:
 /// only a worker that died (a bug) can hold it up this long, and the run must end.
 const GIVE_UP_WAITING: Duration = Duration::from_secs(10);
+/// How long a waiting worker yields before it sleeps. A sleep lasts at least the
+/// timer slack (50 µs), far longer than another worker usually needs to catch up,
+/// and yielding is nearly free when there is a core per worker; past this, the
+/// worker waited for may need this core.
+const YIELD_BEFORE_SLEEPING: Duration = Duration::from_millis(1);
 
-/// How far each worker of an offline run has read, by input position (the reader
-/// numbers every packet it reads, in file order). A call's media may be on another
+/// How far each worker of an offline run has read, by input position (every packet
+/// of the input numbered in file order, by the one reader or by each worker reading
+/// the whole input). A call's media may be on another
 /// worker than the SDP that announced it, so whether a media flow counts as
 /// signalled would depend on thread timing; instead, a worker that reads the shared
 /// expectations at position p first waits until every other worker has read all its
@@ -24,35 +30,50 @@ const GIVE_UP_WAITING: Duration = Duration::from_secs(10);
 /// No two workers can wait for each other: each waits only for positions below its
 /// own, and the one with the lower position never waits for the other.
 pub struct Progress {
-    /// Per worker: every packet of that worker before this position has been read.
-    floors: Vec<AtomicU64>,
-    /// Per worker: the capture time (ns) of the packet it is on, for ageing the
-    /// shared expectations by the clock of the worker furthest behind.
-    clocks: Vec<AtomicU64>,
-    /// A worker waits for packets still in the reader's unsent batches.
+    workers: Vec<WorkerProgress>,
+    /// A worker waits for packets still in the reader's unsent batches (when one
+    /// thread reads for all).
     flush_requested: AtomicBool,
+}
+
+/// One worker's marks, on a cache line of its own: a worker writes them at every
+/// packet of its own, and sharing a line with another worker's marks made each of
+/// those writes take the line from the other core.
+#[derive(Default)]
+#[repr(align(128))]
+struct WorkerProgress {
+    /// Every packet of that worker before this position has been read.
+    floor: AtomicU64,
+    /// The capture time (ns) of the packet it is on, for ageing the shared
+    /// expectations by the clock of the worker furthest behind.
+    clock: AtomicU64,
 }
 
 impl Progress {
     pub(crate) fn new(workers: usize) -> Self {
         Progress {
-            floors: (0..workers).map(|_| AtomicU64::new(0)).collect(),
-            clocks: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            workers: (0..workers).map(|_| WorkerProgress::default()).collect(),
             flush_requested: AtomicBool::new(false),
         }
     }
 
     /// Worker `me` has read every one of its packets before `position`.
     pub fn reached(&self, me: usize, position: u64) {
-        if let Some(floor) = self.floors.get(me) {
-            floor.store(position, Ordering::Release);
+        if let Some(worker) = self.workers.get(me) {
+            worker.floor.store(position, Ordering::Release);
         }
+    }
+
+    /// Worker `me` reads no more: nobody waits for it (also when it panicked).
+    pub fn done(&self, me: usize) {
+        self.reached(me, u64::MAX);
+        self.clock(me, Timestamp(u64::MAX));
     }
 
     /// Worker `me` reads a packet captured at `now`.
     pub fn clock(&self, me: usize, now: Timestamp) {
-        if let Some(clock) = self.clocks.get(me) {
-            clock.store(now.0, Ordering::Relaxed);
+        if let Some(worker) = self.workers.get(me) {
+            worker.clock.store(now.0, Ordering::Relaxed);
         }
     }
 
@@ -60,9 +81,9 @@ impl Progress {
     /// expectations can come before (within one capture file).
     pub fn earliest_clock(&self) -> Timestamp {
         Timestamp(
-            self.clocks
+            self.workers
                 .iter()
-                .map(|clock| clock.load(Ordering::Relaxed))
+                .map(|worker| worker.clock.load(Ordering::Relaxed))
                 .min()
                 .unwrap_or(0),
         )
@@ -71,22 +92,26 @@ impl Progress {
     /// Returns once every other worker has read all its packets before `position`.
     pub fn wait_for_earlier(&self, me: usize, position: u64) {
         let behind = || {
-            self.floors
+            self.workers
                 .iter()
                 .enumerate()
-                .any(|(w, floor)| w != me && floor.load(Ordering::Acquire) < position)
+                .any(|(w, worker)| w != me && worker.floor.load(Ordering::Acquire) < position)
         };
+        if !behind() {
+            return;
+        }
+        // The reader (one reading thread for all workers) may hold that packet.
+        self.flush_requested.store(true, Ordering::Relaxed);
         let started = Instant::now();
         let mut rounds = 0u32;
         while behind() {
-            self.flush_requested.store(true, Ordering::Relaxed);
             rounds = rounds.saturating_add(1);
             // Spin briefly (the other worker is usually a few packets behind), then
             // yield, then sleep: with more workers than cores a waiting thread must
             // leave the core to the one it waits for.
             if rounds < 64 {
                 std::hint::spin_loop();
-            } else if rounds < 256 {
+            } else if started.elapsed() < YIELD_BEFORE_SLEEPING {
                 std::thread::yield_now();
             } else {
                 std::thread::sleep(Duration::from_micros(20));
@@ -99,9 +124,9 @@ impl Progress {
 
     /// A position every worker has reached: none reads the expectations before it.
     pub fn horizon(&self) -> u64 {
-        self.floors
+        self.workers
             .iter()
-            .map(|floor| floor.load(Ordering::Acquire))
+            .map(|worker| worker.floor.load(Ordering::Acquire))
             .min()
             .unwrap_or(0)
     }

@@ -73,14 +73,24 @@ const MAX_ROUTED_DATAGRAMS: usize = 4096;
 /// Where the worker for a frame is: the same for both directions of a conversation.
 /// Tunnelled traffic is placed by its innermost addresses; the fragments of a
 /// tunnel datagram follow its first fragment, whose headers name them.
-struct Sharder {
+pub struct Sharder {
     workers: usize,
     tunnels: Tunnels,
     routed: HashMap<(IpAddr, IpAddr, u32), u64>,
 }
 
 impl Sharder {
-    fn shard(&mut self, linktype: i32, frame: &[u8]) -> usize {
+    pub fn new(workers: usize, tunnels: Tunnels) -> Self {
+        Sharder {
+            workers,
+            tunnels,
+            routed: HashMap::new(),
+        }
+    }
+
+    /// The worker of a frame, in 0..workers. Stateful only for fragments, so every
+    /// sharder fed the same frames in the same order picks the same workers.
+    pub fn shard(&mut self, linktype: i32, frame: &[u8]) -> usize {
         if self.workers <= 1 {
             return 0;
         }
@@ -356,6 +366,11 @@ impl WorkerReport {
             active_flows: engine.active_flows(),
         }
     }
+
+    pub fn merge(&mut self, other: &WorkerReport) {
+        self.stats.merge(&other.stats);
+        self.active_flows += other.active_flows;
+    }
 }
 
 /// Whether a full worker queue stalls the reader (files) or loses the batch (live).
@@ -405,11 +420,7 @@ impl Workers {
             .first()
             .map(|e| e.tunnels().clone())
             .unwrap_or_default();
-        let sharder = Sharder {
-            workers: n,
-            tunnels,
-            routed: HashMap::new(),
-        };
+        let sharder = Sharder::new(n, tunnels);
         let (spare_tx, spare_rx) = mpsc::sync_channel(n * (queue_batches + 2));
         let source: Arc<str> = Arc::from("");
         let (blocks_back_tx, blocks_back_rx) = mpsc::sync_channel(BLOCKS_OUT);
@@ -663,8 +674,7 @@ impl Workers {
         let mut total = WorkerReport::default();
         for handle in self.handles.drain(..) {
             if let Ok(report) = handle.join() {
-                total.stats.merge(&report.stats);
-                total.active_flows += report.active_flows;
+                total.merge(&report);
             }
         }
         total
@@ -674,9 +684,7 @@ impl Workers {
     pub fn snapshot(reports: &[Arc<Mutex<WorkerReport>>]) -> WorkerReport {
         let mut total = WorkerReport::default();
         for report in reports {
-            let report = lock(report);
-            total.stats.merge(&report.stats);
-            total.active_flows += report.active_flows;
+            total.merge(&lock(report));
         }
         total
     }
@@ -744,11 +752,7 @@ impl Resteer {
             .enumerate()
             .map(|(me, inbox)| Resteer {
                 me,
-                sharder: Sharder {
-                    workers,
-                    tunnels: tunnels.clone(),
-                    routed: HashMap::new(),
-                },
+                sharder: Sharder::new(workers, tunnels.clone()),
                 outboxes: (0..workers)
                     .map(|_| Batch::new(Arc::clone(&source)))
                     .collect(),
@@ -1047,11 +1051,7 @@ mod tests {
         v6.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
         v6.extend_from_slice(&[0x13, 0x88, 0x13, 0x89, 0, 12, 0, 0, b'p', b'i', b'n', b'g']);
         let tunnels = Tunnels::default();
-        let mut sharder = Sharder {
-            workers: 2,
-            tunnels,
-            routed: HashMap::new(),
-        };
+        let mut sharder = Sharder::new(2, tunnels);
         for frame in [&v4, &tagged, &v6] {
             let pair = plain_pair(1, frame, &sharder.tunnels).expect("a plain frame");
             assert_eq!(pair.hash(), sharder.decoded_hash(1, frame));

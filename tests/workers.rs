@@ -70,3 +70,50 @@ fn compare(single: &common::Run, sharded: &common::Run) {
         multiset(sharded.alerts.clone())
     );
 }
+
+/// Standard input can be read only once, so there one thread reads and hands each
+/// worker its frames, where files are read whole by every worker: both ways must give
+/// the single-threaded result.
+#[test]
+fn sharded_run_over_standard_input_equals_the_single_threaded_run() {
+    let capture = common::repo().join("pcaps/sip-udp-g711-dtmf.pcap");
+    let single = common::analyze(&[&capture], &["--quiet"]);
+    let dir = common::tempdir();
+    let (alerts, flows) = (dir.join("alerts.json"), dir.join("flows.json"));
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_cleartrace"))
+        .args(["analyze", "--quiet", "--workers", "2", "-", "--alerts"])
+        .arg(&alerts)
+        .arg("--flows")
+        .arg(&flows)
+        .stdin(std::fs::File::open(&capture).expect("capture"))
+        .status()
+        .expect("run cleartrace");
+    assert_eq!(status.code(), single.output.status.code());
+    let read = |path: &std::path::Path| -> Vec<Value> {
+        let text = std::fs::read_to_string(path).expect("output");
+        text.lines()
+            .map(|line| serde_json::from_str(line).expect("JSON line"))
+            .collect()
+    };
+    assert!(!single.alerts.is_empty(), "the call raises alerts");
+    for (one, many) in [
+        (&single.alerts, read(&alerts)),
+        (&single.flows, read(&flows)),
+    ] {
+        assert_eq!(
+            multiset(without_file_name(one.clone())),
+            multiset(without_file_name(many))
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Records without `pcap_filename`, which names standard input `-`.
+fn without_file_name(mut records: Vec<Value>) -> Vec<Value> {
+    for record in &mut records {
+        if let Some(record) = record.as_object_mut() {
+            record.remove("pcap_filename");
+        }
+    }
+    records
+}

@@ -9,7 +9,7 @@ mod read;
 pub use outputs::{check_metrics_name, check_report_name, Usage};
 pub use read::{
     capture_files, read_files, FileRead, Filtered, Inline, PacketFilter, PacketPath, Progress,
-    ReadOutcome,
+    ReadOutcome, WorkerShare,
 };
 
 use std::collections::BTreeSet;
@@ -21,8 +21,8 @@ use std::time::Instant;
 
 use thiserror::Error;
 
-use crate::capture::CaptureError;
-use crate::engine::EngineStats;
+use crate::capture::{CaptureError, STDIN};
+use crate::engine::{Engine, EngineStats};
 use crate::memory::{peak_memory, ShedReason};
 use crate::output::eve::EveWriter;
 use crate::output::metrics::{self, Drops};
@@ -32,7 +32,8 @@ use crate::output::syslog::{SyslogError, SyslogStats};
 use crate::output::{write_whole, Outputs};
 use crate::setup::Setup;
 use crate::severity::Severity;
-use crate::workers::{SharedSink, WhenFull, WorkerReport, Workers};
+use crate::threads;
+use crate::workers::{Sharder, SharedSink, WhenFull, WorkerReport, Workers};
 use outputs::{check_outputs, flows_with_alerts, open_output};
 
 /// Worker queue depth in batches when reading files: enough to ride out a slow flow
@@ -62,6 +63,8 @@ pub enum AnalyzeError {
     Workers(#[source] io::Error),
     #[error("a worker still holds the outputs")]
     WorkerStuck,
+    #[error("a worker stopped on a bug: its share of the flows was not analysed to the end")]
+    WorkerPanicked,
     /// Frames of a link type the `--bpf` expression means nothing for.
     #[error("{0}")]
     Filter(String),
@@ -178,6 +181,114 @@ struct FilterOutcome {
     errors: BTreeSet<String>,
 }
 
+/// `--workers N` over files: N threads, this one among them, each reading every file
+/// and analysing the frames whose worker it is (`WorkerShare`). What this thread read
+/// stands for all of them: they read the same files. Returns, besides, why a worker
+/// analysed nothing.
+fn read_in_shares(
+    files: &[PathBuf],
+    mut engines: Vec<Engine>,
+    sink: &SharedSink<Outputs>,
+    filter: Option<PacketFilter>,
+    progress: impl FnMut(Progress),
+) -> Result<SharesRead, AnalyzeError> {
+    let workers = engines.len();
+    let order = Arc::new(threads::Progress::new(workers));
+    let tunnels = engines
+        .first()
+        .map(|engine| engine.tunnels().clone())
+        .unwrap_or_default();
+    // A compiled filter stays in its thread: each worker compiles its own.
+    let expression = filter.as_ref().map(|f| f.expression().to_owned());
+    for (me, engine) in engines.iter_mut().enumerate() {
+        engine.order_by(Arc::clone(&order), me);
+    }
+    let mut others = engines.split_off(1.min(workers));
+    std::thread::scope(|scope| {
+        // Nobody starts before every worker is there: a worker missing would leave
+        // its share of the flows unread.
+        let mut starts = Vec::new();
+        let mut handles = Vec::new();
+        for (i, mut engine) in others.drain(..).enumerate() {
+            let me = i + 1;
+            let (start, started) = std::sync::mpsc::channel::<()>();
+            let mut sink = sink.clone();
+            let (tunnels, expression, order) =
+                (tunnels.clone(), expression.clone(), Arc::clone(&order));
+            let spawned = std::thread::Builder::new()
+                .name(format!("cleartrace-worker-{me}"))
+                .spawn_scoped(scope, move || {
+                    let _done = Done(&order, me);
+                    started.recv().ok()?;
+                    let filter = match expression.map(|e| PacketFilter::new(&e)).transpose() {
+                        Ok(filter) => filter,
+                        Err(e) => return Some(Err(e)),
+                    };
+                    let mut share = WorkerShare {
+                        engine: &mut engine,
+                        sink: &mut sink,
+                        sharder: Sharder::new(workers, tunnels),
+                        me,
+                        position: 0,
+                    };
+                    read_all(files, &mut share, filter, |_| {});
+                    order.done(me);
+                    engine.finish(&mut sink);
+                    Some(Ok(WorkerReport::of(&engine)))
+                });
+            // On an error, dropping the starts sends the others home without reading.
+            handles.push(spawned.map_err(AnalyzeError::Workers)?);
+            starts.push(start);
+        }
+        let first = engines.first_mut().ok_or(AnalyzeError::WorkerStuck)?;
+        for start in &starts {
+            let _ = start.send(());
+        }
+        let mut sink0 = sink.clone();
+        let (read, filtered) = {
+            let _done = Done(&order, 0);
+            let mut share = WorkerShare {
+                engine: first,
+                sink: &mut sink0,
+                sharder: Sharder::new(workers, tunnels),
+                me: 0,
+                position: 0,
+            };
+            read_all(files, &mut share, filter, progress)
+        };
+        first.finish(&mut sink0);
+        let mut ran = WorkerReport::of(first);
+        let mut errors = Vec::new();
+        for handle in handles {
+            match handle.join() {
+                Ok(Some(Ok(report))) => ran.merge(&report),
+                Ok(Some(Err(e))) => errors.push(AnalyzeError::Filter(e)),
+                Ok(None) => {}
+                Err(_) => errors.push(AnalyzeError::WorkerPanicked),
+            }
+        }
+        Ok((read, filtered, ran, errors))
+    })
+}
+
+/// What the workers read (as the first of them saw it), what `--bpf` left out, their
+/// merged counters, and why any of them analysed nothing.
+type SharesRead = (
+    ReadOutcome,
+    Option<FilterOutcome>,
+    WorkerReport,
+    Vec<AnalyzeError>,
+);
+
+/// Tells the other workers this one reads no more, however it ends.
+struct Done<'a>(&'a threads::Progress, usize);
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        self.0.done(self.1);
+    }
+}
+
 /// Reads every file into `path`, through the `--bpf` filter when there is one.
 fn read_all(
     files: &[PathBuf],
@@ -248,6 +359,7 @@ pub fn run(
         summary: Summary::default(),
     };
     let started = Instant::now();
+    let mut worker_errors = Vec::new();
     let (read, filtered, ran) = if options.workers == 1 {
         let mut engine = setup.engines(1).remove(0);
         let (read, filtered) = read_all(
@@ -265,7 +377,23 @@ pub fn run(
             active_flows: engine.active_flows(),
         };
         (read, filtered, ran)
+    } else if !files.iter().any(|file| file.as_os_str() == STDIN) {
+        let shared = Arc::new(Mutex::new(outputs));
+        let (read, filtered, ran, failed) = read_in_shares(
+            &files,
+            setup.engines(options.workers),
+            &SharedSink(Arc::clone(&shared)),
+            options.filter,
+            progress,
+        )?;
+        outputs = Arc::try_unwrap(shared)
+            .map_err(|_| AnalyzeError::WorkerStuck)?
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        worker_errors = failed;
+        (read, filtered, ran)
     } else {
+        // Standard input can be read once: one thread reads, the workers analyse.
         let shared = Arc::new(Mutex::new(outputs));
         let mut workers = Workers::spawn(
             setup.engines(options.workers),
@@ -292,6 +420,7 @@ pub fn run(
     };
     let Outputs { mut eve, summary } = outputs;
     let mut errors: Vec<AnalyzeError> = read.errors.into_iter().map(Into::into).collect();
+    errors.extend(worker_errors);
     // A failed output does not stop the others: the report may be on another disk.
     if let Err(e) = eve.finish() {
         errors.push(AnalyzeError::Output(e));

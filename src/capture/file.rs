@@ -223,6 +223,8 @@ struct ReadBuffer {
     end: usize,
     offset: u64,
     at_eof: bool,
+    /// Bytes asked of the operating system per read.
+    block: usize,
 }
 
 impl ReadBuffer {
@@ -234,6 +236,7 @@ impl ReadBuffer {
             end: 0,
             offset: 0,
             at_eof: false,
+            block: READ_BLOCK,
         }
     }
 
@@ -252,7 +255,7 @@ impl ReadBuffer {
     fn take_front(&mut self, cut: usize, mut spare: Vec<u8>) -> (Vec<u8>, usize) {
         let cut = cut.min(self.end - self.start);
         let rest = self.end - self.start - cut;
-        let want = READ_BLOCK.max(rest);
+        let want = self.block.max(rest);
         if spare.len() < want {
             spare.resize(want, 0);
         }
@@ -278,12 +281,13 @@ impl ReadBuffer {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
-                let want = n.max(READ_BLOCK);
+                let want = n.max(self.block);
                 if self.buf.len() < want {
                     self.buf.resize(want, 0);
                 }
             }
-            match self.reader.read(&mut self.buf[self.end..]) {
+            let limit = self.buf.len().min(self.end + self.block.max(n));
+            match self.reader.read(&mut self.buf[self.end..limit]) {
                 Ok(0) => self.at_eof = true,
                 Ok(got) => self.end += got,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -370,6 +374,12 @@ impl CaptureFile {
             capture.input.consume(24);
         }
         Ok(capture)
+    }
+
+    /// Reads on in blocks of this many bytes (at least one byte) rather than
+    /// `READ_BLOCK`.
+    pub fn read_in_blocks_of(&mut self, bytes: usize) {
+        self.input.block = bytes.max(1);
     }
 
     /// File size in bytes, for progress reporting (0 for standard input).
