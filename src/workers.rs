@@ -1,7 +1,9 @@
-//! Flows sharded across worker threads, for large files (`analyze --workers N`) and the
-//! live sensor. One reader hands packets to N workers, each with its own engine; a
-//! symmetric hash of the IP address pair picks the worker, so both directions of a
-//! flow meet on one engine.
+//! Flows sharded across worker threads, for standard input (`analyze --workers N -`)
+//! and the live sensor. One reader hands packets to N workers, each with its own
+//! engine; a symmetric hash of the IP address pair picks the worker (`Sharder`), so
+//! both directions of a flow meet on one engine. Files are read otherwise: every
+//! worker reads the whole file and the same `Sharder` tells it which frames are its
+//! own (`analyze::WorkerShare`).
 //!
 //! Why the address pair and not the 5-tuple: IPv4 fragments after the first carry no
 //! ports, and media anchored at a PBX shares the pair with the SIP dialog that
