@@ -17,7 +17,7 @@
 # Environment: WORKERS (default 2); CAPTURE=pcap|afpacket (default pcap, the sensor's
 # --capture); VETH=1 replays over a veth pair between network namespaces instead of
 # onto lo (tcpreplay on ctlive1 in namespace ctlive, the sensor on its peer ctlive0),
-# as frames from a mirror port arrive.
+# as frames from a mirror port arrive; KEEP_WORK=1 keeps the outputs for a look.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +34,7 @@ pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    rm -rf "$work"
+    if [ -n "${KEEP_WORK:-}" ]; then echo "outputs kept in $work" >&2; else rm -rf "$work"; fi
     if [ "$VETH" = 1 ]; then
         ip link del ctlive0 2>/dev/null || true
         ip netns del ctlive 2>/dev/null || true
