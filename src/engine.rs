@@ -422,8 +422,8 @@ impl Engine {
     }
 
     /// Tells the other workers this one has read every packet before input position
-    /// `position`, up to capture time `now`: what a worker that reads the whole input
-    /// says after skipping frames that are another's.
+    /// `position`, up to capture time `now`: at each packet of its own, and when a
+    /// worker that reads the whole input has skipped frames that are another's.
     pub fn passed(&self, position: u64, now: Timestamp) {
         if let Some((progress, me)) = &self.ordered {
             progress.reached(*me, position);
@@ -433,10 +433,7 @@ impl Engine {
 
     /// `process` for a packet at input position `position` (workers).
     pub fn process_at(&mut self, position: u64, packet: &Packet<'_>, sink: &mut dyn Sink) {
-        if let Some((progress, me)) = &self.ordered {
-            progress.reached(*me, position);
-            progress.clock(*me, packet.ts);
-        }
+        self.passed(position, packet.ts);
         self.position = position;
         self.process_packet(packet, sink);
     }

@@ -75,6 +75,7 @@ const MAX_ROUTED_DATAGRAMS: usize = 4096;
 /// Where the worker for a frame is: the same for both directions of a conversation.
 /// Tunnelled traffic is placed by its innermost addresses; the fragments of a
 /// tunnel datagram follow its first fragment, whose headers name them.
+#[derive(Clone)]
 pub struct Sharder {
     workers: usize,
     tunnels: Tunnels,
@@ -88,6 +89,15 @@ impl Sharder {
             tunnels,
             routed: HashMap::new(),
         }
+    }
+
+    /// One worker per engine, decapsulating the tunnels the engines do.
+    pub fn for_engines(engines: &[Engine]) -> Self {
+        let tunnels = engines
+            .first()
+            .map(|e| e.tunnels().clone())
+            .unwrap_or_default();
+        Sharder::new(engines.len().max(1), tunnels)
     }
 
     /// The worker of a frame, in 0..workers. Stateful only for fragments, so every
@@ -418,11 +428,7 @@ impl Workers {
         S: Sink + Send + ?Sized + 'static,
     {
         let n = engines.len().max(1);
-        let tunnels = engines
-            .first()
-            .map(|e| e.tunnels().clone())
-            .unwrap_or_default();
-        let sharder = Sharder::new(n, tunnels);
+        let sharder = Sharder::for_engines(&engines);
         let (spare_tx, spare_rx) = mpsc::sync_channel(n * (queue_batches + 2));
         let source: Arc<str> = Arc::from("");
         let (blocks_back_tx, blocks_back_rx) = mpsc::sync_channel(BLOCKS_OUT);

@@ -183,92 +183,102 @@ struct FilterOutcome {
 
 /// `--workers N` over files: N threads, this one among them, each reading every file
 /// and analysing the frames whose worker it is (`WorkerShare`). What this thread read
-/// stands for all of them: they read the same files. Returns, besides, why a worker
-/// analysed nothing.
+/// stands for all of them: they read the same files.
 fn read_in_shares(
     files: &[PathBuf],
     mut engines: Vec<Engine>,
-    sink: &SharedSink<Outputs>,
-    filter: Option<PacketFilter>,
+    sink: SharedSink<Outputs>,
+    bpf: Option<&str>,
     progress: impl FnMut(Progress),
 ) -> Result<SharesRead, AnalyzeError> {
-    let workers = engines.len();
-    let order = Arc::new(threads::Progress::new(workers));
-    let tunnels = engines
-        .first()
-        .map(|engine| engine.tunnels().clone())
-        .unwrap_or_default();
-    // A compiled filter stays in its thread: each worker compiles its own.
-    let expression = filter.as_ref().map(|f| f.expression().to_owned());
+    let order = Arc::new(threads::Progress::new(engines.len()));
+    let sharder = Sharder::for_engines(&engines);
     for (me, engine) in engines.iter_mut().enumerate() {
         engine.order_by(Arc::clone(&order), me);
     }
-    let mut others = engines.split_off(1.min(workers));
+    let Some((first, others)) = engines.split_first_mut() else {
+        return Err(AnalyzeError::WorkerStuck);
+    };
     std::thread::scope(|scope| {
         // Nobody starts before every worker is there: a worker missing would leave
         // its share of the flows unread.
         let mut starts = Vec::new();
         let mut handles = Vec::new();
-        for (i, mut engine) in others.drain(..).enumerate() {
+        for (i, engine) in others.iter_mut().enumerate() {
             let me = i + 1;
             let (start, started) = std::sync::mpsc::channel::<()>();
-            let mut sink = sink.clone();
-            let (tunnels, expression, order) =
-                (tunnels.clone(), expression.clone(), Arc::clone(&order));
+            let (mut sink, sharder, order) = (sink.clone(), sharder.clone(), &order);
             let spawned = std::thread::Builder::new()
                 .name(format!("cleartrace-worker-{me}"))
                 .spawn_scoped(scope, move || {
-                    let _done = Done(&order, me);
-                    started.recv().ok()?;
-                    let filter = match expression.map(|e| PacketFilter::new(&e)).transpose() {
-                        Ok(filter) => filter,
-                        Err(e) => return Some(Err(e)),
+                    let share = (engine, &mut sink, sharder, me);
+                    // Nothing read: no other worker waits for this one.
+                    let Ok(()) = started.recv() else {
+                        order.done(me);
+                        return Ok(());
                     };
-                    let mut share = WorkerShare {
-                        engine: &mut engine,
-                        sink: &mut sink,
-                        sharder: Sharder::new(workers, tunnels),
-                        me,
-                        position: 0,
-                    };
-                    read_all(files, &mut share, filter, |_| {});
-                    order.done(me);
-                    engine.finish(&mut sink);
-                    Some(Ok(WorkerReport::of(&engine)))
+                    read_share(files, share, order, bpf, |_| {}).map(|_| ())
                 });
             // On an error, dropping the starts sends the others home without reading.
             handles.push(spawned.map_err(AnalyzeError::Workers)?);
             starts.push(start);
         }
-        let first = engines.first_mut().ok_or(AnalyzeError::WorkerStuck)?;
         for start in &starts {
             let _ = start.send(());
         }
-        let mut sink0 = sink.clone();
-        let (read, filtered) = {
-            let _done = Done(&order, 0);
-            let mut share = WorkerShare {
-                engine: first,
-                sink: &mut sink0,
-                sharder: Sharder::new(workers, tunnels),
-                me: 0,
-                position: 0,
-            };
-            read_all(files, &mut share, filter, progress)
-        };
-        first.finish(&mut sink0);
-        let mut ran = WorkerReport::of(first);
-        let mut errors = Vec::new();
+        let mut own_sink = sink.clone();
+        let share = (&mut *first, &mut own_sink, sharder, 0);
+        let (read, filtered) =
+            read_share(files, share, &order, bpf, progress).map_err(AnalyzeError::Filter)?;
+        let mut failed = Vec::new();
         for handle in handles {
             match handle.join() {
-                Ok(Some(Ok(report))) => ran.merge(&report),
-                Ok(Some(Err(e))) => errors.push(AnalyzeError::Filter(e)),
-                Ok(None) => {}
-                Err(_) => errors.push(AnalyzeError::WorkerPanicked),
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failed.push(AnalyzeError::Filter(e)),
+                Err(_) => failed.push(AnalyzeError::WorkerPanicked),
             }
         }
-        Ok((read, filtered, ran, errors))
+        Ok::<_, AnalyzeError>((read, filtered, failed))
     })
+    .map(|(read, filtered, failed)| {
+        let mut ran = WorkerReport::default();
+        for engine in &engines {
+            ran.merge(&WorkerReport::of(engine));
+        }
+        SharesRead {
+            read,
+            filtered,
+            ran,
+            failed,
+        }
+    })
+}
+
+/// One worker of `read_in_shares`: reads every file through its own `--bpf` filter
+/// (compiled in its thread: a compiled program cannot move to another),
+/// analysing its share, then ends its flows. The others stop waiting for it when it
+/// has read all, however it ends.
+fn read_share(
+    files: &[PathBuf],
+    (engine, sink, sharder, me): (&mut Engine, &mut SharedSink<Outputs>, Sharder, usize),
+    order: &threads::Progress,
+    bpf: Option<&str>,
+    progress: impl FnMut(Progress),
+) -> Result<(ReadOutcome, Option<FilterOutcome>), String> {
+    let read = {
+        let _done = Done(order, me);
+        let filter = bpf.map(PacketFilter::new).transpose()?;
+        let mut share = WorkerShare {
+            engine: &mut *engine,
+            sink: &mut *sink,
+            sharder,
+            me,
+            position: 0,
+        };
+        read_all(files, &mut share, filter, progress)
+    };
+    engine.finish(sink);
+    Ok(read)
 }
 
 /// Whether `workers` workers each read every file themselves (`read_in_shares`) rather
@@ -282,14 +292,31 @@ fn reads_in_shares(files: &[PathBuf], workers: usize) -> bool {
     workers <= cores && !files.iter().any(|file| file.as_os_str() == STDIN)
 }
 
-/// What the workers read (as the first of them saw it), what `--bpf` left out, their
-/// merged counters, and why any of them analysed nothing.
-type SharesRead = (
-    ReadOutcome,
-    Option<FilterOutcome>,
-    WorkerReport,
-    Vec<AnalyzeError>,
-);
+/// What `read_in_shares` did.
+struct SharesRead {
+    /// What the workers read, as the first of them saw it.
+    read: ReadOutcome,
+    /// What `--bpf` left out.
+    filtered: Option<FilterOutcome>,
+    /// The workers' counters, merged.
+    ran: WorkerReport,
+    /// Why a worker analysed nothing, or not to the end.
+    failed: Vec<AnalyzeError>,
+}
+
+/// Runs `work` with the outputs shared between worker threads, then takes them back.
+fn with_shared_outputs<T>(
+    outputs: Outputs,
+    work: impl FnOnce(SharedSink<Outputs>) -> Result<T, AnalyzeError>,
+) -> Result<(Outputs, T), AnalyzeError> {
+    let shared = Arc::new(Mutex::new(outputs));
+    let done = work(SharedSink(Arc::clone(&shared)))?;
+    let outputs = Arc::try_unwrap(shared)
+        .map_err(|_| AnalyzeError::WorkerStuck)?
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok((outputs, done))
+}
 
 /// Tells the other workers this one reads no more, however it ends.
 struct Done<'a>(&'a threads::Progress, usize);
@@ -383,42 +410,27 @@ pub fn run(
             progress,
         );
         engine.finish(&mut outputs);
-        let ran = WorkerReport {
-            stats: engine.stats(),
-            active_flows: engine.active_flows(),
-        };
-        (read, filtered, ran)
+        (read, filtered, WorkerReport::of(&engine))
     } else if reads_in_shares(&files, options.workers) {
-        let shared = Arc::new(Mutex::new(outputs));
-        let (read, filtered, ran, failed) = read_in_shares(
-            &files,
-            setup.engines(options.workers),
-            &SharedSink(Arc::clone(&shared)),
-            options.filter,
-            progress,
-        )?;
-        outputs = Arc::try_unwrap(shared)
-            .map_err(|_| AnalyzeError::WorkerStuck)?
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        worker_errors = failed;
-        (read, filtered, ran)
+        let engines = setup.engines(options.workers);
+        let (shared, done) = with_shared_outputs(outputs, |sink| {
+            // A compiled filter stays in its thread: each worker compiles its own.
+            let bpf = options.filter.as_ref().map(PacketFilter::expression);
+            read_in_shares(&files, engines, sink, bpf, progress)
+        })?;
+        outputs = shared;
+        worker_errors = done.failed;
+        (done.read, done.filtered, done.ran)
     } else {
         // One thread reads, the workers analyse.
-        let shared = Arc::new(Mutex::new(outputs));
-        let mut workers = Workers::spawn(
-            setup.engines(options.workers),
-            SharedSink(Arc::clone(&shared)),
-            FILE_QUEUE_BATCHES,
-            WhenFull::Wait,
-        )
-        .map_err(AnalyzeError::Workers)?;
-        let (read, filtered) = read_all(&files, &mut workers, options.filter, progress);
-        let ran = workers.finish();
-        outputs = Arc::try_unwrap(shared)
-            .map_err(|_| AnalyzeError::WorkerStuck)?
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let engines = setup.engines(options.workers);
+        let (shared, (read, filtered, ran)) = with_shared_outputs(outputs, |sink| {
+            let mut workers = Workers::spawn(engines, sink, FILE_QUEUE_BATCHES, WhenFull::Wait)
+                .map_err(AnalyzeError::Workers)?;
+            let (read, filtered) = read_all(&files, &mut workers, options.filter, progress);
+            Ok((read, filtered, workers.finish()))
+        })?;
+        outputs = shared;
         (read, filtered, ran)
     };
     let throughput = Throughput {
