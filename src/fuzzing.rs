@@ -340,6 +340,19 @@ pub fn pipeline(data: &[u8]) {
     };
     let mut engine = Engine::with_builtin_signatures(config);
     let mut sink = NullSink;
-    let _ = capture.read_packets(|packet: Packet<'_>| engine.process(&packet, &mut sink));
+    // Both ways the readers go (packet by packet for one engine, record blocks for
+    // workers), with read sizes down to a byte so records straddle every boundary.
+    capture.read_in_blocks_of(1 + data.len() % 4096);
+    let by_blocks = (data.len() % 2 == 0).then(|| {
+        capture.read_record_blocks(|block| {
+            for (_, packet) in block.packets() {
+                engine.process(&packet, &mut sink);
+            }
+            block.into_buffer()
+        })
+    });
+    if by_blocks.flatten().is_none() {
+        let _ = capture.read_packets(|packet: Packet<'_>| engine.process(&packet, &mut sink));
+    }
     engine.finish(&mut sink);
 }
