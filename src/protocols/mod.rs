@@ -392,13 +392,16 @@ impl State {
 }
 
 /// The application layer of one flow.
+/// In C order, the small fields first: what every packet reads (the limits and budget
+/// its `Ctx` carries, the state's tag and dissector) then spans one cache line.
+#[repr(C)]
 pub struct AppLayer {
-    state: State,
+    limits: AppLimits,
+    budget: ScanBudget,
     /// Ports ordered (server, client): the server port is the better hint.
     ports: (u16, u16),
     l4: L4,
-    budget: ScanBudget,
-    limits: AppLimits,
+    state: State,
 }
 
 impl AppLayer {

@@ -256,9 +256,9 @@ fn parse_rtp(data: &[u8]) -> Option<RtpPacket<'_>> {
     })
 }
 
+/// One sender's stream (its SSRC is in `RtpDissector::ssrcs`, at the same index).
 #[derive(Clone, Debug, Default)]
 struct Stream {
-    ssrc: u32,
     /// The proof fields (up to `consistent`) are kept only while the flow may still
     /// need them: unsignalled and not yet proven RTP.
     last_seq: u16,
@@ -299,22 +299,32 @@ impl Stream {
     }
 }
 
+/// In C order, hot fields first: what every RTP packet reads (the verdicts, counters,
+/// the hint's flags, the SSRCs and payload types) sits in the first three cache lines
+/// of the box; the streams' own state is read only while proving or for events.
+#[repr(C)]
 pub struct RtpDissector {
-    hint: Option<MediaHint>,
-    /// From the hint, asked per packet: payload types it names as something other
-    /// than telephone-event (bit `pt`; RTP's are below 128).
-    named_otherwise: u128,
+    rejected: bool,
     /// A stream has proven itself RTP (`PROOF_PACKETS` consistent packets); kept since
     /// it never stops being true.
     rtp_proven: bool,
-    streams: Vec<Stream>,
     packets: u64,
-    /// (payload type, packets), a few entries.
-    payload_types: Vec<(u8, u64)>,
     /// Payload lengths that are a G.711/G.722 frame, and ones that are a frame plus an
     /// SRTP trailer.
     plain_frames: u64,
     trailed_frames: u64,
+    /// Unsignalled flows only: what the payload bytes look like.
+    payload: Option<Box<PayloadSample>>,
+    hint: Option<MediaHint>,
+    /// From the hint, asked per packet: payload types it names as something other
+    /// than telephone-event (bit `pt`; RTP's are below 128).
+    named_otherwise: u128,
+    /// The SSRC of each of `streams`, inline: the per-packet lookup reads these, and a
+    /// stream's own state only when it needs it.
+    ssrcs: [u32; MAX_STREAMS],
+    /// Mostly one: a sender that restarts, or a mixer, adds more.
+    streams: Vec<Stream>,
+    payload_types: PayloadTypeCounts,
     /// RTCP packets with an SRTCP trailer (index + tag), and without.
     srtcp_trailers: u64,
     rtcp_plain: u64,
@@ -322,9 +332,43 @@ pub struct RtpDissector {
     rtcp_senders: Vec<(u32, u64)>,
     /// RTCP-looking packets whose compound did not add up.
     rtcp_malformed: u64,
-    /// Unsignalled flows only: what the payload bytes look like.
-    payload: Option<Box<PayloadSample>>,
-    rejected: bool,
+}
+
+/// Packets per payload type, for the first `PAYLOAD_TYPES` types seen: a codec and
+/// telephone-event, mostly. Inline in the dissector, since every packet counts.
+#[derive(Debug, Default)]
+#[repr(C)]
+struct PayloadTypeCounts {
+    types: [u8; PAYLOAD_TYPES],
+    len: u8,
+    packets: [u64; PAYLOAD_TYPES],
+}
+
+const PAYLOAD_TYPES: usize = 8;
+
+impl PayloadTypeCounts {
+    fn count(&mut self, pt: u8) {
+        let len = usize::from(self.len);
+        match self.types[..len].iter().position(|&t| t == pt) {
+            Some(i) => self.packets[i] += 1,
+            None if len < PAYLOAD_TYPES => {
+                self.types[len] = pt;
+                self.packets[len] = 1;
+                self.len += 1;
+            }
+            None => {}
+        }
+    }
+
+    /// The type with the most packets (the later one seen, on a tie).
+    fn most_common(&self) -> Option<u8> {
+        let len = usize::from(self.len);
+        self.types[..len]
+            .iter()
+            .zip(&self.packets[..len])
+            .max_by_key(|(_, n)| **n)
+            .map(|(pt, _)| *pt)
+    }
 }
 
 /// A sample of a flow's payload bytes, for the randomness test.
@@ -441,7 +485,8 @@ impl RtpDissector {
             rtp_proven: false,
             streams: Vec::new(),
             packets: 0,
-            payload_types: Vec::new(),
+            payload_types: PayloadTypeCounts::default(),
+            ssrcs: [0; MAX_STREAMS],
             plain_frames: 0,
             trailed_frames: 0,
             srtcp_trailers: 0,
@@ -595,15 +640,7 @@ impl Dissector for RtpDissector {
             return;
         };
         self.packets += 1;
-        match self
-            .payload_types
-            .iter()
-            .position(|(pt, _)| *pt == packet.pt)
-        {
-            Some(i) => self.payload_types[i].1 += 1,
-            None if self.payload_types.len() < 8 => self.payload_types.push((packet.pt, 1)),
-            None => {}
-        }
+        self.payload_types.count(packet.pt);
         if matches!(packet.pt, 0 | 8 | 9) {
             match beyond_codec_frames(packet.payload.len()) {
                 Some(0) => self.plain_frames += 1,
@@ -611,11 +648,14 @@ impl Dissector for RtpDissector {
                 _ => {}
             }
         }
-        let stream = match self.streams.iter().position(|s| s.ssrc == packet.ssrc) {
+        let known = self.ssrcs[..self.streams.len()]
+            .iter()
+            .position(|&ssrc| ssrc == packet.ssrc);
+        let stream = match known {
             Some(i) => &mut self.streams[i],
             None if self.streams.len() < MAX_STREAMS => {
+                self.ssrcs[self.streams.len()] = packet.ssrc;
                 self.streams.push(Stream {
-                    ssrc: packet.ssrc,
                     last_seq: packet.seq.wrapping_sub(1),
                     ..Stream::default()
                 });
@@ -678,11 +718,7 @@ impl Dissector for RtpDissector {
             return;
         }
         if !self.rtcp_only() && self.packets > 0 && !self.rejected {
-            let pt = self
-                .payload_types
-                .iter()
-                .max_by_key(|(_, n)| *n)
-                .map(|(pt, _)| *pt);
+            let pt = self.payload_types.most_common();
             let named = |pt: u8| {
                 self.hint
                     .as_ref()
