@@ -472,7 +472,7 @@ impl Engine {
             }
             Err(e) => return self.decode_error(e),
         };
-        self.process_ip(ts, packet.data.len(), ip, None, sink);
+        self.process_ip(ts, packet.data.len(), &ip, None, sink);
     }
 
     /// One IP packet, outermost or from inside `tunnel`: reassembled when it is a
@@ -482,14 +482,14 @@ impl Engine {
         &mut self,
         ts: Timestamp,
         frame_len: usize,
-        ip: IpPacket<'_>,
+        ip: &IpPacket<'_>,
         tunnel: Option<Tunnel>,
         sink: &mut dyn Sink,
     ) {
         let reassembled;
         let transport_bytes = match ip.fragment {
             None => ip.payload,
-            Some(frag) => match self.defrag.insert(ts, &ip, frag) {
+            Some(frag) => match self.defrag.insert(ts, ip, frag) {
                 Some(whole) => {
                     reassembled = whole;
                     &reassembled[..]
@@ -512,7 +512,7 @@ impl Engine {
                     return;
                 };
                 return match decode::decode_ip(inner) {
-                    Ok(inner) => self.process_ip(ts, frame_len, inner, Some(tunnel), sink),
+                    Ok(inner) => self.process_ip(ts, frame_len, &inner, Some(tunnel), sink),
                     Err(e) => self.decode_error(e),
                 };
             }
@@ -530,22 +530,23 @@ impl Engine {
                 return;
             }
         };
-        let src = (ip.src, src_port);
-        let dst = (ip.dst, dst_port);
+        // Borrowed, not copied: see `FlowKey::between`.
+        let (src, dst) = ((&ip.src, src_port), (&ip.dst, dst_port));
         let segment = tunnel.map_or(0, |t| t.segment());
-        let key = FlowKey::new(l4, src, dst).in_segment(segment);
-        let first = FirstPacket {
+        let key = FlowKey::between(l4, src, dst).in_segment(segment);
+        let (syn, ack) = tcp.map_or((false, false), |t| (t.flags.syn, t.flags.ack));
+        let first = || FirstPacket {
             l4,
-            src,
-            dst,
-            syn: tcp.is_some_and(|t| t.flags.syn),
-            ack: tcp.is_some_and(|t| t.flags.ack),
+            src: (ip.src, src_port),
+            dst: (ip.dst, dst_port),
+            syn,
+            ack,
         };
         let mut finisher = Finisher {
             judge: &mut self.judge,
             sink,
         };
-        if first.syn && !first.ack {
+        if syn && !ack {
             self.flows
                 .end_if_closed(&key, &mut |old, reason| finisher.end(old, reason));
         }
@@ -566,9 +567,13 @@ impl Engine {
                 (ts.since(*at) < ttl).then(|| hint.clone())
             };
             expectations
-                .get(&(segment, dst), ts)
+                .get(&(segment, (ip.dst, dst_port)), ts)
                 .and_then(before)
-                .or_else(|| expectations.get(&(segment, src), ts).and_then(before))
+                .or_else(|| {
+                    expectations
+                        .get(&(segment, (ip.src, src_port)), ts)
+                        .and_then(before)
+                })
         };
         let flow = self.flows.get_or_create(
             key,

@@ -94,23 +94,35 @@ impl Default for Tunnels {
     }
 }
 
-/// A set of UDP ports, one bit each.
+/// A set of UDP ports, one bit each, with a one-word summary in front: the bitmap is
+/// 8 KiB, and asked with the random ports of RTP (every UDP datagram asks) its words
+/// missed the CPU's first-level cache about one time in three. The summary has bit
+/// `port % 64` set for each member, so with the few tunnel ports configured almost
+/// every other port is answered from it.
 #[derive(Clone, Debug)]
-struct PortSet(Box<[u64; 1024]>);
+struct PortSet {
+    summary: u64,
+    bits: Box<[u64; 1024]>,
+}
 
 impl Default for PortSet {
     fn default() -> Self {
-        PortSet(Box::new([0; 1024]))
+        PortSet {
+            summary: 0,
+            bits: Box::new([0; 1024]),
+        }
     }
 }
 
 impl PortSet {
     fn insert(&mut self, port: u16) {
-        self.0[usize::from(port >> 6)] |= 1 << (port & 63);
+        self.summary |= 1 << (port & 63);
+        self.bits[usize::from(port >> 6)] |= 1 << (port & 63);
     }
 
     fn contains(&self, port: u16) -> bool {
-        self.0[usize::from(port >> 6)] & (1 << (port & 63)) != 0
+        self.summary & (1 << (port & 63)) != 0
+            && self.bits[usize::from(port >> 6)] & (1 << (port & 63)) != 0
     }
 }
 
