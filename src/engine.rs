@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use crate::capture::Packet;
 use crate::config::Config;
 use crate::decode::tunnel::{self, Tunnel, Tunnels};
-use crate::decode::{self, DecodeError, DefragLimits, Defragmenter, IpPacket, Network, Transport};
+use crate::decode::{self, DecodeError, DefragLimits, Defragmenter, IpPacket, Transport};
 use crate::flow::{
     Direction, EndReason, ExpectationLimits, Expectations, FirstPacket, Flow, FlowKey, FlowLimits,
     FlowTable, ReassemblyLimits, SegmentEndpoint, StreamChunk, TcpState, L4,
@@ -464,15 +464,15 @@ impl Engine {
         if ts >= self.next_sweep {
             self.sweep(ts, sink);
         }
-        let ip = match decode::decode_network(packet.linktype, packet.data) {
-            Ok(Network::Ip(ip)) => ip,
-            Ok(Network::NotIp) => {
-                self.stats.non_ip += 1;
-                return;
-            }
-            Err(e) => return self.decode_error(e),
-        };
-        self.process_ip(ts, packet.data.len(), &ip, None, sink);
+        let frame_len = packet.data.len();
+        let processed = decode::with_network(packet.linktype, packet.data, |ip| {
+            self.process_ip(ts, frame_len, ip, None, sink)
+        });
+        match processed {
+            Ok(Some(())) => {}
+            Ok(None) => self.stats.non_ip += 1,
+            Err(e) => self.decode_error(e),
+        }
     }
 
     /// One IP packet, outermost or from inside `tunnel`: reassembled when it is a
