@@ -658,12 +658,18 @@ impl Engine {
     /// Sheds buffered state, least valuable first, when the budget is full (see
     /// `memory`): down to seven eighths of it, so a flood pays for one walk over the
     /// flows per eighth of the budget it fills.
+    // The check inline (it runs for every packet with a payload), the shedding not.
+    #[inline(always)]
     fn keep_to_budget(&mut self, ts: Timestamp) {
         let held = self.judge.flow_buffers + self.defrag.held_bytes();
         self.shed.peak_bytes = self.shed.peak_bytes.max(held as u64);
-        if held <= self.memory_budget {
-            return;
+        if held > self.memory_budget {
+            self.shed_to_budget(ts);
         }
+    }
+
+    #[inline(never)]
+    fn shed_to_budget(&mut self, ts: Timestamp) {
         let target = self.memory_budget / 8 * 7;
         let judge = &mut self.judge;
         let defrag = &mut self.defrag;

@@ -324,6 +324,10 @@ impl<T> FlowTable<T> {
     /// The flow for `key`, created (and oriented by `first`, asked only then) if new.
     /// Creating a flow in a full table evicts the least recently seen one through
     /// `on_end` first.
+    // Inlined into the engine's one caller: called, its closures' captures (eight
+    // references and the new flow's endpoints) were built on the stack for every
+    // packet, about 30 instructions, for a flow created once.
+    #[inline(always)]
     pub fn get_or_create(
         &mut self,
         key: FlowKey,
