@@ -548,25 +548,53 @@ impl AppLayer {
         }
     }
 
+    // The classified flow (nearly every packet: RTP) inline in the engine; detection
+    // and unclassified flows out of line, so their registers and stack are not set up
+    // for every media packet.
+    #[inline(always)]
     pub fn on_data(&mut self, dir: Direction, data: &[u8], out: &mut Output, scanner: &Scanner) {
         if data.is_empty() {
             return;
         }
-        let app_proto = self.app_proto();
+        let State::Active {
+            app_proto,
+            dissector,
+        } = &mut self.state
+        else {
+            return self.on_data_unsettled(dir, data, out, scanner);
+        };
         let mut ctx = Ctx {
             out,
             scanner,
             budget: &mut self.budget,
-            app_proto,
+            app_proto: dissector.refine_app_proto(*app_proto),
+            limits: self.limits,
+        };
+        dissector.on_data(dir, data, &mut ctx);
+        if dissector.rejected() {
+            self.state = State::unclassified();
+        }
+    }
+
+    /// `on_data` of a flow still being detected, or unclassified.
+    #[inline(never)]
+    fn on_data_unsettled(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        out: &mut Output,
+        scanner: &Scanner,
+    ) {
+        let mut ctx = Ctx {
+            out,
+            scanner,
+            budget: &mut self.budget,
+            app_proto: AppProto::Failed,
             limits: self.limits,
         };
         match &mut self.state {
-            State::Active { dissector, .. } => {
-                dissector.on_data(dir, data, &mut ctx);
-                if dissector.rejected() {
-                    self.state = State::unclassified();
-                }
-            }
+            // Handled by `on_data`.
+            State::Active { .. } => {}
             State::Unclassified {
                 binary_chunks,
                 textual,
