@@ -576,7 +576,7 @@ impl Engine {
                 })
         };
         let flow = self.flows.get_or_create(
-            key,
+            &key,
             ts,
             first,
             |client, server| {

@@ -330,7 +330,7 @@ impl<T> FlowTable<T> {
     #[inline(always)]
     pub fn get_or_create(
         &mut self,
-        key: FlowKey,
+        key: &FlowKey,
         ts: Timestamp,
         first: impl FnOnce() -> FirstPacket,
         make_state: impl FnOnce(Endpoint, Endpoint) -> T,
@@ -344,7 +344,7 @@ impl<T> FlowTable<T> {
             && self
                 .flows
                 .raw_entry()
-                .from_key_hashed_nocheck(hash, &key)
+                .from_key_hashed_nocheck(hash, key)
                 .is_none()
         {
             // A new flow in a full table: room is made before it exists.
@@ -380,7 +380,7 @@ impl<T> FlowTable<T> {
         match self
             .flows
             .raw_entry_mut()
-            .from_key_hashed_nocheck(hash, &key)
+            .from_key_hashed_nocheck(hash, key)
         {
             // A flow idle past its timeout ends here even if no sweep has come by
             // yet, so where flows end does not depend on when sweeps run (per
@@ -405,7 +405,7 @@ impl<T> FlowTable<T> {
                 flow.last = flow.last.max(ts);
                 flow
             }
-            RawEntryMut::Vacant(entry) => entry.insert_hashed_nocheck(hash, key, fresh(first())).1,
+            RawEntryMut::Vacant(entry) => entry.insert_hashed_nocheck(hash, *key, fresh(first())).1,
         }
     }
 
@@ -555,7 +555,7 @@ mod tests {
             let f = first(ep(1, 2000 + port), ep(2, 80), true, false);
             let key = FlowKey::new(L4::Tcp, f.src, f.dst);
             table.get_or_create(
-                key,
+                &key,
                 Timestamp::from_secs(port as u64),
                 || f,
                 |_, _| (),
@@ -573,7 +573,7 @@ mod tests {
         let f = first(ep(1, 2000), ep(2, 80), true, false);
         let key = FlowKey::new(L4::Tcp, f.src, f.dst);
         table.get_or_create(
-            key,
+            &key,
             Timestamp::from_secs(0),
             || f,
             |_, _| (),
