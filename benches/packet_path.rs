@@ -1,6 +1,9 @@
 //! Throughput of the packet path (decode → flow → dissectors → policy) over captures
 //! held in memory, so disk speed does not count. Uses the corpus benchmark capture when
-//! `../shared/corpus` is present, else the bundled `pcaps/`.
+//! `../shared/corpus` is present, else the bundled `pcaps/`; `CLEARTRACE_BENCH_CAPTURES`
+//! (paths separated by `:`) benches each of those instead, one case per file — for an
+//! RTP-heavy synthetic capture (`examples/synth.rs`), whose per-packet path nDPI's
+//! mixed capture hardly exercises.
 
 use std::path::{Path, PathBuf};
 
@@ -28,15 +31,31 @@ impl Sink for CountingSink {
     }
 }
 
-fn load() -> Vec<Frame> {
+/// (case name, inputs) for each case to bench.
+fn cases() -> Vec<(String, Vec<PathBuf>)> {
+    if let Ok(list) = std::env::var("CLEARTRACE_BENCH_CAPTURES") {
+        return list
+            .split(':')
+            .filter(|path| !path.is_empty())
+            .map(|path| {
+                let name = Path::new(path)
+                    .file_name()
+                    .map_or(path.to_string(), |n| n.to_string_lossy().into_owned());
+                (name, vec![PathBuf::from(path)])
+            })
+            .collect();
+    }
     let corpus = Path::new("../shared/corpus/pcaps/bench__ndpi_all_sequential.pcap");
-    let inputs = if corpus.exists() {
-        vec![corpus.to_path_buf()]
+    if corpus.exists() {
+        vec![(String::new(), vec![corpus.to_path_buf()])]
     } else {
-        vec![PathBuf::from("pcaps")]
-    };
+        vec![(String::new(), vec![PathBuf::from("pcaps")])]
+    }
+}
+
+fn load(inputs: &[PathBuf]) -> Vec<Frame> {
     let mut frames = Vec::new();
-    for file in capture_files(&inputs).unwrap_or_default() {
+    for file in capture_files(inputs).unwrap_or_default() {
         let Ok(mut capture) = CaptureFile::open(&file) else {
             continue;
         };
@@ -53,17 +72,32 @@ fn load() -> Vec<Frame> {
 }
 
 fn packet_path(c: &mut Criterion) {
-    let frames = load();
-    let bytes: u64 = frames.iter().map(|f| f.data.len() as u64).sum();
     let mut group = c.benchmark_group("packet_path");
     group.sample_size(10);
+    for (name, inputs) in cases() {
+        bench_case(&mut group, &name, &load(&inputs));
+    }
+    group.finish();
+}
+
+fn bench_case(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    frames: &[Frame],
+) {
+    let bytes: u64 = frames.iter().map(|f| f.data.len() as u64).sum();
     group.throughput(Throughput::Bytes(bytes));
-    group.bench_function(format!("{} packets", frames.len()), |b| {
+    // The default case keeps the name its saved baselines have.
+    let id = match name {
+        "" => format!("{} packets", frames.len()),
+        name => format!("{name} ({} packets)", frames.len()),
+    };
+    group.bench_function(id, |b| {
         b.iter(|| {
             let config = Config::default();
             let mut engine = Engine::with_builtin_signatures(&config);
             let mut sink = CountingSink::default();
-            for f in &frames {
+            for f in frames {
                 let packet = Packet {
                     ts: f.ts,
                     linktype: f.linktype,
@@ -76,7 +110,6 @@ fn packet_path(c: &mut Criterion) {
             sink.0
         })
     });
-    group.finish();
 }
 
 criterion_group!(benches, packet_path);
