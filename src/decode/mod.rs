@@ -110,11 +110,10 @@ pub enum Network<'a> {
     NotIp,
 }
 
+/// The frame's IP packet, by value: for callers off the per-packet path (the worker
+/// sharder's slow path, the fuzz entries), which `with_network` serves.
 pub fn decode_network(linktype: i32, frame: &[u8]) -> Result<Network<'_>, DecodeError> {
-    match link::network_payload(linktype, frame)? {
-        Some(ip) => decode_ip(ip).map(Network::Ip),
-        None => Ok(Network::NotIp),
-    }
+    Ok(with_network(linktype, frame, |ip| *ip)?.map_or(Network::NotIp, Network::Ip))
 }
 
 /// `decode_network`, handing the packet to `then` where it was decoded: `Ok(None)` for
@@ -124,10 +123,10 @@ pub fn decode_network(linktype: i32, frame: &[u8]) -> Result<Network<'_>, Decode
 /// the wide loads of those copies stalled on the narrow stores (store forwarding), and
 /// they were the hottest instructions of the whole path.
 #[inline]
-pub fn with_network<R>(
+pub fn with_network<'a, R>(
     linktype: i32,
-    frame: &[u8],
-    then: impl FnOnce(&IpPacket<'_>) -> R,
+    frame: &'a [u8],
+    then: impl FnOnce(&IpPacket<'a>) -> R,
 ) -> Result<Option<R>, DecodeError> {
     let Some(data) = link::network_payload(linktype, frame)? else {
         return Ok(None);

@@ -521,6 +521,23 @@ mod tests {
         );
     }
 
+    /// The packed fields stay apart: ports, transport, family and a full 24-bit VNI.
+    #[test]
+    fn key_fields_do_not_collide() {
+        let v4 = FlowKey::new(L4::Udp, ep(1, 1000), ep(2, 80));
+        assert_ne!(v4, FlowKey::new(L4::Udp, ep(1, 80), ep(2, 1000)));
+        // ::10.0.0.x: the IPv4 address's bits in an IPv6 address.
+        let compatible = |last: u8| IpAddr::V6(Ipv4Addr::new(10, 0, 0, last).to_ipv6_compatible());
+        let v6 = FlowKey::new(L4::Udp, (compatible(1), 1000), (compatible(2), 80));
+        assert_ne!(v4, v6, "same address bits, other family");
+        for vni in [1, 0x00ff_ffff, 0x0080_0000] {
+            assert_ne!(v4, v4.in_segment(vni));
+            assert_eq!(v4.in_segment(vni), v4.in_segment(7).in_segment(vni));
+        }
+        assert_ne!(v4.in_segment(0x0080_0000), v4.in_segment(0x0000_0001));
+        assert_eq!(v4.in_segment(0), v4);
+    }
+
     #[test]
     fn orientation_from_syn_synack_and_ports() {
         assert_eq!(
