@@ -808,6 +808,13 @@ impl Engine {
         }
     }
 
+    /// `advance` by each of these times in turn: the frames of the other workers.
+    pub fn advance_over(&mut self, times: &[Timestamp], sink: &mut dyn Sink) {
+        for &now in times {
+            self.advance(now, sink);
+        }
+    }
+
     /// Ends every flow: end of input or shutdown.
     pub fn finish(&mut self, sink: &mut dyn Sink) {
         let mut finisher = Finisher {

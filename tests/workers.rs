@@ -117,3 +117,57 @@ fn without_file_name(mut records: Vec<Value>) -> Vec<Value> {
     }
     records
 }
+
+/// Legacy pcap files are read once for all workers (`analyze::relay`): each block is
+/// cut by one worker and analysed from its buffer by all. Over several files, one of
+/// them truncated inside a record and one pcapng (which every worker reads whole),
+/// the run must still be the single-threaded one: the same alerts, the same error
+/// naming the file and offset, the same exit status and the same chain of custody
+/// in the report.
+#[test]
+fn files_read_once_for_all_workers_keep_what_one_engine_reports() {
+    let dir = common::tempdir();
+    let pcaps = common::repo().join("pcaps");
+    std::fs::copy(pcaps.join("sip-udp-g711-dtmf.pcap"), dir.join("a.pcap")).expect("copy");
+    let whole = std::fs::read(pcaps.join("sip-tcp.pcap")).expect("capture");
+    std::fs::write(dir.join("b-truncated.pcap"), &whole[..3000]).expect("write");
+    std::fs::copy(pcaps.join("mixed-linktypes.pcapng"), dir.join("c.pcapng")).expect("copy");
+    std::fs::copy(pcaps.join("sip-tls.pcap"), dir.join("d.pcap")).expect("copy");
+    let report = |workers: &str| {
+        let path = dir.join(format!("report-{workers}.json"));
+        let run = common::analyze(
+            &[&dir],
+            &[
+                "--quiet",
+                "--workers",
+                workers,
+                "--report",
+                path.to_str().expect("path"),
+            ],
+        );
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("report")).expect("JSON");
+        (run, report)
+    };
+    let (single, one) = report("1");
+    let (sharded, two) = report("2");
+    assert_eq!(
+        single.output.status.code(),
+        Some(1),
+        "the truncated file is an error"
+    );
+    assert_eq!(sharded.output.status.code(), Some(1));
+    let error = "b-truncated.pcap: truncated at byte offset 2094: the file ends inside a \
+                 record of 994 bytes (906 left)";
+    assert!(single.stderr.contains(error), "{}", single.stderr);
+    assert!(sharded.stderr.contains(error), "{}", sharded.stderr);
+    assert!(!single.alerts.is_empty());
+    assert_eq!(
+        multiset(single.alerts.clone()),
+        multiset(sharded.alerts.clone())
+    );
+    for key in ["inputs", "time_span", "packets", "bytes", "protocols"] {
+        assert_eq!(one[key], two[key], "report {key}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

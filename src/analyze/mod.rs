@@ -5,6 +5,7 @@
 
 mod outputs;
 mod read;
+mod relay;
 
 pub use outputs::{check_metrics_name, check_report_name, Usage};
 pub use read::{
@@ -35,6 +36,7 @@ use crate::severity::Severity;
 use crate::threads;
 use crate::workers::{Sharder, SharedSink, WhenFull, WorkerReport, Workers};
 use outputs::{check_outputs, flows_with_alerts, open_output};
+use relay::Relay;
 
 /// Worker queue depth in batches when reading files: enough to ride out a slow flow
 /// end, small enough to keep memory flat.
@@ -193,6 +195,10 @@ fn read_in_shares(
 ) -> Result<SharesRead, AnalyzeError> {
     let order = Arc::new(threads::Progress::new(engines.len()));
     let sharder = Sharder::for_engines(&engines);
+    // A `--bpf` filter sees every frame in each worker: the files are read whole.
+    let relay = bpf
+        .is_none()
+        .then(|| Arc::new(Relay::new(files.len(), engines.len(), sharder.clone())));
     for (me, engine) in engines.iter_mut().enumerate() {
         engine.order_by(Arc::clone(&order), me);
     }
@@ -208,16 +214,17 @@ fn read_in_shares(
             let me = i + 1;
             let (start, started) = std::sync::mpsc::channel::<()>();
             let (mut sink, sharder, order) = (sink.clone(), sharder.clone(), &order);
+            let relay = relay.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("cleartrace-worker-{me}"))
                 .spawn_scoped(scope, move || {
                     let share = (engine, &mut sink, sharder, me);
                     // Nothing read: no other worker waits for this one.
                     let Ok(()) = started.recv() else {
-                        order.done(me);
+                        drop(Done(order, relay, me));
                         return Ok(());
                     };
-                    read_share(files, share, order, bpf, |_| {}).map(|_| ())
+                    read_share(files, share, (order, relay), bpf, |_| {}).map(|_| ())
                 });
             // On an error, dropping the starts sends the others home without reading.
             handles.push(spawned.map_err(AnalyzeError::Workers)?);
@@ -228,8 +235,8 @@ fn read_in_shares(
         }
         let mut own_sink = sink.clone();
         let share = (&mut *first, &mut own_sink, sharder, 0);
-        let (read, filtered) =
-            read_share(files, share, &order, bpf, progress).map_err(AnalyzeError::Filter)?;
+        let (read, filtered) = read_share(files, share, (&order, relay), bpf, progress)
+            .map_err(AnalyzeError::Filter)?;
         let mut failed = Vec::new();
         for handle in handles {
             match handle.join() {
@@ -261,12 +268,12 @@ fn read_in_shares(
 fn read_share(
     files: &[PathBuf],
     (engine, sink, sharder, me): (&mut Engine, &mut SharedSink<Outputs>, Sharder, usize),
-    order: &threads::Progress,
+    (order, relay): (&threads::Progress, Option<Arc<Relay>>),
     bpf: Option<&str>,
     progress: impl FnMut(Progress),
 ) -> Result<(ReadOutcome, Option<FilterOutcome>), String> {
     let read = {
-        let _done = Done(order, me);
+        let _done = Done(order, relay.clone(), me);
         let filter = bpf.map(PacketFilter::new).transpose()?;
         let mut share = WorkerShare {
             engine: &mut *engine,
@@ -274,6 +281,7 @@ fn read_share(
             sharder,
             me,
             position: 0,
+            relay,
         };
         read_all(files, &mut share, filter, progress)
     };
@@ -319,11 +327,14 @@ fn with_shared_outputs<T>(
 }
 
 /// Tells the other workers this one reads no more, however it ends.
-struct Done<'a>(&'a threads::Progress, usize);
+struct Done<'a>(&'a threads::Progress, Option<Arc<Relay>>, usize);
 
 impl Drop for Done<'_> {
     fn drop(&mut self) {
-        self.0.done(self.1);
+        self.0.done(self.2);
+        if let Some(relay) = &self.1 {
+            relay.leave(self.2);
+        }
     }
 }
 

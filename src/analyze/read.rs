@@ -5,12 +5,16 @@ use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::capture::{widen, CaptureError, CaptureFile, Packet, RecordBlock, STDIN};
 use crate::engine::Engine;
 use crate::output::Sink;
+use crate::timestamp::Timestamp;
 use crate::workers::{Sharder, Workers};
+
+use super::relay::{Relay, SharedBlock};
 
 /// Leading bytes of pcap (µs, ns; both byte orders) and pcapng files.
 const CAPTURE_MAGICS: [[u8; 4]; 5] = [
@@ -203,6 +207,17 @@ pub trait PacketPath {
         }
         block.into_buffer()
     }
+    /// The relay this path shares legacy pcap files through, and its worker number
+    /// there (`analyze --workers`).
+    fn relay(&self) -> Option<(Arc<Relay>, usize)> {
+        None
+    }
+    /// A block the relay cut, with its frames' workers.
+    fn process_shared(&mut self, block: &SharedBlock) {
+        for (_, packet) in block.records.packets() {
+            self.process(&packet);
+        }
+    }
 }
 
 /// One engine, in the reading thread.
@@ -234,6 +249,8 @@ pub struct WorkerShare<'a> {
     pub me: usize,
     /// The input position of the next frame.
     pub position: u64,
+    /// Where legacy pcap files are read once for all the workers.
+    pub relay: Option<Arc<Relay>>,
 }
 
 /// A worker tells the others how far it is at each frame of its own and at every
@@ -241,7 +258,8 @@ pub struct WorkerShare<'a> {
 /// at most that long for frames it skips.
 const TELL_EVERY: u64 = 64;
 
-/// Bytes per read for a worker that reads the whole input. Smaller than a lone
+/// Bytes per read for a worker that reads the whole input (pcapng, and any file
+/// under `--bpf`; legacy pcap otherwise goes through the relay). Smaller than a lone
 /// engine's block: a worker that needs another to pass a position (a call's media
 /// after its signalling) waits for as much as a block of the other's reading, and
 /// two copies of the file pass through the caches. On a 1 GB capture with 2 workers:
@@ -262,6 +280,13 @@ impl WorkerShare<'_> {
             }
         }
     }
+
+    /// Every frame of a block is behind: the others need not wait for any of them.
+    fn block_done(&mut self, last: Option<Timestamp>) {
+        if let Some(last) = last {
+            self.engine.passed(self.position, last);
+        }
+    }
 }
 
 impl PacketPath for WorkerShare<'_> {
@@ -278,7 +303,10 @@ impl PacketPath for WorkerShare<'_> {
     }
 
     fn read_block(&self) -> Option<usize> {
-        Some(SHARE_READ_BLOCK)
+        Some(match self.relay {
+            Some(_) => super::relay::SHARED_BLOCK,
+            None => SHARE_READ_BLOCK,
+        })
     }
 
     fn process_records(&mut self, block: RecordBlock) -> Vec<u8> {
@@ -287,10 +315,33 @@ impl PacketPath for WorkerShare<'_> {
             self.take(&packet);
             last = Some(packet.ts);
         }
-        if let Some(last) = last {
-            self.engine.passed(self.position, last);
-        }
+        self.block_done(last);
         block.into_buffer()
+    }
+
+    fn relay(&self) -> Option<(Arc<Relay>, usize)> {
+        self.relay
+            .as_ref()
+            .map(|relay| (Arc::clone(relay), self.me))
+    }
+
+    fn process_shared(&mut self, block: &SharedBlock) {
+        let base = self.position;
+        let mut next = 0;
+        for &(index, offset) in block.own.get(self.me).into_iter().flatten() {
+            // The clock goes on by the others' frames as it would for one engine.
+            let others = block.times.get(next..index as usize).unwrap_or_default();
+            self.engine.advance_over(others, self.sink);
+            next = index as usize + 1;
+            if let Some(packet) = block.records.packet_at(offset) {
+                self.engine
+                    .process_at(base + u64::from(index), &packet, self.sink);
+            }
+        }
+        let others = block.times.get(next..).unwrap_or_default();
+        self.engine.advance_over(others, self.sink);
+        self.position = base + block.times.len() as u64;
+        self.block_done(block.times.last().copied());
     }
 }
 
@@ -377,14 +428,18 @@ pub fn read_files(
     let mut packets = 0u64;
     let mut bytes = 0u64;
     let mut reads = Vec::with_capacity(files.len());
-    for file in files {
+    for (index, file) in files.iter().enumerate() {
         let mut read = FileRead {
             path: file.clone(),
             ..FileRead::default()
         };
+        let relay = path.relay();
         let mut capture = match CaptureFile::open(file) {
             Ok(c) => c,
             Err(e) => {
+                if let Some((relay, me)) = &relay {
+                    relay.skip(index, *me);
+                }
                 read.error = Some(e.to_string());
                 reads.push(read);
                 errors.push(e);
@@ -395,6 +450,7 @@ pub fn read_files(
             capture.read_in_blocks_of(block);
         }
         path.set_source(&file.display().to_string());
+        let size = capture.size();
         let mut in_file = 0u64;
         let mut report = |packets: u64, in_file: u64| {
             let elapsed = started.elapsed().as_secs_f64().max(1e-9);
@@ -404,33 +460,46 @@ pub fn read_files(
                 packets_per_sec: packets as f64 / elapsed,
             });
         };
-        let by_blocks = path.takes_records().then(|| {
-            capture.read_record_blocks(|block| {
-                read.note_block(&block);
-                packets += block.packets;
-                bytes += block.bytes;
-                in_file += 16 * block.packets + block.bytes;
-                report(packets, in_file);
-                path.process_records(block)
-            })
-        });
-        let result = match by_blocks.flatten() {
-            Some(result) => result,
-            None => capture.read_packets(|packet| {
-                path.process(&packet);
-                read.note(&packet);
-                packets += 1;
-                bytes += packet.data.len() as u64;
-                // Record header plus data: close enough to the file offset for a
-                // progress bar.
-                in_file += 16 + packet.data.len() as u64;
-                if packets % 16_384 == 0 {
-                    report(packets, in_file);
-                }
-            }),
+        let mut count_block = |block: &RecordBlock| {
+            read.note_block(block);
+            packets += block.packets;
+            bytes += block.bytes;
+            in_file += 16 * block.packets + block.bytes;
+            report(packets, in_file);
         };
-        done += capture.size();
-        read.size = capture.size();
+        let result = match relay {
+            Some((relay, me)) if capture.has_record_blocks() && path.takes_records() => {
+                relay.read(index, me, capture, |block| {
+                    count_block(&block.records);
+                    path.process_shared(block);
+                })
+            }
+            _ => {
+                let by_blocks = path.takes_records().then(|| {
+                    capture.read_record_blocks(|block| {
+                        count_block(&block);
+                        path.process_records(block)
+                    })
+                });
+                match by_blocks.flatten() {
+                    Some(result) => result,
+                    None => capture.read_packets(|packet| {
+                        path.process(&packet);
+                        read.note(&packet);
+                        packets += 1;
+                        bytes += packet.data.len() as u64;
+                        // Record header plus data: close enough to the file offset for a
+                        // progress bar.
+                        in_file += 16 + packet.data.len() as u64;
+                        if packets % 16_384 == 0 {
+                            report(packets, in_file);
+                        }
+                    }),
+                }
+            }
+        };
+        done += size;
+        read.size = size;
         progress(Progress {
             bytes_done: done,
             bytes_total: total,

@@ -61,6 +61,10 @@ pub enum CaptureError {
         offset: u64,
         source: std::io::Error,
     },
+    /// What stopped another thread reading the same file (`analyze --workers`, where
+    /// one worker reads each block for all): the same message.
+    #[error("{0}")]
+    Relayed(String),
 }
 
 /// Per-interface facts a pcapng file declares once and packets refer to by index.
@@ -172,6 +176,11 @@ impl RecordBlock {
             Record::Whole(packet, _) => Some(packet),
             Record::Partial(_) => None,
         }
+    }
+
+    /// Bytes of memory the block holds.
+    pub fn capacity(&self) -> usize {
+        self.data.capacity()
     }
 
     /// Gives the buffer back for the next read.
@@ -451,10 +460,31 @@ impl CaptureFile {
         &mut self,
         mut hand_over: impl FnMut(RecordBlock) -> Vec<u8>,
     ) -> Option<Result<(), CaptureError>> {
-        let Format::Legacy(layout) = self.format else {
+        if !self.has_record_blocks() {
             return None;
-        };
+        }
         Some(loop {
+            match self.next_record_block() {
+                Ok(Some(block)) => self.give_back(hand_over(block)),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        })
+    }
+
+    /// Whether the file is legacy pcap, whose records `next_record_block` cuts into
+    /// blocks.
+    pub fn has_record_blocks(&self) -> bool {
+        matches!(self.format, Format::Legacy(_))
+    }
+
+    /// The next block of whole records of a legacy pcap file, None at its end (and
+    /// at once for pcapng). The read goes on in the buffer last given back, if any.
+    pub fn next_record_block(&mut self) -> Result<Option<RecordBlock>, CaptureError> {
+        let Format::Legacy(layout) = self.format else {
+            return Ok(None);
+        };
+        loop {
             let mut cut = 0;
             let (mut packets, mut bytes, mut snapped) = (0u64, 0u64, 0u64);
             let (mut first, mut last) = (None, None);
@@ -474,7 +504,7 @@ impl CaptureFile {
             if cut > 0 {
                 let spare = self.spare.take().unwrap_or_default();
                 let (data, start) = self.input.take_front(cut, spare);
-                self.spare = Some(hand_over(RecordBlock {
+                return Ok(Some(RecordBlock {
                     data,
                     start,
                     end: start + cut,
@@ -485,14 +515,16 @@ impl CaptureFile {
                     first,
                     last,
                 }));
-            } else {
-                match self.fill_record(needed, layout.record_header) {
-                    Ok(true) => {}
-                    Ok(false) => break Ok(()),
-                    Err(e) => break Err(e),
-                }
             }
-        })
+            if !self.fill_record(needed, layout.record_header)? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// A buffer (a block's, once done with) for the next read to go on in.
+    pub fn give_back(&mut self, buffer: Vec<u8>) {
+        self.spare = Some(buffer);
     }
 
     fn read_pcapng(&mut self, mut on_packet: impl FnMut(Packet<'_>)) -> Result<(), CaptureError> {
