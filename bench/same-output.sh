@@ -7,6 +7,10 @@
 #
 #   bench/same-output.sh OLD_BIN NEW_BIN [CAPTURE_OR_FOLDER...]
 #
+# With SAME_OUTPUT_WORKERS=N both binaries run with `--workers N`. Worker threads
+# write in the order they finish, so the alert and flow lines are then compared
+# sorted, and the report is left out: its evidence samples follow that order too.
+#
 # Default inputs: pcaps/ and ../shared/corpus/pcaps (relative to the repository root).
 # Two things differ between runs of the same binary and are normalised away: the
 # report's `generated_at` line, and the order of the metrics lines (sorted before the
@@ -30,6 +34,11 @@ for bin in "$old" "$new"; do
     [[ -x $bin ]] || { echo "not an executable: $bin" >&2; exit 2; }
 done
 
+workers=()
+if [[ -n ${SAME_OUTPUT_WORKERS:-} ]]; then
+    workers=(--workers "$SAME_OUTPUT_WORKERS")
+fi
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -40,9 +49,16 @@ run() {
     mkdir -p "$out"
     local rc=0
     "$bin" analyze -q --alerts "$out/alerts.jsonl" --flows "$out/flows.jsonl" \
-        --metrics "$out/metrics.raw.prom" --report "$out/report.raw.json" "$@" \
+        --metrics "$out/metrics.raw.prom" --report "$out/report.raw.json" "${workers[@]}" "$@" \
         2>"$out/stderr" || rc=$?
     echo "$rc" >"$out/status"
+    if [[ ${#workers[@]} -gt 0 ]]; then
+        local f
+        for f in alerts.jsonl flows.jsonl; do
+            if [[ -f $out/$f ]]; then sort -o "$out/$f" "$out/$f"; fi
+        done
+        if [[ -f $out/report.raw.json ]]; then echo "left out" >"$out/report.raw.json"; fi
+    fi
     if [[ -f $out/metrics.raw.prom ]]; then sort "$out/metrics.raw.prom" >"$out/metrics.prom"; fi
     if [[ -f $out/report.raw.json ]]; then
         grep -v '^  "generated_at": ' "$out/report.raw.json" >"$out/report.json"
