@@ -1,9 +1,10 @@
 //! Flows sharded across worker threads, for standard input (`analyze --workers N -`)
 //! and the live sensor. One reader hands packets to N workers, each with its own
 //! engine; a symmetric hash of the IP address pair picks the worker (`Sharder`), so
-//! both directions of a flow meet on one engine. Files are read otherwise: every
-//! worker reads the whole file and the same `Sharder` tells it which frames are its
-//! own (`analyze::WorkerShare`).
+//! both directions of a flow meet on one engine. Files are read otherwise: each block
+//! of a legacy pcap file is read and sharded by one worker for all
+//! (`analyze::relay`), and a pcapng file is read whole by every worker, whose own
+//! `Sharder` tells it which frames are its own (`analyze::WorkerShare`).
 //!
 //! Why the address pair and not the 5-tuple: IPv4 fragments after the first carry no
 //! ports, and media anchored at a PBX shares the pair with the SIP dialog that

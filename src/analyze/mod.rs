@@ -183,9 +183,10 @@ struct FilterOutcome {
     errors: BTreeSet<String>,
 }
 
-/// `--workers N` over files: N threads, this one among them, each reading every file
-/// and analysing the frames whose worker it is (`WorkerShare`). What this thread read
-/// stands for all of them: they read the same files.
+/// `--workers N` over files: N threads, this one among them, each going through every
+/// file and analysing the frames whose worker it is (`WorkerShare`); legacy pcap
+/// blocks are read once for all through the `Relay`. What this thread read stands
+/// for all of them: they read the same files.
 fn read_in_shares(
     files: &[PathBuf],
     mut engines: Vec<Engine>,
