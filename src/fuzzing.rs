@@ -6,6 +6,7 @@ use std::io::Cursor;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::analyze::relay::Relay;
 use crate::capture::{CaptureFile, Packet};
 use crate::config::Config;
 use crate::decode::tunnel::{self, Tunnels};
@@ -13,6 +14,7 @@ use crate::decode::{self, Network};
 use crate::engine::Engine;
 use crate::flow::{Direction, ReassemblyLimits, StreamChunk, StreamReassembler, L4};
 use crate::output::{FlowEvent, Sink};
+use crate::workers::Sharder;
 use crate::protocols::testing::with_ctx;
 use crate::protocols::{self, AppProto, Ctx, Dissector};
 
@@ -340,19 +342,32 @@ pub fn pipeline(data: &[u8]) {
     };
     let mut engine = Engine::with_builtin_signatures(config);
     let mut sink = NullSink;
-    // Both ways the readers go (packet by packet for one engine, record blocks for
-    // workers), with read sizes down to a byte so records straddle every boundary.
+    // Every way the readers go (packet by packet for one engine, record blocks for
+    // the single-reader workers, the relay's shared blocks for workers over files),
+    // with read sizes down to a byte so records straddle every boundary.
     capture.read_in_blocks_of(1 + data.len() % 4096);
-    let by_blocks = (data.len() % 2 == 0).then(|| {
-        capture.read_record_blocks(|block| {
-            for (_, packet) in block.packets() {
-                engine.process(&packet, &mut sink);
-            }
-            block.into_buffer()
-        })
-    });
-    if by_blocks.flatten().is_none() {
-        let _ = capture.read_packets(|packet: Packet<'_>| engine.process(&packet, &mut sink));
+    match data.len() % 3 {
+        0 if capture.has_record_blocks() => {
+            let _ = capture.read_record_blocks(|block| {
+                for (_, packet) in block.packets() {
+                    engine.process(&packet, &mut sink);
+                }
+                block.into_buffer()
+            });
+        }
+        1 if capture.has_record_blocks() => {
+            let relay = Relay::new(1, 1, Sharder::new(1, Tunnels::default()));
+            let _ = relay.read(0, 0, capture, |block| {
+                for &(_, offset) in block.own.iter().flatten() {
+                    if let Some(packet) = block.records.packet_at(offset) {
+                        engine.process(&packet, &mut sink);
+                    }
+                }
+            });
+        }
+        _ => {
+            let _ = capture.read_packets(|packet: Packet<'_>| engine.process(&packet, &mut sink));
+        }
     }
     engine.finish(&mut sink);
 }

@@ -5,7 +5,7 @@
 
 mod outputs;
 mod read;
-mod relay;
+pub(crate) mod relay;
 
 pub use outputs::{check_metrics_name, check_report_name, Usage};
 pub use read::{
