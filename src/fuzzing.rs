@@ -14,9 +14,9 @@ use crate::decode::{self, Network};
 use crate::engine::Engine;
 use crate::flow::{Direction, ReassemblyLimits, StreamChunk, StreamReassembler, L4};
 use crate::output::{FlowEvent, Sink};
-use crate::workers::Sharder;
 use crate::protocols::testing::with_ctx;
 use crate::protocols::{self, AppProto, Ctx, Dissector};
+use crate::workers::Sharder;
 
 /// A fuzz entry point.
 pub type Target = fn(&[u8]);
