@@ -403,19 +403,31 @@ fn flood_run(dir: &std::path::Path, flows: u32) -> (u64, u64) {
             .and_then(|rest| rest.trim_start_matches(':').trim().parse::<u64>().ok())
             .unwrap_or_else(|| panic!("no {name:?} in {stderr}"))
     };
-    let peak_kib = stderr
+    let peak_kib = (peak_memory_mib(&stderr) * 1024.0) as u64;
+    (peak_kib, number("flow evictions"))
+}
+
+/// The peak memory a run's summary gives, in MiB.
+fn peak_memory_mib(stderr: &str) -> f64 {
+    stderr
         .lines()
         .find_map(|l| Some(l.strip_prefix("peak memory: ")?.split_once(" MiB")?.0))
         .and_then(|mib| mib.parse::<f64>().ok())
-        .map(|mib| (mib * 1024.0) as u64)
-        .unwrap_or_else(|| panic!("no peak memory in MiB in {stderr}"));
-    (peak_kib, number("flow evictions"))
+        .unwrap_or_else(|| panic!("no peak memory in MiB in {stderr}"))
+}
+
+/// Whether the peak RSS can be read here (the summary takes it from /proc).
+fn rss_measurable() -> bool {
+    let there = std::path::Path::new("/proc/self/status").exists();
+    if !there {
+        eprintln!("no /proc: peak RSS not measurable here, skipped");
+    }
+    there
 }
 
 #[test]
 fn a_flood_of_new_flows_stays_within_the_flow_table_bound() {
-    if !std::path::Path::new("/proc/self/status").exists() {
-        eprintln!("no /proc: peak RSS not measurable here, skipped");
+    if !rss_measurable() {
         return;
     }
     let dir = common::tempdir();
@@ -643,8 +655,7 @@ fn unclosed_smb_creates_and_a_huge_write_stay_bounded() {
 /// `relay::tests::two_workers_share_every_block_once`.
 #[test]
 fn huge_records_do_not_pile_up_between_workers() {
-    if !std::path::Path::new("/proc/self/status").exists() {
-        eprintln!("no /proc: peak RSS not measurable here, skipped");
+    if !rss_measurable() {
         return;
     }
     let dir = common::tempdir();
@@ -667,11 +678,7 @@ fn huge_records_do_not_pile_up_between_workers() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("16 packets"), "{stderr}");
-    let peak_mib = stderr
-        .lines()
-        .find_map(|l| Some(l.strip_prefix("peak memory: ")?.split_once(" MiB")?.0))
-        .and_then(|mib| mib.parse::<f64>().ok())
-        .unwrap_or_else(|| panic!("no peak memory in MiB in {stderr}"));
+    let peak_mib = peak_memory_mib(&stderr);
     assert!(
         peak_mib < 90.0,
         "{peak_mib} MiB for a 192 MiB file of 12 MiB records"

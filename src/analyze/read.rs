@@ -258,8 +258,8 @@ pub struct WorkerShare<'a> {
 /// at most that long for frames it skips.
 const TELL_EVERY: u64 = 64;
 
-/// Bytes per read for a worker that reads the whole input (pcapng, and any file
-/// under `--bpf`; legacy pcap otherwise goes through the relay). Smaller than a lone
+/// Bytes per read for a worker that reads the whole input: every file under `--bpf`
+/// (with the relay, pcapng files are read in its `SHARED_BLOCK`s). Smaller than a lone
 /// engine's block: a worker that needs another to pass a position (a call's media
 /// after its signalling) waits for as much as a block of the other's reading, and
 /// two copies of the file pass through the caches. On a 1 GB capture with 2 workers:

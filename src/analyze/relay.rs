@@ -328,8 +328,12 @@ impl Relay {
 impl FileState {
     /// Whether another block may be cut before the slowest worker takes one.
     fn has_room(&self) -> bool {
-        let held: usize = self.blocks.iter().map(|b| b.records.capacity()).sum();
-        held < MAX_AHEAD
+        self.held() < MAX_AHEAD
+    }
+
+    /// Bytes of the blocks kept for some worker.
+    fn held(&self) -> usize {
+        self.blocks.iter().map(|b| b.records.capacity()).sum()
     }
 }
 
@@ -417,11 +421,7 @@ mod tests {
             }
             // Never more ahead than the limit plus the last block cut, which may be
             // the reader's first buffer (1 MiB whatever the block size).
-            let held: usize = lock(&relay.files[0].state)
-                .blocks
-                .iter()
-                .map(|b| b.records.capacity())
-                .sum();
+            let held = lock(&relay.files[0].state).held();
             assert!(held < MAX_AHEAD + (1 << 20), "{held} bytes held");
             if slow {
                 std::thread::sleep(Duration::from_micros(200));
@@ -429,6 +429,15 @@ mod tests {
         });
         relay.leave(me);
         (seen, end)
+    }
+
+    /// Workers 0 and 1 reading `bytes` at once, worker 1 slowly if `slow`.
+    fn both_read(relay: &Relay, bytes: &[u8], slow: bool) -> [(Seen, Result<(), CaptureError>); 2] {
+        std::thread::scope(|scope| {
+            let second = scope.spawn(|| read_as(relay, 1, bytes, slow));
+            let first = read_as(relay, 0, bytes, false);
+            [first, second.join().expect("no panic")]
+        })
     }
 
     /// Two workers, one slow: each sees every frame's time, the frames are split
@@ -439,11 +448,7 @@ mod tests {
     fn two_workers_share_every_block_once() {
         let bytes = capture(20_000);
         let relay = Relay::new(1, 2, Sharder::new(2, Tunnels::default()));
-        let (fast, slow) = std::thread::scope(|scope| {
-            let slow = scope.spawn(|| read_as(&relay, 1, &bytes, true));
-            let fast = read_as(&relay, 0, &bytes, false);
-            (fast, slow.join().expect("no panic"))
-        });
+        let [fast, slow] = both_read(&relay, &bytes, true);
         for (seen, end) in [&fast, &slow] {
             assert!(end.is_ok());
             assert_eq!(seen.times, 20_000);
@@ -452,11 +457,7 @@ mod tests {
         all.sort_unstable();
         assert_eq!(all, (0..20_000).collect::<Vec<u64>>());
         assert!(fast.0.own.len() > 5_000 && slow.0.own.len() > 5_000);
-        let held: usize = lock(&relay.files[0].state)
-            .blocks
-            .iter()
-            .map(|b| b.records.capacity())
-            .sum();
+        let held = lock(&relay.files[0].state).held();
         assert_eq!(held, 0, "nothing kept once both are done");
     }
 
@@ -480,12 +481,7 @@ mod tests {
         let mut bytes = capture(1_000);
         bytes.truncate(bytes.len() - 50);
         let relay = Relay::new(1, 2, Sharder::new(2, Tunnels::default()));
-        let (first, second) = std::thread::scope(|scope| {
-            let other = scope.spawn(|| read_as(&relay, 1, &bytes, false));
-            let mine = read_as(&relay, 0, &bytes, false);
-            (mine, other.join().expect("no panic"))
-        });
-        for (seen, end) in [&first, &second] {
+        for (seen, end) in &both_read(&relay, &bytes, false) {
             assert_eq!(seen.times, 999);
             let message = end.as_ref().expect_err("truncated").to_string();
             assert!(
